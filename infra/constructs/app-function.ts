@@ -1,0 +1,85 @@
+import { Duration, RemovalPolicy, Validations } from "aws-cdk-lib";
+import type { ITable } from "aws-cdk-lib/aws-dynamodb";
+import { Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
+import type { IFunction } from "aws-cdk-lib/aws-lambda";
+import { Architecture, Runtime, Tracing } from "aws-cdk-lib/aws-lambda";
+import { NodejsFunction, type NodejsFunctionProps, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
+import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
+import type { IQueue } from "aws-cdk-lib/aws-sqs";
+import type { Construct } from "constructs";
+
+export interface AppFunctionProps extends Omit<NodejsFunctionProps, "runtime" | "logGroup"> {
+  /** Path of the handler module (TypeScript), relative to the repository root or absolute. */
+  entry: string;
+}
+
+/**
+ * Every Lambda of the project: the newest Node.js runtime, arm64, ESM with source maps, X-Ray tracing
+ * and an explicit log group. Grants go through the bind helpers, each of which sets the environment
+ * variable the handler reads, so a permission and the name it is for are always given together.
+ */
+export class AppFunction extends NodejsFunction {
+  constructor(scope: Construct, id: string, props: AppFunctionProps) {
+    const logGroup = new LogGroup(scope, `${id}Logs`, {
+      retention: RetentionDays.ONE_WEEK,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    // Our own role instead of AWSLambdaBasicExecutionRole: it may write to this function's log group only.
+    const role = new Role(scope, `${id}Role`, { assumedBy: new ServicePrincipal("lambda.amazonaws.com") });
+    logGroup.grantWrite(role);
+    super(scope, id, {
+      runtime: Runtime.NODEJS_24_X,
+      architecture: Architecture.ARM_64,
+      memorySize: 512,
+      timeout: Duration.seconds(10),
+      tracing: Tracing.ACTIVE,
+      logGroup,
+      role,
+      ...props,
+      environment: {
+        NODE_OPTIONS: "--enable-source-maps",
+        POWERTOOLS_SERVICE_NAME: id,
+        ...props.environment,
+      },
+      bundling: {
+        format: OutputFormat.ESM,
+        // The same bundle also runs in the local cloud on Node.js 20.
+        target: "node20",
+        sourceMap: true,
+        minify: false,
+        mainFields: ["module", "main"],
+        banner:
+          "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
+        ...props.bundling,
+      },
+    });
+    Validations.of(role).acknowledge({
+      id: "AwsSolutions-IAM5[Resource::*]",
+      reason: "X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions.",
+    });
+  }
+
+  bindTableReadWrite(table: ITable, variable: string): this {
+    table.grantReadWriteData(this);
+    this.addEnvironment(variable, table.tableName);
+    return this;
+  }
+
+  bindTableRead(table: ITable, variable: string): this {
+    table.grantReadData(this);
+    this.addEnvironment(variable, table.tableName);
+    return this;
+  }
+
+  bindQueueSend(queue: IQueue, variable: string): this {
+    queue.grantSendMessages(this);
+    this.addEnvironment(variable, queue.queueUrl);
+    return this;
+  }
+
+  bindInvoke(target: IFunction, variable: string): this {
+    target.grantInvoke(this);
+    this.addEnvironment(variable, target.functionName);
+    return this;
+  }
+}

@@ -1,0 +1,47 @@
+import { CfnOutput, RemovalPolicy, Validations } from "aws-cdk-lib";
+import { HttpApi, HttpMethod, HttpStage, LogGroupLogDestination } from "aws-cdk-lib/aws-apigatewayv2";
+import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations";
+import type { IFunction } from "aws-cdk-lib/aws-lambda";
+import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
+import { Construct } from "constructs";
+
+export interface RouteSpec {
+  method: HttpMethod;
+  path: string;
+}
+
+/**
+ * An HTTP API (API Gateway v2, payload format 2.0) with an access-logged `$default` stage, every route
+ * served by one function.
+ */
+export class AppHttpApi extends Construct {
+  readonly api: HttpApi;
+  readonly stage: HttpStage;
+
+  constructor(scope: Construct, id: string, props: { handler: IFunction; routes: RouteSpec[] }) {
+    super(scope, id);
+    this.api = new HttpApi(this, "Api", { createDefaultStage: false });
+    const accessLogs = new LogGroup(this, "AccessLogs", {
+      retention: RetentionDays.ONE_WEEK,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    this.stage = new HttpStage(this, "DefaultStage", {
+      httpApi: this.api,
+      stageName: "$default",
+      autoDeploy: true,
+      accessLogSettings: { destination: new LogGroupLogDestination(accessLogs) },
+    });
+    const integration = new HttpLambdaIntegration("Handler", props.handler);
+    for (const route of props.routes) {
+      this.api.addRoutes({ path: route.path, methods: [route.method], integration });
+    }
+    Validations.of(this.api).acknowledge({
+      id: "AwsSolutions-APIG4",
+      reason:
+        "A reference API meant to be called by tests and examples; put an IAM or JWT authorizer in front of it before real traffic.",
+    });
+    new CfnOutput(scope, "ApiUrl", { value: this.stage.url });
+  }
+}
+
+export { HttpMethod };

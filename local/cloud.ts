@@ -1,0 +1,214 @@
+/**
+ * The local cloud: runs a synthesized stack on DynamoDB Local and the SQS emulator. Tables, queues,
+ * functions, HTTP routes and event source mappings all come from the template; nothing is wired by hand.
+ */
+import { readFileSync } from "node:fs";
+import type { Server } from "node:http";
+import { join } from "node:path";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBStreamsClient } from "@aws-sdk/client-dynamodb-streams";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import { App, type Stack } from "aws-cdk-lib";
+import { type Engines, localCredentials, startEngines } from "./engines.ts";
+import { type MappingConfig, type Poller, QueuePoller, readMappings, StreamPoller } from "./event-sources.ts";
+import { createFunctions, type LocalFunction } from "./functions.ts";
+import { type LocalRoute, readRoutes, startHttpApi } from "./http-api.ts";
+import { FunctionRegistry, startLambdaApi } from "./lambda-api.ts";
+import { LOCAL_REGION } from "./names.ts";
+import { createQueues, createTables, type LocalQueue, type LocalTable } from "./resources.ts";
+import { type CfnTemplate, Template } from "./template.ts";
+
+export interface SynthesizedStack {
+  stackName: string;
+  assemblyDir: string;
+  template: CfnTemplate;
+}
+
+/** Synthesizes one stack of an app (bundling every function with esbuild) into `outdir`. */
+export function synthesizeStack(build: (app: App) => Stack, outdir: string): SynthesizedStack {
+  // The CLI turns these on; the local cloud needs them to find each function's bundle and construct id.
+  const app = new App({
+    outdir,
+    context: { "aws:cdk:enable-asset-metadata": true, "aws:cdk:enable-path-metadata": true },
+  });
+  const stack = build(app);
+  const assembly = app.synth();
+  const artifact = assembly.getStackByName(stack.stackName);
+  return {
+    stackName: stack.stackName,
+    assemblyDir: assembly.directory,
+    template: artifact.template as CfnTemplate,
+  };
+}
+
+export function readSynthesizedStack(assemblyDir: string, stackName: string): SynthesizedStack {
+  const template = JSON.parse(
+    readFileSync(join(assemblyDir, `${stackName}.template.json`), "utf8"),
+  ) as CfnTemplate;
+  return { stackName, assemblyDir, template };
+}
+
+export interface LocalCloudOptions {
+  stack: SynthesizedStack;
+  httpPort?: number;
+  lambdaPort?: number;
+  host?: string;
+  /** Engines already running (tests share one pair per run); started and owned by the cloud otherwise. */
+  engines?: Pick<Engines, "dynamodbEndpoint" | "sqsEndpoint">;
+  /** For engines the cloud starts: DynamoDB Local's data directory (in memory when absent). */
+  dataDir?: string;
+  dynamodbPort?: number;
+  sqsPort?: number;
+  /** DynamoDB Local keeps one database per access key id: a unique one isolates a run. */
+  accessKeyId?: string;
+  /** Prefix of the local resource names (default: the stack name). */
+  namePrefix?: string;
+  /** Environments per function when the template reserves no concurrency. */
+  defaultConcurrency?: number;
+  /** Receive loops per SQS mapping. */
+  queuePollers?: number;
+  /** Extra environment for every function (the template's own variables win). */
+  environment?: Record<string, string>;
+  log?: (line: string) => void;
+  functionLog?: (functionId: string, line: string) => void;
+}
+
+export interface LocalCloud {
+  apiUrl: string;
+  lambdaEndpoint: string;
+  dynamodbEndpoint: string;
+  sqsEndpoint: string;
+  accessKeyId: string;
+  template: Template;
+  functions: LocalFunction[];
+  tables: LocalTable[];
+  queues: LocalQueue[];
+  routes: LocalRoute[];
+  mappings: MappingConfig[];
+  /** Resolved stack outputs. */
+  outputs: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+export async function startLocalCloud(options: LocalCloudOptions): Promise<LocalCloud> {
+  const host = options.host ?? "127.0.0.1";
+  const log = options.log ?? (() => {});
+  const accessKeyId = options.accessKeyId ?? "local";
+  const ownedEngines = options.engines
+    ? undefined
+    : await startEngines({
+        dataDir: options.dataDir,
+        dynamodbPort: options.dynamodbPort,
+        sqsPort: options.sqsPort,
+      });
+  const engines = options.engines ?? ownedEngines!;
+  const stoppers: Array<() => Promise<unknown>> = [];
+  const stop = async () => {
+    for (const stopper of stoppers.reverse()) await stopper().catch(() => {});
+    await ownedEngines?.stop();
+  };
+
+  try {
+    const clientConfig = { region: LOCAL_REGION, credentials: localCredentials(accessKeyId) };
+    const dynamodb = new DynamoDBClient({ ...clientConfig, endpoint: engines.dynamodbEndpoint });
+    const streams = new DynamoDBStreamsClient({ ...clientConfig, endpoint: engines.dynamodbEndpoint });
+    const sqs = new SQSClient({ ...clientConfig, endpoint: engines.sqsEndpoint });
+    stoppers.push(async () => {
+      dynamodb.destroy();
+      streams.destroy();
+      sqs.destroy();
+    });
+
+    const { stack } = options;
+    const httpPort = options.httpPort ?? 3000;
+    const lambdaPort = options.lambdaPort ?? 3001;
+    const apiUrl = `http://${host}:${httpPort}`;
+    const lambdaEndpoint = `http://${host}:${lambdaPort}`;
+    const template = new Template(stack.template, stack.stackName, options.namePrefix, apiUrl);
+
+    const [tables, queues] = await Promise.all([
+      createTables(template, dynamodb),
+      createQueues(template, sqs),
+    ]);
+
+    const functions = createFunctions(
+      template,
+      stack.assemblyDir,
+      {
+        ...options.environment,
+        AWS_REGION: LOCAL_REGION,
+        AWS_DEFAULT_REGION: LOCAL_REGION,
+        AWS_ACCESS_KEY_ID: accessKeyId,
+        AWS_SECRET_ACCESS_KEY: "local",
+        AWS_ENDPOINT_URL_DYNAMODB: engines.dynamodbEndpoint,
+        AWS_ENDPOINT_URL_DYNAMODB_STREAMS: engines.dynamodbEndpoint,
+        AWS_ENDPOINT_URL_SQS: engines.sqsEndpoint,
+        AWS_ENDPOINT_URL_LAMBDA: lambdaEndpoint,
+        AWS_XRAY_CONTEXT_MISSING: "IGNORE_ERROR",
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+        TZ: "UTC",
+      },
+      { defaultConcurrency: options.defaultConcurrency ?? 10, log: options.functionLog },
+    );
+    stoppers.push(() => Promise.all(functions.map((fn) => fn.stop())));
+    const registry = new FunctionRegistry(functions);
+
+    const routes = readRoutes(template, registry);
+    const lambdaServer = await startLambdaApi(registry, lambdaPort, host);
+    stoppers.push(() => closeServer(lambdaServer));
+    const httpServer = await startHttpApi(routes, httpPort, host);
+    stoppers.push(() => closeServer(httpServer));
+
+    const mappings = readMappings(template, registry);
+    const onError = (mapping: MappingConfig) => (error: unknown) =>
+      log(`event source ${mapping.logicalId} (${mapping.fn.id}): ${String(error)}`);
+    const pollers: Poller[] = mappings
+      .filter((mapping) => mapping.enabled)
+      .map((mapping) =>
+        mapping.kind === "sqs"
+          ? new QueuePoller(mapping, sqs, queues, onError(mapping), options.queuePollers ?? 3)
+          : new StreamPoller(mapping, streams, sqs, queues, onError(mapping)),
+      );
+    // Pollers stop before the functions they invoke.
+    stoppers.push(() => Promise.all(pollers.map((poller) => poller.stop())));
+
+    const outputs = Object.fromEntries(
+      Object.entries(stack.template.Outputs ?? {}).map(([name, output]) => {
+        // The API's public URL has no local meaning: outputs that point at it are given the local one.
+        let value: string;
+        try {
+          value = template.resolveString(output.Value);
+        } catch {
+          value = "";
+        }
+        return [name, name === "ApiUrl" || value.includes(".execute-api.") ? `${apiUrl}/` : value];
+      }),
+    );
+
+    return {
+      apiUrl,
+      lambdaEndpoint,
+      dynamodbEndpoint: engines.dynamodbEndpoint,
+      sqsEndpoint: engines.sqsEndpoint,
+      accessKeyId,
+      template,
+      functions,
+      tables,
+      queues,
+      routes,
+      mappings,
+      outputs,
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}

@@ -1,0 +1,266 @@
+/**
+ * Lambda functions of the template, each run from its bundled asset in worker threads: every worker is
+ * one execution environment with its own module state and environment, running one invocation at a
+ * time; a function has at most `concurrency` of them. A timed-out environment is discarded, as Lambda
+ * does. Fault injection makes every invocation fail or hang until it is reset.
+ */
+import { randomUUID } from "node:crypto";
+import { join } from "node:path";
+import type { Readable } from "node:stream";
+import { Worker } from "node:worker_threads";
+import type { Template } from "./template.ts";
+
+export type FaultMode = "none" | "error" | "timeout";
+
+export type InvokeResult =
+  | { ok: true; payload: unknown }
+  | { ok: false; error: { errorType: string; errorMessage: string; trace?: string[] } };
+
+interface Environment {
+  worker: Worker;
+  busy: boolean;
+  /** The invocation this environment is running, if any. */
+  requestId?: string;
+}
+
+interface Pending {
+  resolve: (result: InvokeResult) => void;
+}
+
+const WORKER_SCRIPT = new URL("./runtime/worker.mjs", import.meta.url);
+
+export interface FunctionOptions {
+  /** Upper bound of concurrent environments when the template reserves none. */
+  defaultConcurrency: number;
+  /** Where function output goes; `undefined` discards it. */
+  log?: (functionId: string, line: string) => void;
+}
+
+export class LocalFunction {
+  private readonly environments: Environment[] = [];
+  private readonly waiting: Array<() => void> = [];
+  private readonly inFlight = new Map<string, Pending>();
+  private fault: FaultMode = "none";
+  private stopped = false;
+
+  constructor(
+    readonly id: string,
+    readonly logicalId: string,
+    readonly name: string,
+    readonly arn: string,
+    private readonly config: {
+      codeDir: string;
+      handler: string;
+      env: Record<string, string>;
+      timeoutMs: number;
+      memoryMb: number;
+      concurrency: number;
+      log?: (functionId: string, line: string) => void;
+    },
+  ) {}
+
+  get timeoutMs(): number {
+    return this.config.timeoutMs;
+  }
+
+  setFault(mode: FaultMode): void {
+    this.fault = mode;
+  }
+
+  getFault(): FaultMode {
+    return this.fault;
+  }
+
+  /** Runs one invocation; never rejects: handler errors and timeouts come back as `ok: false`. */
+  async invoke(event: unknown, signal?: AbortSignal): Promise<InvokeResult> {
+    if (this.fault === "error") {
+      return {
+        ok: false,
+        error: { errorType: "InjectedFault", errorMessage: `fault injected into ${this.id}` },
+      };
+    }
+    if (this.fault === "timeout") {
+      await sleep(this.config.timeoutMs, signal);
+      return this.timedOut();
+    }
+    const environment = await this.acquire();
+    const requestId = randomUUID();
+    const deadline = Date.now() + this.config.timeoutMs;
+    try {
+      return await new Promise<InvokeResult>((resolve) => {
+        const timer = setTimeout(() => {
+          // Lambda discards an environment whose invocation timed out; so do we.
+          this.inFlight.delete(requestId);
+          this.discard(environment);
+          resolve(this.timedOut());
+        }, this.config.timeoutMs);
+        this.inFlight.set(requestId, {
+          resolve: (result) => {
+            clearTimeout(timer);
+            resolve(result);
+          },
+        });
+        environment.requestId = requestId;
+        environment.worker.postMessage({ requestId, event, deadline });
+      });
+    } finally {
+      this.release(environment);
+    }
+  }
+
+  private timedOut(): InvokeResult {
+    const seconds = (this.config.timeoutMs / 1000).toFixed(2);
+    return {
+      ok: false,
+      error: { errorType: "Sandbox.Timedout", errorMessage: `Task timed out after ${seconds} seconds` },
+    };
+  }
+
+  private async acquire(): Promise<Environment> {
+    for (;;) {
+      if (this.stopped) throw new Error(`function ${this.id} is stopped`);
+      const idle = this.environments.find((environment) => !environment.busy);
+      if (idle) {
+        idle.busy = true;
+        return idle;
+      }
+      if (this.environments.length < this.config.concurrency) {
+        const environment = { worker: this.spawn(), busy: true };
+        this.environments.push(environment);
+        return environment;
+      }
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    }
+  }
+
+  private release(environment: Environment): void {
+    environment.busy = false;
+    environment.requestId = undefined;
+    this.waiting.shift()?.();
+  }
+
+  private discard(environment: Environment): void {
+    const index = this.environments.indexOf(environment);
+    if (index >= 0) this.environments.splice(index, 1);
+    void environment.worker.terminate();
+  }
+
+  private spawn(): Worker {
+    const { codeDir, handler, env, memoryMb, log } = this.config;
+    const worker = new Worker(WORKER_SCRIPT, {
+      env,
+      stdout: true,
+      stderr: true,
+      workerData: {
+        codeDir,
+        handler,
+        functionName: this.name,
+        functionArn: this.arn,
+        memoryMb,
+        logGroupName: `/aws/lambda/${this.name}`,
+      },
+    });
+    for (const stream of [worker.stdout, worker.stderr]) pipeLines(stream, (line) => log?.(this.id, line));
+    worker.on("message", (message: { requestId: string } & InvokeResult) => {
+      const pending = this.inFlight.get(message.requestId);
+      this.inFlight.delete(message.requestId);
+      const { requestId: _, ...result } = message;
+      pending?.resolve(result as InvokeResult);
+    });
+    // An uncaught error kills the environment and fails the invocation it was running.
+    worker.on("error", (error) => this.failEnvironment(worker, error));
+    worker.on("exit", (code) =>
+      this.failEnvironment(worker, new Error(`environment exited with code ${code}`)),
+    );
+    return worker;
+  }
+
+  private failEnvironment(worker: Worker, error: Error): void {
+    const environment = this.environments.find((candidate) => candidate.worker === worker);
+    if (!environment) return;
+    this.environments.splice(this.environments.indexOf(environment), 1);
+    const pending = environment.requestId ? this.inFlight.get(environment.requestId) : undefined;
+    if (environment.requestId) this.inFlight.delete(environment.requestId);
+    pending?.resolve({ ok: false, error: { errorType: "Runtime.ExitError", errorMessage: error.message } });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await Promise.all(this.environments.map((environment) => environment.worker.terminate()));
+    this.environments.length = 0;
+    for (const wake of this.waiting.splice(0)) wake();
+  }
+}
+
+function pipeLines(stream: Readable, onLine: (line: string) => void): void {
+  let buffer = "";
+  stream.setEncoding("utf8");
+  stream.on("data", (chunk: string) => {
+    buffer += chunk;
+    let newline = buffer.indexOf("\n");
+    while (newline >= 0) {
+      onLine(buffer.slice(0, newline));
+      buffer = buffer.slice(newline + 1);
+      newline = buffer.indexOf("\n");
+    }
+  });
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener("abort", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+/** Builds a LocalFunction for every AWS::Lambda::Function of the template. */
+export function createFunctions(
+  template: Template,
+  assemblyDir: string,
+  baseEnv: Record<string, string>,
+  options: FunctionOptions,
+): LocalFunction[] {
+  return template
+    .resourcesOfType("AWS::Lambda::Function")
+    .map(([logicalId, resource]) => {
+      const props = resource.Properties ?? {};
+      const assetPath = resource.Metadata?.["aws:asset:path"];
+      if (typeof assetPath !== "string") {
+        throw new Error(`function ${logicalId} has no bundled asset (aws:asset:path) in the cloud assembly`);
+      }
+      const id = template.constructPath(logicalId).replaceAll("/", "-");
+      const name = template.physicalName(logicalId, props.FunctionName);
+      const arn = template.arn("lambda", `function:${name}`);
+      template.setPhysical(logicalId, { ref: name, attributes: { Arn: arn } });
+      return { logicalId, id, name, arn, props, codeDir: join(assemblyDir, assetPath) };
+    })
+    .map(({ logicalId, id, name, arn, props, codeDir }) => {
+      // Environments are resolved after every function has a name, so functions may reference each other.
+      const variables = template.resolve(
+        (props.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {},
+      ) as Record<string, unknown>;
+      const memoryMb = Number(props.MemorySize ?? 128);
+      const env: Record<string, string> = {
+        ...baseEnv,
+        ...Object.fromEntries(Object.entries(variables).map(([key, value]) => [key, String(value)])),
+        AWS_LAMBDA_FUNCTION_NAME: name,
+        AWS_LAMBDA_FUNCTION_VERSION: "$LATEST",
+        AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(memoryMb),
+        AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${name}`,
+      };
+      // NODE_OPTIONS is process-wide; a worker thread cannot take it, so it is not passed on.
+      delete env.NODE_OPTIONS;
+      return new LocalFunction(id, logicalId, name, arn, {
+        codeDir,
+        handler: String(props.Handler ?? "index.handler"),
+        env,
+        timeoutMs: Number(props.Timeout ?? 3) * 1000,
+        memoryMb,
+        concurrency: Number(props.ReservedConcurrentExecutions ?? options.defaultConcurrency),
+        log: options.log,
+      });
+    });
+}

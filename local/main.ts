@@ -1,0 +1,111 @@
+/**
+ * `npm start`: the whole stack on this machine, with no Docker and no AWS account.
+ *   --in-memory            keep no data (default: DynamoDB Local's files under .local/dynamodb)
+ *   --port N               HTTP API port (env PORT, default 3000)
+ *   --lambda-port N        Lambda Invoke API port (env LAMBDA_PORT, default 3001)
+ *   --dynamodb-port N      DynamoDB Local port (env DYNAMODB_PORT, default 8000)
+ *   --sqs-port N           SQS emulator port (env SQS_PORT, default 9324)
+ *   --quiet                do not print the functions' own log lines
+ */
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { buildApp } from "../infra/app.ts";
+import { fromRoot } from "../infra/paths.ts";
+import { startLocalCloud, synthesizeStack } from "./cloud.ts";
+import { startEngines } from "./engines.ts";
+
+// The pinned SDK supports Node.js 20; its notice about future releases is not for this process.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+
+const { values } = parseArgs({
+  options: {
+    "in-memory": { type: "boolean", default: false },
+    port: { type: "string", default: process.env.PORT ?? "3000" },
+    "lambda-port": { type: "string", default: process.env.LAMBDA_PORT ?? "3001" },
+    "dynamodb-port": { type: "string", default: process.env.DYNAMODB_PORT ?? "8000" },
+    "sqs-port": { type: "string", default: process.env.SQS_PORT ?? "9324" },
+    quiet: { type: "boolean", default: false },
+  },
+});
+
+const started = Date.now();
+const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)}s`;
+const localDir = fromRoot(".local");
+mkdirSync(localDir, { recursive: true });
+
+// Signals may come at any point of start-up: stop whatever has started by then.
+const running: Array<() => Promise<void>> = [];
+let stopping = false;
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, async () => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`\n${signal}: stopping...`);
+    for (const stop of running.reverse()) await stop().catch(() => {});
+    console.log("stopped");
+    process.exit(0);
+  });
+}
+
+console.log("serverless-coordination local cloud");
+console.log(`[${elapsed()}] starting DynamoDB Local and the SQS emulator...`);
+// The engines boot in their own process while this one synthesizes.
+const enginesStarting = startEngines({
+  dynamodbPort: Number(values["dynamodb-port"]),
+  sqsPort: Number(values["sqs-port"]),
+  dataDir: values["in-memory"] ? undefined : join(localDir, "dynamodb"),
+});
+console.log(`[${elapsed()}] synthesizing the stack and bundling its functions...`);
+// A failed synthesis exits the process, and the engines' exit hook stops the JVM.
+const stack = synthesizeStack((app) => buildApp(app).stack, join(localDir, "cdk.out"));
+const engines = await enginesStarting;
+running.push(() => engines.stop());
+console.log(`[${elapsed()}] creating the stack's resources...`);
+
+const cloud = await startLocalCloud({
+  stack,
+  engines,
+  httpPort: Number(values.port),
+  lambdaPort: Number(values["lambda-port"]),
+  log: (line) => console.error(`[local] ${line}`),
+  functionLog: values.quiet ? undefined : (id, line) => console.log(`[${id}] ${line}`),
+});
+
+const list = (title: string, items: string[]) => {
+  console.log(`\n${title} (${items.length})`);
+  for (const item of items) console.log(`  ${item}`);
+};
+running.push(() => cloud.stop());
+list(
+  "HTTP API routes",
+  cloud.routes.map((route) => `${route.routeKey.padEnd(40)} -> ${route.fn.id}`),
+);
+list(
+  "functions",
+  cloud.functions.map((fn) => `${fn.id.padEnd(24)} ${fn.name}`),
+);
+list(
+  "tables",
+  cloud.tables.map((table) => `${table.name}${table.streamArn ? " (stream)" : ""}`),
+);
+list(
+  "queues",
+  cloud.queues.map((queue) => queue.url),
+);
+list(
+  "event source mappings",
+  cloud.mappings.map((mapping) => `${mapping.kind.padEnd(8)} ${mapping.sourceArn} -> ${mapping.fn.id}`),
+);
+list(
+  "outputs",
+  Object.entries(cloud.outputs).map(([name, value]) => `${name} = ${value}`),
+);
+console.log(`
+ready in ${elapsed()}
+  HTTP API         ${cloud.apiUrl}        e.g. curl ${cloud.apiUrl}/health
+  Lambda API       ${cloud.lambdaEndpoint}   (AWS_ENDPOINT_URL_LAMBDA; faults: PUT /_local/faults/{functionId})
+  DynamoDB Local   ${cloud.dynamodbEndpoint}   (access key id "${cloud.accessKeyId}")
+  SQS emulator     ${cloud.sqsEndpoint}
+  data             ${values["in-memory"] ? "in memory" : join(localDir, "dynamodb")}
+Ctrl-C stops everything.`);

@@ -1,0 +1,66 @@
+// One Lambda execution environment: loads a function's bundled module once and runs one invocation at a
+// time. Plain JavaScript because it runs the same bundle that deploys, with no TypeScript loader.
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { parentPort, workerData } from "node:worker_threads";
+
+const { codeDir, handler: handlerSpec, functionName, functionArn, memoryMb, logGroupName } = workerData;
+
+async function loadHandler() {
+  const dot = handlerSpec.lastIndexOf(".");
+  const file = handlerSpec.slice(0, dot);
+  const exportName = handlerSpec.slice(dot + 1);
+  const candidates = [".mjs", ".js", ".cjs"].map((ext) => join(codeDir, file + ext));
+  const path = candidates.find((candidate) => existsSync(candidate));
+  if (!path)
+    throw Object.assign(new Error(`Cannot find module '${file}'`), { name: "Runtime.ImportModuleError" });
+  const module = await import(pathToFileURL(path).href);
+  const fn = module[exportName] ?? module.default?.[exportName];
+  if (typeof fn !== "function") {
+    throw Object.assign(new Error(`${handlerSpec} is undefined or not exported`), {
+      name: "Runtime.HandlerNotFound",
+    });
+  }
+  return fn;
+}
+
+const handlerPromise = loadHandler();
+// Keep a failed import from surfacing as an unhandled rejection before the first invocation.
+handlerPromise.catch(() => {});
+
+function describe(error) {
+  if (error instanceof Error) {
+    return {
+      errorType: error.name || "Error",
+      errorMessage: error.message,
+      trace: (error.stack ?? "").split("\n"),
+    };
+  }
+  return { errorType: "Error", errorMessage: String(error), trace: [] };
+}
+
+parentPort.on("message", async ({ requestId, event, deadline }) => {
+  const context = {
+    functionName,
+    functionVersion: "$LATEST",
+    invokedFunctionArn: functionArn,
+    memoryLimitInMB: String(memoryMb),
+    awsRequestId: requestId,
+    logGroupName,
+    logStreamName: `local/${process.pid}`,
+    callbackWaitsForEmptyEventLoop: true,
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+  };
+  try {
+    const handler = await handlerPromise;
+    const result = await new Promise((resolve, reject) => {
+      const callback = (error, value) => (error ? reject(error) : resolve(value));
+      const returned = handler(event, context, callback);
+      if (returned && typeof returned.then === "function") returned.then(resolve, reject);
+    });
+    parentPort.postMessage({ requestId, ok: true, payload: result === undefined ? null : result });
+  } catch (error) {
+    parentPort.postMessage({ requestId, ok: false, error: describe(error) });
+  }
+});

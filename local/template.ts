@@ -1,0 +1,171 @@
+/**
+ * Reads a synthesized CloudFormation template: which resources exist, their local physical names,
+ * and the values of CloudFormation intrinsics (Ref, Fn::GetAtt, Fn::Join, Fn::Sub, ...) once the
+ * local resources exist. The template is the single source of truth for the local cloud.
+ */
+import { LOCAL_ACCOUNT, LOCAL_REGION } from "./names.ts";
+
+export interface CfnResource {
+  Type: string;
+  Properties?: Record<string, unknown>;
+  Metadata?: Record<string, unknown>;
+  DependsOn?: string | string[];
+}
+
+export interface CfnTemplate {
+  Resources: Record<string, CfnResource>;
+  Outputs?: Record<string, { Value: unknown }>;
+}
+
+/** Attribute values of a resource once it exists locally: `Ref` plus each `Fn::GetAtt` name. */
+export interface PhysicalResource {
+  ref: string;
+  attributes: Record<string, string>;
+}
+
+export class TemplateError extends Error {}
+
+export class Template {
+  private readonly physical = new Map<string, PhysicalResource>();
+
+  constructor(
+    readonly body: CfnTemplate,
+    readonly stackName: string,
+    /** Prefix of every local physical name; isolates several clouds sharing one SQS emulator. */
+    readonly namePrefix: string = stackName,
+    readonly apiEndpoint = "http://127.0.0.1:3000",
+  ) {}
+
+  resourcesOfType(type: string): Array<[string, CfnResource]> {
+    return Object.entries(this.body.Resources).filter(([, resource]) => resource.Type === type);
+  }
+
+  resource(logicalId: string): CfnResource {
+    const resource = this.body.Resources[logicalId];
+    if (!resource) throw new TemplateError(`template has no resource ${logicalId}`);
+    return resource;
+  }
+
+  /** The construct path below the stack ("Api", "Http/Api"), without the trailing "Resource". */
+  constructPath(logicalId: string): string {
+    const path = this.resource(logicalId).Metadata?.["aws:cdk:path"];
+    if (typeof path !== "string") return logicalId;
+    const parts = path.split("/").slice(1);
+    if (parts.at(-1) === "Resource") parts.pop();
+    return parts.join("/");
+  }
+
+  /** A local physical name: the resource's own explicit name, or prefix-logicalId. */
+  physicalName(logicalId: string, explicit?: unknown, suffix = ""): string {
+    if (explicit !== undefined) return String(this.resolve(explicit));
+    return `${this.namePrefix}-${logicalId}`.slice(0, 80 - suffix.length) + suffix;
+  }
+
+  arn(service: string, resource: string): string {
+    return `arn:aws:${service}:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${resource}`;
+  }
+
+  /** Records the local identity of a resource so intrinsics that point at it can be resolved. */
+  setPhysical(logicalId: string, physical: PhysicalResource): void {
+    this.physical.set(logicalId, physical);
+  }
+
+  physicalOf(logicalId: string): PhysicalResource {
+    const known = this.physical.get(logicalId);
+    if (known) return known;
+    const resource = this.resource(logicalId);
+    // Resources the local cloud does not create (roles, log groups, stages...) still get stable values.
+    const name = this.physicalName(logicalId);
+    switch (resource.Type) {
+      case "AWS::IAM::Role":
+        return {
+          ref: name,
+          attributes: { Arn: this.arn("iam", `role/${name}`).replace(`:${LOCAL_REGION}:`, "::") },
+        };
+      case "AWS::Logs::LogGroup":
+        return { ref: name, attributes: { Arn: this.arn("logs", `log-group:${name}:*`) } };
+      case "AWS::ApiGatewayV2::Api":
+        return { ref: logicalId, attributes: { ApiEndpoint: this.apiEndpoint, ApiId: logicalId } };
+      default:
+        return { ref: logicalId, attributes: {} };
+    }
+  }
+
+  /** Resolves intrinsic functions to plain values. */
+  resolve(value: unknown): unknown {
+    if (Array.isArray(value)) return value.map((item) => this.resolve(item));
+    if (value === null || typeof value !== "object") return value;
+    const entries = Object.entries(value as Record<string, unknown>);
+    const [fn, arg] = entries[0] ?? [];
+    if (entries.length === 1 && fn !== undefined && (fn === "Ref" || fn.startsWith("Fn::"))) {
+      return this.intrinsic(fn, arg);
+    }
+    return Object.fromEntries(entries.map(([key, item]) => [key, this.resolve(item)]));
+  }
+
+  resolveString(value: unknown): string {
+    const resolved = this.resolve(value);
+    if (typeof resolved !== "string" && typeof resolved !== "number") {
+      throw new TemplateError(`expected a string, got ${JSON.stringify(resolved)}`);
+    }
+    return String(resolved);
+  }
+
+  private pseudo(name: string): string | undefined {
+    const values: Record<string, string> = {
+      "AWS::Region": LOCAL_REGION,
+      "AWS::AccountId": LOCAL_ACCOUNT,
+      "AWS::Partition": "aws",
+      "AWS::URLSuffix": "amazonaws.com",
+      "AWS::StackName": this.stackName,
+      "AWS::StackId": this.arn("cloudformation", `stack/${this.stackName}/local`),
+    };
+    return values[name];
+  }
+
+  private getAtt(logicalId: string, attribute: string): string {
+    const value = this.physicalOf(logicalId).attributes[attribute];
+    if (value === undefined)
+      throw new TemplateError(`cannot resolve Fn::GetAtt ${logicalId}.${attribute} locally`);
+    return value;
+  }
+
+  private intrinsic(fn: string, arg: unknown): unknown {
+    switch (fn) {
+      case "Ref": {
+        const name = String(arg);
+        return this.pseudo(name) ?? this.physicalOf(name).ref;
+      }
+      case "Fn::GetAtt": {
+        const [logicalId, attribute] = Array.isArray(arg) ? arg : String(arg).split(".");
+        return this.getAtt(String(logicalId), String(attribute));
+      }
+      case "Fn::Join": {
+        const [separator, items] = arg as [string, unknown[]];
+        return (this.resolve(items) as unknown[]).join(separator);
+      }
+      case "Fn::Select": {
+        const [index, items] = arg as [unknown, unknown];
+        return (this.resolve(items) as unknown[])[Number(this.resolve(index))];
+      }
+      case "Fn::Split": {
+        const [separator, source] = arg as [string, unknown];
+        return this.resolveString(source).split(separator);
+      }
+      case "Fn::Sub": {
+        const [text, variables] = Array.isArray(arg)
+          ? (arg as [string, Record<string, unknown>])
+          : [String(arg), {}];
+        return text.replace(/\$\{([^}!][^}]*)\}/g, (_, name: string) => {
+          if (name in variables) return this.resolveString(variables[name]);
+          const pseudo = this.pseudo(name);
+          if (pseudo !== undefined) return pseudo;
+          const [logicalId, attribute] = name.split(".");
+          return attribute ? this.getAtt(String(logicalId), attribute) : this.physicalOf(name).ref;
+        });
+      }
+      default:
+        throw new TemplateError(`intrinsic ${fn} is not supported by the local cloud`);
+    }
+  }
+}
