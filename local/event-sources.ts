@@ -5,7 +5,8 @@
  * Streams: records of a shard are delivered in order, in batches of at most BatchSize. A failed batch
  * is retried; with BisectBatchOnFunctionError it is split in two first (a split is not a retry,
  * as on AWS). With ReportBatchItemFailures the records before the first reported failure are
- * checkpointed and the batch is retried from that record. After MaximumRetryAttempts retries the
+ * checkpointed and the batch is retried from that record (split in two first when bisecting, so a
+ * poison record ends up alone and the records after it are not sent to the destination with it). After MaximumRetryAttempts retries the
  * batch's description (never its records: a stream destination gets pointers) goes to the on-failure
  * destination and the shard moves on.
  *
@@ -236,7 +237,8 @@ export class StreamPoller implements Poller {
         const first = remaining.findIndex((record) => failures.has(record.dynamodb?.SequenceNumber ?? ""));
         remaining = first < 0 ? [] : remaining.slice(first);
         if (remaining.length === 0) return;
-      } else if (this.mapping.bisectOnError && remaining.length > 1) {
+      }
+      if (this.mapping.bisectOnError && remaining.length > 1) {
         const half = Math.ceil(remaining.length / 2);
         await this.processBatch(shard, remaining.slice(0, half), retries);
         await this.processBatch(shard, remaining.slice(half), retries);

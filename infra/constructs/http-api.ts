@@ -8,11 +8,13 @@ import { Construct } from "constructs";
 export interface RouteSpec {
   method: HttpMethod;
   path: string;
+  /** The function serving this route, when not the API's default handler. */
+  handler?: IFunction;
 }
 
 /**
- * An HTTP API (API Gateway v2, payload format 2.0) with an access-logged `$default` stage, every route
- * served by one function.
+ * An HTTP API (API Gateway v2, payload format 2.0) with an access-logged `$default` stage; every route
+ * is served by the default handler unless it names its own.
  */
 export class AppHttpApi extends Construct {
   readonly api: HttpApi;
@@ -31,8 +33,17 @@ export class AppHttpApi extends Construct {
       autoDeploy: true,
       accessLogSettings: { destination: new LogGroupLogDestination(accessLogs) },
     });
-    const integration = new HttpLambdaIntegration("Handler", props.handler);
+    const integrations = new Map<IFunction, HttpLambdaIntegration>();
+    const integrationFor = (handler: IFunction) => {
+      let integration = integrations.get(handler);
+      if (!integration) {
+        integration = new HttpLambdaIntegration(`Handler${integrations.size}`, handler);
+        integrations.set(handler, integration);
+      }
+      return integration;
+    };
     for (const route of props.routes) {
+      const integration = integrationFor(route.handler ?? props.handler);
       this.api.addRoutes({ path: route.path, methods: [route.method], integration });
     }
     Validations.of(this.api).acknowledge({

@@ -1,0 +1,79 @@
+import { App, Stack, Validations } from "aws-cdk-lib";
+import { Match, Template } from "aws-cdk-lib/assertions";
+import { Queue } from "aws-cdk-lib/aws-sqs";
+import { AwsSolutionsChecks } from "cdk-nag";
+import { beforeAll, describe, expect, it } from "vitest";
+import { buildApp } from "../../infra/app.ts";
+import { fromRoot } from "../../infra/paths.ts";
+
+let template: Template;
+
+beforeAll(() => {
+  const { app, stack } = buildApp(new App({ outdir: fromRoot(".local/test-assemblies/infra") }));
+  // Synthesis runs cdk-nag: it throws on any finding that is not acknowledged with a reason.
+  app.synth();
+  template = Template.fromStack(stack);
+});
+
+describe("the stack", () => {
+  it("serves GET /health from the Api function through an HTTP API with payload 2.0", () => {
+    template.hasResourceProperties("AWS::ApiGatewayV2::Api", { ProtocolType: "HTTP" });
+    template.hasResourceProperties("AWS::ApiGatewayV2::Route", { RouteKey: "GET /health" });
+    template.hasResourceProperties("AWS::ApiGatewayV2::Integration", {
+      IntegrationType: "AWS_PROXY",
+      PayloadFormatVersion: "2.0",
+      IntegrationUri: { "Fn::GetAtt": [Match.stringLikeRegexp("^Api"), "Arn"] },
+    });
+    template.hasResourceProperties("AWS::ApiGatewayV2::Stage", {
+      StageName: "$default",
+      AutoDeploy: true,
+      AccessLogSettings: Match.objectLike({ DestinationArn: Match.anyValue() }),
+    });
+  });
+
+  it("outputs the API URL", () => {
+    template.hasOutput("ApiUrl", {});
+  });
+
+  it("runs every function on the newest Node.js runtime with an explicit log group and tracing", () => {
+    const functions = template.findResources("AWS::Lambda::Function");
+    expect(Object.keys(functions).length).toBeGreaterThan(0);
+    for (const fn of Object.values(functions)) {
+      expect(fn.Properties.Runtime).toBe("nodejs24.x");
+      expect(fn.Properties.LoggingConfig.LogGroup).toBeDefined();
+      expect(fn.Properties.TracingConfig).toEqual({ Mode: "Active" });
+    }
+  });
+
+  it("gives the Api function's role no managed policy and no wildcard beyond X-Ray's", () => {
+    const roles = template.findResources("AWS::IAM::Role");
+    for (const role of Object.values(roles)) expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+    const policies = template.findResources("AWS::IAM::Policy", {
+      Properties: { Roles: [{ Ref: Match.stringLikeRegexp("^ApiRole") }] },
+    });
+    const statements = Object.values(policies).flatMap(
+      (policy) => policy.Properties.PolicyDocument.Statement,
+    );
+    expect(statements.length).toBeGreaterThan(0);
+    for (const statement of statements) {
+      const actions = [statement.Action].flat() as string[];
+      if (statement.Resource === "*") {
+        expect(actions.every((action) => action.startsWith("xray:"))).toBe(true);
+      } else {
+        // Logs may be written only to the function's own log group.
+        expect(actions.every((action) => action.startsWith("logs:"))).toBe(true);
+        expect(JSON.stringify(statement.Resource)).toMatch(/ApiLogs/);
+      }
+    }
+  });
+});
+
+describe("cdk-nag", () => {
+  it("fails synthesis on a finding nobody acknowledged (the check can fail)", () => {
+    const app = new App({ outdir: fromRoot(".local/test-assemblies/nag-negative") });
+    const stack = new Stack(app, "Unreviewed");
+    new Queue(stack, "PlainQueue");
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+    expect(() => app.synth()).toThrow(/AwsSolutions-SQS4/);
+  });
+});

@@ -1,0 +1,98 @@
+import { randomBytes } from "node:crypto";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import type { App, Stack } from "aws-cdk-lib";
+import { inject } from "vitest";
+import { fromRoot } from "../../infra/paths.ts";
+import {
+  type LocalCloud,
+  type LocalCloudOptions,
+  startLocalCloud,
+  synthesizeStack,
+} from "../../local/cloud.ts";
+import { freePort, localCredentials } from "../../local/engines.ts";
+import { LOCAL_REGION } from "../../local/names.ts";
+
+export interface TestCloud extends LocalCloud {
+  documents: DynamoDBDocumentClient;
+  sqs: SQSClient;
+  /** Sets a fault on a function by its construct id through the local cloud's own API. */
+  fault(functionId: string, mode: "error" | "timeout" | "none"): Promise<void>;
+  /** The local name of a table, by its construct id ("Source", "Replica1/Table"). */
+  tableName(constructId: string): string;
+  queueUrl(constructId: string): string;
+}
+
+/** A unique suffix per test file, so runs sharing the engines never see each other's data. */
+export function uniqueId(): string {
+  return randomBytes(4).toString("hex");
+}
+
+/** Synthesizes a stack and runs it on the engines the global setup started. */
+export async function startTestCloud(
+  build: (app: App) => Stack,
+  options: Partial<LocalCloudOptions> = {},
+): Promise<TestCloud> {
+  const id = uniqueId();
+  const stack = synthesizeStack(build, fromRoot(`.local/test-assemblies/${id}`));
+  const cloud = await startLocalCloud({
+    stack,
+    engines: { dynamodbEndpoint: inject("dynamodbEndpoint"), sqsEndpoint: inject("sqsEndpoint") },
+    httpPort: await freePort(),
+    lambdaPort: await freePort(),
+    accessKeyId: `test${id}`,
+    namePrefix: `${stack.stackName}-${id}`,
+    log: (line) => console.error(line),
+    functionLog: process.env.LOCAL_CLOUD_LOGS ? (fn, line) => console.log(`[${fn}] ${line}`) : undefined,
+    ...options,
+  });
+  const config = { region: LOCAL_REGION, credentials: localCredentials(cloud.accessKeyId) };
+  const documents = DynamoDBDocumentClient.from(
+    new DynamoDBClient({ ...config, endpoint: cloud.dynamodbEndpoint }),
+  );
+  const sqs = new SQSClient({ ...config, endpoint: cloud.sqsEndpoint });
+  const find = <T extends { logicalId: string }>(items: T[], constructId: string): T => {
+    const item = items.find((candidate) => cloud.template.constructPath(candidate.logicalId) === constructId);
+    if (!item) throw new Error(`no resource with construct id ${constructId}`);
+    return item;
+  };
+  return {
+    ...cloud,
+    documents,
+    sqs,
+    async fault(functionId, mode) {
+      const response = await fetch(`${cloud.lambdaEndpoint}/_local/faults/${functionId}`, {
+        method: "PUT",
+        body: JSON.stringify({ mode }),
+      });
+      if (response.status !== 200)
+        throw new Error(`fault ${functionId}: ${response.status} ${await response.text()}`);
+    },
+    tableName: (prefix) => find(cloud.tables, prefix).name,
+    queueUrl: (prefix) => find(cloud.queues, prefix).url,
+    async stop() {
+      documents.destroy();
+      sqs.destroy();
+      await cloud.stop();
+    },
+  };
+}
+
+/** Polls until `probe` returns a value that `done` accepts, or fails after `timeoutMs`. */
+export async function eventually<T>(
+  probe: () => Promise<T>,
+  done: (value: T) => boolean,
+  timeoutMs = 20_000,
+  intervalMs = 200,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let value = await probe();
+  while (!done(value)) {
+    if (Date.now() > deadline)
+      throw new Error(`condition not met within ${timeoutMs} ms; last value ${JSON.stringify(value)}`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+    value = await probe();
+  }
+  return value;
+}
