@@ -1,6 +1,6 @@
 import { Duration, RemovalPolicy, Validations } from "aws-cdk-lib";
 import type { ITable } from "aws-cdk-lib/aws-dynamodb";
-import { Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
+import { PolicyStatement, Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
 import type { IFunction } from "aws-cdk-lib/aws-lambda";
 import { Architecture, Runtime, Tracing } from "aws-cdk-lib/aws-lambda";
 import { NodejsFunction, type NodejsFunctionProps, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
@@ -77,9 +77,16 @@ export class AppFunction extends NodejsFunction {
     return this;
   }
 
-  bindInvoke(target: IFunction, variable: string): this {
-    target.grantInvoke(this);
-    this.addEnvironment(variable, target.functionName);
+  /** May invoke `target` unqualified ($LATEST) only; `grantInvoke` would add every version and alias. */
+  allowInvoke(target: IFunction): this {
+    this.addToRolePolicy(
+      new PolicyStatement({ actions: ["lambda:InvokeFunction"], resources: [target.functionArn] }),
+    );
     return this;
+  }
+
+  bindInvoke(target: IFunction, variable: string): this {
+    this.addEnvironment(variable, target.functionName);
+    return this.allowInvoke(target);
   }
 }

@@ -1,0 +1,54 @@
+/**
+ * The registers the HTTP API offers on top of the proposer: a write-once value (the first value chosen
+ * stays chosen) and a rewritable register with versions and compare-and-set. Every operation, reads
+ * included, goes through a Paxos round, so each is linearizable per key.
+ */
+import { randomUUID } from "node:crypto";
+import { conflict, notFound } from "../errors.ts";
+import type { RegisterState } from "./acceptor.ts";
+import type { Proposer } from "./proposer.ts";
+
+export interface RegisterValue {
+  key: string;
+  value: unknown;
+  version: number;
+}
+
+/** Write-once: proposes `value`; answers the chosen value and whether this call chose it. */
+export async function proposeOnce(proposer: Proposer, key: string, value: unknown) {
+  const origin = randomUUID();
+  const { after } = await proposer.change(key, (current) => current ?? { version: 1, value, origin });
+  const chosen = after!;
+  return { key, value: chosen.value, version: chosen.version, won: chosen.origin === origin };
+}
+
+/** Sets the register, optionally only if its version is `ifVersion` (0: never written). */
+export async function setRegister(
+  proposer: Proposer,
+  key: string,
+  value: unknown,
+  ifVersion?: number,
+): Promise<RegisterValue> {
+  const origin = randomUUID();
+  const { after } = await proposer.change(key, (current) => {
+    // A round that retries after its own accept reached some replicas finds its change already there.
+    if (current?.origin === origin) return current;
+    if (ifVersion !== undefined && (current?.version ?? 0) !== ifVersion) return current;
+    return { version: (current?.version ?? 0) + 1, value, origin } satisfies RegisterState;
+  });
+  if (after?.origin !== origin) {
+    throw conflict("VersionConflict", `version is ${after?.version ?? 0}, not ${ifVersion}`, {
+      key,
+      value: after?.value ?? null,
+      version: after?.version ?? 0,
+    });
+  }
+  return { key, value: after.value, version: after.version };
+}
+
+/** A linearizable read. */
+export async function readRegister(proposer: Proposer, key: string): Promise<RegisterValue> {
+  const { after } = await proposer.change(key, (current) => current);
+  if (!after) throw notFound("KeyNotFound", `${key} was never written`, { key });
+  return { key, value: after.value, version: after.version };
+}
