@@ -5,8 +5,9 @@ export default defineConfig({
     include: ["test/**/*.test.ts"],
     globalSetup: ["test/support/global-setup.ts"],
     pool: "forks",
-    // The local clouds of several files share two cores; DynamoDB Local is the bottleneck.
-    maxWorkers: 2,
+    // One file at a time: a local cloud runs many functions of its own, and two of them on two cores
+    // turn cold starts into replica timeouts that have nothing to do with the code under test.
+    maxWorkers: 1,
     testTimeout: 60_000,
     hookTimeout: 120_000,
     env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" },

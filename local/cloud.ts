@@ -148,7 +148,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
         TZ: "UTC",
       },
-      { defaultConcurrency: options.defaultConcurrency ?? 10, log: options.functionLog },
+      { defaultConcurrency: options.defaultConcurrency ?? 4, log: options.functionLog },
     );
     stoppers.push(() => Promise.all(functions.map((fn) => fn.stop())));
     const registry = new FunctionRegistry(functions);

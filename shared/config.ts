@@ -13,7 +13,7 @@ export const apiConfig = () =>
   z
     .object({
       REPLICA_FUNCTIONS: list,
-      REPLICA_CALL_TIMEOUT_MS: z.coerce.number().int().positive().default(1500),
+      REPLICA_CALL_TIMEOUT_MS: z.coerce.number().int().positive().default(2500),
       PAXOS_MAX_ROUNDS: z.coerce.number().int().positive().default(20),
     })
     .parse(process.env);

@@ -71,6 +71,7 @@ export class DynamoDBAcceptor implements Acceptor {
             ":ballot": request.ballot,
             ":state": JSON.stringify(request.state),
           },
+          ReturnValuesOnConditionCheckFailure: "ALL_OLD",
         }),
       );
       return { ok: true };

@@ -76,6 +76,7 @@ export class Proposer {
   async change(key: string, change: Change): Promise<ChangeResult> {
     const maxRounds = this.options.maxRounds ?? 12;
     let roundTrips = 0;
+    let unanswered = 0;
     for (let round = 0; round < maxRounds; round++) {
       if (round > 0) await this.backoff(round);
       const warm = this.warm.get(key);
@@ -92,7 +93,8 @@ export class Proposer {
         roundTrips++;
         const promises = prepared.replies.filter((reply) => reply.ok);
         if (promises.length < this.majority) {
-          this.noteConflicts(key, prepared);
+          if (prepared.replies.length < this.majority) unanswered++;
+          this.noteConflicts(key, prepared, unanswered);
           continue;
         }
         const accepted = promises
@@ -118,8 +120,8 @@ export class Proposer {
         this.highest.set(key, promise);
         return { before: current, after: next, roundTrips };
       }
-      this.warm.delete(key);
-      this.noteConflicts(key, accepted);
+      if (accepted.replies.length < this.majority) unanswered++;
+      this.noteConflicts(key, accepted, unanswered);
     }
     throw unavailable("Contention", `no majority agreed on ${key} within ${maxRounds} rounds; retry later`, {
       key,
@@ -131,9 +133,10 @@ export class Proposer {
     this.warm.delete(key);
   }
 
-  private noteConflicts(key: string, outcome: Outcome<PrepareReply | AcceptReply>): void {
+  private noteConflicts(key: string, outcome: Outcome<PrepareReply | AcceptReply>, unanswered: number): void {
     const answered = outcome.replies.length;
-    if (answered < this.majority) {
+    // One round without a majority of answers may be cold starts or a blip; two in a row is an outage.
+    if (answered < this.majority && unanswered >= 2) {
       // Not contention: too few replicas answered at all.
       this.warm.delete(key);
       throw unavailable(
@@ -142,6 +145,7 @@ export class Proposer {
         { key, answered, replicas: this.options.transport.replicaIds.length },
       );
     }
+    this.warm.delete(key);
     for (const reply of outcome.replies) {
       if (!reply.ok && reply.conflict > (this.highest.get(key) ?? "")) this.highest.set(key, reply.conflict);
     }

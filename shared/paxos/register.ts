@@ -4,7 +4,7 @@
  * included, goes through a Paxos round, so each is linearizable per key.
  */
 import { randomUUID } from "node:crypto";
-import { conflict, notFound } from "../errors.ts";
+import { conflict, notFound, unavailable } from "../errors.ts";
 import type { RegisterState } from "./acceptor.ts";
 import type { Proposer } from "./proposer.ts";
 
@@ -30,10 +30,25 @@ export async function setRegister(
   ifVersion?: number,
 ): Promise<RegisterValue> {
   const origin = randomUUID();
+  // The state our first attempt built on. If an accept of ours got lost in the network, a later round
+  // must not apply the change a second time on top of newer writes: it may apply it again only on the
+  // same base, and when the base has moved on it cannot tell whether ours took effect.
+  let base: RegisterState | undefined;
+  let attempted = false;
   const { after } = await proposer.change(key, (current) => {
-    // A round that retries after its own accept reached some replicas finds its change already there.
     if (current?.origin === origin) return current;
+    if (attempted && (current?.version !== base?.version || current?.origin !== base?.origin)) {
+      throw unavailable(
+        "OutcomeUnknown",
+        `a write to ${key} may or may not have taken effect; read it and retry`,
+        {
+          key,
+        },
+      );
+    }
     if (ifVersion !== undefined && (current?.version ?? 0) !== ifVersion) return current;
+    attempted = true;
+    base = current;
     return { version: (current?.version ?? 0) + 1, value, origin } satisfies RegisterState;
   });
   if (after?.origin !== origin) {

@@ -57,14 +57,36 @@ describe("the stack", () => {
     expect(statements.length).toBeGreaterThan(0);
     for (const statement of statements) {
       const actions = [statement.Action].flat() as string[];
+      const resources = JSON.stringify(statement.Resource);
       if (statement.Resource === "*") {
         expect(actions.every((action) => action.startsWith("xray:"))).toBe(true);
+      } else if (actions.includes("lambda:InvokeFunction")) {
+        // It may invoke the replicas, unqualified, and nothing else.
+        expect(actions).toEqual(["lambda:InvokeFunction"]);
+        expect(resources).toMatch(/^\{"Fn::GetAtt":\["Replica\d+[A-F0-9]+","Arn"\]\}$/);
       } else {
         // Logs may be written only to the function's own log group.
         expect(actions.every((action) => action.startsWith("logs:"))).toBe(true);
-        expect(JSON.stringify(statement.Resource)).toMatch(/ApiLogs/);
+        expect(resources).toMatch(/ApiLogs/);
       }
     }
+  });
+
+  it("has Replica1..3 by default, each allowed to touch only its own table", () => {
+    const tables = Object.keys(template.findResources("AWS::DynamoDB::Table"));
+    for (const n of [1, 2, 3]) {
+      const policies = template.findResources("AWS::IAM::Policy", {
+        Properties: { Roles: [{ Ref: Match.stringLikeRegexp(`^Replica${n}Role`) }] },
+      });
+      const text = JSON.stringify(Object.values(policies));
+      const touched = tables.filter((table) => text.includes(table));
+      expect(touched).toHaveLength(1);
+      expect(touched[0]).toMatch(new RegExp(`^Replica${n}Table`));
+      expect(text).not.toMatch(/"Resource":"\*"[^}]*dynamodb/);
+    }
+    expect(
+      Object.keys(template.findResources("AWS::Lambda::Function")).filter((id) => /^Replica\d/.test(id)),
+    ).toHaveLength(3);
   });
 });
 

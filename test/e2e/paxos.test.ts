@@ -1,0 +1,159 @@
+/** The consensus routes end to end: through the HTTP API, the Api proposer and the replica Lambdas. */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Json, readJson } from "../support/http.ts";
+import {
+  checkLinearizable,
+  type HistoryEntry,
+  type RegisterOp,
+  type RegisterOutput,
+} from "../support/linearizability.ts";
+import { uniqueId } from "../support/local-cloud.ts";
+import { type E2ETarget, startTarget } from "../support/target.ts";
+
+let target: E2ETarget;
+beforeAll(async () => {
+  target = await startTarget();
+});
+afterAll(async () => {
+  if (target?.cloud)
+    for (const id of ["Replica1", "Replica2", "Replica3"]) await target.cloud.fault(id, "none");
+  await target?.stop();
+});
+
+const url = (key: string) => `${target.baseUrl}/paxos/${key}`;
+const call = async (method: string, key: string, body?: unknown) => {
+  const response = await fetch(url(key), {
+    method,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: response.status, body: await readJson(response) };
+};
+
+describe("write-once propose", () => {
+  it("50 concurrent proposers of distinct values all learn one value; at most one wins", async () => {
+    const key = `once-${uniqueId()}`;
+    const answers = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => call("POST", key, { value: `v${i}` })),
+    );
+    expect(answers.map((answer) => answer.status)).toEqual(Array(50).fill(200));
+    const values = new Set(answers.map((answer) => answer.body.value));
+    expect(values.size).toBe(1);
+    expect(answers.filter((answer) => answer.body.won).length).toBeLessThanOrEqual(1);
+    const read = await call("GET", key);
+    expect(read).toEqual({ status: 200, body: { key, value: [...values][0], version: 1 } });
+  });
+});
+
+describe("rewritable register", () => {
+  it("sets, compares-and-sets and reads with versions", async () => {
+    const key = `reg-${uniqueId()}`;
+    expect(await call("GET", key)).toMatchObject({ status: 404, body: { error: { code: "KeyNotFound" } } });
+    expect(await call("PUT", key, { value: { a: 1 } })).toEqual({
+      status: 200,
+      body: { key, value: { a: 1 }, version: 1 },
+    });
+    expect(await call("PUT", key, { value: 2, ifVersion: 1 })).toEqual({
+      status: 200,
+      body: { key, value: 2, version: 2 },
+    });
+    const stale = await call("PUT", key, { value: 3, ifVersion: 1 });
+    expect(stale).toMatchObject({
+      status: 409,
+      body: { error: { code: "VersionConflict", value: 2, version: 2 } },
+    });
+    expect(await call("GET", key)).toEqual({ status: 200, body: { key, value: 2, version: 2 } });
+  });
+
+  it("rejects bad input with 400 and writes nothing", async () => {
+    const key = `bad-${uniqueId()}`;
+    expect((await call("PUT", "bad key!", { value: 1 })).status).toBe(400);
+    const badJson = await fetch(url(key), { method: "PUT", body: "{not json" });
+    expect(badJson.status).toBe(400);
+    expect((await readJson(badJson)).error.code).toBe("InvalidJson");
+    const big = await call("PUT", key, { value: "x".repeat(64 * 1024 + 1) });
+    expect(big).toMatchObject({ status: 400, body: { error: { code: "InvalidBody" } } });
+    expect((await call("PUT", key, {})).status).toBe(400);
+    expect((await call("PUT", key, { value: 1, ifVersion: -1 })).status).toBe(400);
+    expect((await call("POST", key, { nothing: 1 })).status).toBe(400);
+    expect((await call("GET", key)).status).toBe(404);
+  });
+});
+
+describe.runIf(!process.env.E2E_BASE_URL)("replica faults (local cloud)", () => {
+  it("keeps serving with one replica failing or hanging", async () => {
+    const key = `fault-${uniqueId()}`;
+    await target.cloud!.fault("Replica1", "error");
+    expect((await call("PUT", key, { value: "a" })).status).toBe(200);
+    await target.cloud!.fault("Replica1", "timeout");
+    expect(await call("PUT", key, { value: "b", ifVersion: 1 })).toMatchObject({
+      status: 200,
+      body: { version: 2 },
+    });
+    expect(await call("GET", key)).toMatchObject({ status: 200, body: { value: "b", version: 2 } });
+    await target.cloud!.fault("Replica1", "none");
+  });
+
+  it("answers 503 NoQuorum with a majority down, and a concurrent history after reset is linearizable", async () => {
+    const key = `quorum-${uniqueId()}`;
+    expect((await call("PUT", key, { value: 0 })).status).toBe(200);
+    await target.cloud!.fault("Replica1", "error");
+    await target.cloud!.fault("Replica2", "timeout");
+    expect(await call("PUT", key, { value: 1 })).toMatchObject({
+      status: 503,
+      body: { error: { code: "NoQuorum" } },
+    });
+    expect(await call("GET", key)).toMatchObject({ status: 503, body: { error: { code: "NoQuorum" } } });
+    await target.cloud!.fault("Replica1", "none");
+    await target.cloud!.fault("Replica2", "none");
+
+    const history: HistoryEntry[] = [];
+    const started = performance.now();
+    const client = async (id: number) => {
+      for (let i = 0; i < 6; i++) {
+        const choice = (id + i) % 3;
+        const op: RegisterOp =
+          choice === 0
+            ? { kind: "get" }
+            : choice === 1
+              ? { kind: "set", value: `c${id}-${i}` }
+              : { kind: "set", value: `c${id}-${i}`, ifVersion: i };
+        const entry: HistoryEntry = { op, call: performance.now() - started };
+        history.push(entry);
+        const answer = await call(
+          op.kind === "get" ? "GET" : "PUT",
+          key,
+          op.kind === "get" ? undefined : { value: op.value, ifVersion: op.ifVersion },
+        );
+        entry.ret = performance.now() - started;
+        entry.output = toOutput(op, answer);
+        if (!entry.output) delete entry.ret; // an error answer leaves the outcome unknown
+      }
+    };
+    await Promise.all([0, 1, 2, 3].map(client));
+    // The value written before the faults is the starting state of the history.
+    history.unshift({
+      op: { kind: "set", value: 0 },
+      call: -2,
+      ret: -1,
+      output: { kind: "set", ok: true, version: 1 },
+    });
+    expect(history.filter((entry) => entry.output).length).toBeGreaterThan(20);
+    const verdict = checkLinearizable(history);
+    if (!verdict.linearizable) console.log(JSON.stringify(history));
+    expect(verdict.linearizable).toBe(true);
+  });
+});
+
+function toOutput(op: RegisterOp, answer: { status: number; body: Json }): RegisterOutput | undefined {
+  if (op.kind === "get") {
+    if (answer.status === 404) return { kind: "get", found: false };
+    if (answer.status === 200)
+      return { kind: "get", found: true, version: answer.body.version, value: answer.body.value };
+    return undefined;
+  }
+  if (answer.status === 200) return { kind: "set", ok: true, version: answer.body.version };
+  if (answer.status === 409 && answer.body.error.code === "VersionConflict") {
+    return { kind: "set", ok: false, version: answer.body.error.version, value: answer.body.error.value };
+  }
+  return undefined;
+}

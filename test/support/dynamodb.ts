@@ -1,0 +1,28 @@
+import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { inject } from "vitest";
+import { localCredentials } from "../../local/engines.ts";
+import { LOCAL_REGION } from "../../local/names.ts";
+import { uniqueId } from "./local-cloud.ts";
+
+/** A document client on DynamoDB Local with a database of its own (a fresh access key id). */
+export function isolatedDocuments(): DynamoDBDocumentClient {
+  const client = new DynamoDBClient({
+    region: LOCAL_REGION,
+    endpoint: inject("dynamodbEndpoint"),
+    credentials: localCredentials(`it${uniqueId()}`),
+  });
+  return DynamoDBDocumentClient.from(client);
+}
+
+export async function createPkTable(documents: DynamoDBDocumentClient, name: string): Promise<string> {
+  await documents.send(
+    new CreateTableCommand({
+      TableName: name,
+      KeySchema: [{ AttributeName: "pk", KeyType: "HASH" }],
+      AttributeDefinitions: [{ AttributeName: "pk", AttributeType: "S" }],
+      BillingMode: "PAY_PER_REQUEST",
+    }),
+  );
+  return name;
+}
