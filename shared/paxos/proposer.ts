@@ -128,11 +128,6 @@ export class Proposer {
     });
   }
 
-  /** Forgets what this proposer knows of a key (as after a restart). */
-  forget(key: string): void {
-    this.warm.delete(key);
-  }
-
   private noteConflicts(key: string, outcome: Outcome<PrepareReply | AcceptReply>, unanswered: number): void {
     const answered = outcome.replies.length;
     // One round without a majority of answers may be cold starts or a blip; two in a row is an outage.
