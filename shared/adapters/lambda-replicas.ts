@@ -5,24 +5,37 @@ import type { ReplicaTransport } from "../paxos/proposer.ts";
 
 export class LambdaReplicas implements ReplicaTransport {
   readonly replicaIds: readonly string[];
+  private readonly functionNames: Map<string, string>;
 
   constructor(
     private readonly lambda: LambdaClient,
-    /** Function names (or ARNs) of the replicas, in replica order. */
+    /** Replica ids (Replica1, ...) in replica order, the first being the primary. */
+    ids: readonly string[],
+    /** Their function names (or ARNs), in the same order. */
     functionNames: readonly string[],
     private readonly callTimeoutMs: number,
   ) {
-    this.replicaIds = functionNames;
+    if (ids.length !== functionNames.length)
+      throw new Error(`${ids.length} replica ids but ${functionNames.length} replica functions`);
+    this.replicaIds = ids;
+    this.functionNames = new Map(ids.map((id, index) => [id, functionNames[index]!]));
   }
 
   // biome-ignore lint/suspicious/noExplicitAny: the overloads of ReplicaTransport.call share this body.
-  async call(replicaId: string, request: AcceptorRequest): Promise<any> {
+  call(replicaId: string, request: AcceptorRequest): Promise<any> {
+    return this.invoke(replicaId, request);
+  }
+
+  /** Invokes a replica with any of its operations; rejects on a function error or after the timeout. */
+  async invoke<T>(replicaId: string, request: object): Promise<T> {
+    const functionName = this.functionNames.get(replicaId);
+    if (!functionName) throw new Error(`no replica ${replicaId}`);
     const response = await this.lambda.send(
-      new InvokeCommand({ FunctionName: replicaId, Payload: Buffer.from(JSON.stringify(request)) }),
+      new InvokeCommand({ FunctionName: functionName, Payload: Buffer.from(JSON.stringify(request)) }),
       { abortSignal: AbortSignal.timeout(this.callTimeoutMs) },
     );
     const payload = response.Payload ? Buffer.from(response.Payload).toString("utf8") : "null";
     if (response.FunctionError) throw new Error(`replica ${replicaId} failed: ${payload}`);
-    return JSON.parse(payload);
+    return JSON.parse(payload) as T;
   }
 }

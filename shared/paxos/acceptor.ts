@@ -16,6 +16,11 @@ export interface RegisterState {
   value: unknown;
   /** The request that wrote this version: makes a retried change idempotent and tells who won. */
   origin: string;
+  /**
+   * The writes that led to this state, newest last (this one included), at most REGISTER_HISTORY: lets
+   * a writer whose earlier attempt may have taken effect find out whether it did.
+   */
+  recent?: Array<{ version: number; origin: string }>;
 }
 
 export interface Accepted {

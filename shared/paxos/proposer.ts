@@ -183,7 +183,7 @@ export class Proposer {
 
   private backoff(round: number): Promise<void> {
     const random = this.options.random ?? Math.random;
-    const cap = Math.min(this.options.backoffMaxMs ?? 200, (this.options.backoffBaseMs ?? 5) * 2 ** round);
+    const cap = Math.min(this.options.backoffMaxMs ?? 1000, (this.options.backoffBaseMs ?? 10) * 2 ** round);
     const sleep =
       this.options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
     return sleep(random() * cap);

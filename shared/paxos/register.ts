@@ -22,7 +22,22 @@ export async function proposeOnce(proposer: Proposer, key: string, value: unknow
   return { key, value: chosen.value, version: chosen.version, won: chosen.origin === origin };
 }
 
-/** Sets the register, optionally only if its version is `ifVersion` (0: never written). */
+/** How many recent writes a register state remembers (see RegisterState.recent). */
+export const REGISTER_HISTORY = 32;
+
+/**
+ * Sets the register, optionally only if its version is `ifVersion` (0: never written).
+ *
+ * An attempt whose accept did not reach a majority may still have reached one acceptor, and a later
+ * round (ours or another proposer's) may adopt it: the change may have taken effect although we saw a
+ * failure. Applying it again on top would write it twice. So each round first looks for our origin in
+ * the current state's recent writes: found, the write took effect (at that version) and we are done;
+ * not found while the history covers every version an attempt of ours could have had, none took effect
+ * and the change is built on the current state. A round we then win at a higher ballot makes every
+ * earlier attempt of ours unadoptable; so does re-accepting the current state before answering a
+ * compare-and-set conflict. Only when more writes than the history holds came in between is the
+ * outcome unknown: 503 OutcomeUnknown.
+ */
 export async function setRegister(
   proposer: Proposer,
   key: string,
@@ -30,27 +45,40 @@ export async function setRegister(
   ifVersion?: number,
 ): Promise<RegisterValue> {
   const origin = randomUUID();
-  // The state our first attempt built on. If an accept of ours got lost in the network, a later round
-  // must not apply the change a second time on top of newer writes: it may apply it again only on the
-  // same base, and when the base has moved on it cannot tell whether ours took effect.
-  let base: RegisterState | undefined;
-  let attempted = false;
+  /** The lowest version an attempt of ours carried. */
+  let firstAttempt: number | undefined;
+  let tookEffect: { version: number } | undefined;
   const { after } = await proposer.change(key, (current) => {
     if (current?.origin === origin) return current;
-    if (attempted && (current?.version !== base?.version || current?.origin !== base?.origin)) {
-      throw unavailable(
-        "OutcomeUnknown",
-        `a write to ${key} may or may not have taken effect; read it and retry`,
-        {
-          key,
-        },
-      );
+    if (firstAttempt !== undefined && current) {
+      const ours = current.recent?.find((write) => write.origin === origin);
+      if (ours) {
+        tookEffect = ours;
+        return current;
+      }
+      // Every version from our first attempt's up to the current one is in the history: our write is
+      // not among them, so it did not take effect (a version below our first attempt has no such past).
+      const oldest = current.recent?.[0]?.version ?? current.version + 1;
+      const covered = current.version < firstAttempt || oldest <= firstAttempt;
+      if (!covered) throw outcomeUnknown(key);
     }
-    if (ifVersion !== undefined && (current?.version ?? 0) !== ifVersion) return current;
-    attempted = true;
-    base = current;
-    return { version: (current?.version ?? 0) + 1, value, origin } satisfies RegisterState;
+    if (ifVersion !== undefined && (current?.version ?? 0) !== ifVersion) {
+      if (firstAttempt === undefined) return current;
+      // An attempt of ours is still adoptable by a later round: accepting the current state again at
+      // our higher ballot makes it unadoptable before we answer that the write did not happen.
+      if (!current) throw outcomeUnknown(key);
+      return { ...current };
+    }
+    const version = (current?.version ?? 0) + 1;
+    firstAttempt = Math.min(firstAttempt ?? version, version);
+    return {
+      version,
+      value,
+      origin,
+      recent: [...(current?.recent ?? []), { version, origin }].slice(-REGISTER_HISTORY),
+    } satisfies RegisterState;
   });
+  if (tookEffect) return { key, value, version: tookEffect.version };
   if (after?.origin !== origin) {
     throw conflict("VersionConflict", `version is ${after?.version ?? 0}, not ${ifVersion}`, {
       key,
@@ -60,6 +88,11 @@ export async function setRegister(
   }
   return { key, value: after.value, version: after.version };
 }
+
+const outcomeUnknown = (key: string) =>
+  unavailable("OutcomeUnknown", `a write to ${key} may or may not have taken effect; read it and retry`, {
+    key,
+  });
 
 /** A linearizable read. */
 export async function readRegister(proposer: Proposer, key: string): Promise<RegisterValue> {

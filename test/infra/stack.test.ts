@@ -64,6 +64,15 @@ describe("the stack", () => {
         // It may invoke the replicas, unqualified, and nothing else.
         expect(actions).toEqual(["lambda:InvokeFunction"]);
         expect(resources).toMatch(/^\{"Fn::GetAtt":\["Replica\d+[A-F0-9]+","Arn"\]\}$/);
+      } else if (actions.some((action) => action.startsWith("dynamodb:"))) {
+        // It reads the change counters, and writes no table itself: the replicas own the data.
+        expect(
+          actions.every((action) =>
+            /^dynamodb:(Get|Query|Scan|BatchGet|ConditionCheck|Describe)/.test(action),
+          ),
+        ).toBe(true);
+        expect(resources).toMatch(/ChangeCounterTable/);
+        expect(resources).not.toMatch(/Replica\dTable|OutboxTable/);
       } else {
         // Logs may be written only to the function's own log group.
         expect(actions.every((action) => action.startsWith("logs:"))).toBe(true);
@@ -72,7 +81,7 @@ describe("the stack", () => {
     }
   });
 
-  it("has Replica1..3 by default, each allowed to touch only its own table", () => {
+  it("has Replica1..3 by default, each allowed to touch only its own table (the primary: and the outbox)", () => {
     const tables = Object.keys(template.findResources("AWS::DynamoDB::Table"));
     for (const n of [1, 2, 3]) {
       const policies = template.findResources("AWS::IAM::Policy", {
@@ -80,8 +89,12 @@ describe("the stack", () => {
       });
       const text = JSON.stringify(Object.values(policies));
       const touched = tables.filter((table) => text.includes(table));
-      expect(touched).toHaveLength(1);
-      expect(touched[0]).toMatch(new RegExp(`^Replica${n}Table`));
+      const own = touched.filter((table) => new RegExp(`^Replica${n}Table`).test(table));
+      expect(own).toHaveLength(1);
+      const others = touched.filter((table) => !own.includes(table));
+      // Replica1 is the primary: it commits each write with its outbox record.
+      if (n === 1) expect(others).toEqual([expect.stringMatching(/^ReplicationOutboxTable/)]);
+      else expect(others).toEqual([]);
       expect(text).not.toMatch(/"Resource":"\*"[^}]*dynamodb/);
     }
     expect(

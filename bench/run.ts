@@ -1,0 +1,44 @@
+/**
+ * `npm run bench [-- <suite>...] [--scale F]`: runs benchmark suites against the stack on a fresh local
+ * cloud and writes docs/benchmarks.md and docs/bench/<suite>.json. Suites: paxos (default: all).
+ * `--scale 0.25` runs a quarter of the operations, for a quick look.
+ */
+import { parseArgs } from "node:util";
+import { startBenchCloud } from "./lib.ts";
+import { benchPaxos } from "./paxos.ts";
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+
+const suites: Record<
+  string,
+  (cloud: Awaited<ReturnType<typeof startBenchCloud>>, scale: number) => Promise<unknown>
+> = {
+  paxos: benchPaxos,
+};
+
+const { positionals, values } = parseArgs({
+  allowPositionals: true,
+  options: { scale: { type: "string", default: "1" } },
+});
+const selected = positionals.length > 0 ? positionals : Object.keys(suites);
+for (const name of selected) {
+  if (!suites[name]) {
+    console.error(`unknown suite ${name}; suites: ${Object.keys(suites).join(", ")}`);
+    process.exit(2);
+  }
+}
+const scale = Number(values.scale);
+if (!(scale > 0)) {
+  console.error("--scale must be a positive number");
+  process.exit(2);
+}
+
+for (const name of selected) {
+  const cloud = await startBenchCloud();
+  try {
+    await suites[name]!(cloud, scale);
+  } finally {
+    await cloud.stop();
+  }
+}
+process.exit(0);

@@ -1,0 +1,144 @@
+/**
+ * Claims for effects that are not naturally conditional (an increment, an e-mail, a call to another
+ * system): before the effect, a worker claims the (consumer, message) pair with a fresh owner token and
+ * an expiry, by one conditional write. Completion and release are conditioned on that owner token, so a
+ * stale worker, whose claim expired and was taken over, can neither mark the work done nor delete the
+ * newer claim: it learns it lost (StaleClaim) and must not report success.
+ *
+ * When the effect is itself a DynamoDB write (the change counter), `complete` commits it in the same
+ * transaction as the completion: the effect happens exactly once. For effects elsewhere, a claim makes
+ * them happen at most once per claim lifetime; a crash between the effect and `complete` repeats the
+ * effect after the claim expires, the unavoidable window of any external side effect.
+ *
+ * Expiry and the clock: a claim records its expiry by the claimer's clock; another worker takes it over
+ * only when its own clock is past that expiry plus `maxSkewMs`, so clocks that disagree by less than the
+ * bound never let two workers hold a claim at once.
+ */
+import { randomUUID } from "node:crypto";
+import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
+import { DeleteCommand, type DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
+import { unmarshall } from "@aws-sdk/util-dynamodb";
+import { commit, type TransactAction } from "../outbox/outbox.ts";
+
+export interface ClaimOptions {
+  /** How long a claim protects the work before another worker may take it over. */
+  leaseMs: number;
+  maxSkewMs?: number;
+  /** How long a completed claim is remembered (TTL), i.e. the window in which duplicates are caught. */
+  retentionSeconds?: number;
+  now?: () => number;
+}
+
+export type ClaimResult =
+  | { status: "claimed"; id: string; token: string; expiresAt: number }
+  /** The work was done before: skip it. */
+  | { status: "completed"; id: string }
+  /** Another worker holds a live claim: retry later. */
+  | { status: "held"; id: string; expiresAt: number };
+
+export class StaleClaim extends Error {
+  constructor(readonly id: string) {
+    super(`the claim on ${id} is no longer ours: it expired and was taken over, or completed`);
+    this.name = "StaleClaim";
+  }
+}
+
+interface ClaimItem {
+  pk: string;
+  status: "IN_PROGRESS" | "COMPLETED";
+  owner: string;
+  expiresAt: number;
+  ttl: number;
+}
+
+export class Claims {
+  private readonly now: () => number;
+
+  constructor(
+    private readonly documents: DynamoDBDocumentClient,
+    private readonly tableName: string,
+    private readonly options: ClaimOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+  }
+
+  async claim(id: string): Promise<ClaimResult> {
+    const now = this.now();
+    const token = randomUUID();
+    const expiresAt = now + this.options.leaseMs;
+    try {
+      await this.documents.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: {
+            pk: id,
+            status: "IN_PROGRESS",
+            owner: token,
+            expiresAt,
+            ttl: Math.floor(now / 1000) + (this.options.retentionSeconds ?? 86_400),
+          } satisfies ClaimItem,
+          ConditionExpression:
+            "attribute_not_exists(pk) OR (#status = :inProgress AND expiresAt < :expiredBefore)",
+          ExpressionAttributeNames: { "#status": "status" },
+          ExpressionAttributeValues: {
+            ":inProgress": "IN_PROGRESS",
+            ":expiredBefore": now - (this.options.maxSkewMs ?? 0),
+          },
+          ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+        }),
+      );
+      return { status: "claimed", id, token, expiresAt };
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException) || !error.Item) throw error;
+      const held = unmarshall(error.Item) as ClaimItem;
+      return held.status === "COMPLETED"
+        ? { status: "completed", id }
+        : { status: "held", id, expiresAt: held.expiresAt };
+    }
+  }
+
+  /**
+   * Marks the claimed work done, together with `effects` (DynamoDB writes) in one transaction. Throws
+   * StaleClaim, and writes nothing, when the claim is no longer this owner's.
+   */
+  async complete(claim: { id: string; token: string }, effects: TransactAction[] = []): Promise<void> {
+    const completion: TransactAction = {
+      Update: {
+        TableName: this.tableName,
+        Key: { pk: claim.id },
+        UpdateExpression: "SET #status = :completed, completedAt = :now",
+        ConditionExpression: "#owner = :token AND #status = :inProgress",
+        ExpressionAttributeNames: { "#status": "status", "#owner": "owner" },
+        ExpressionAttributeValues: {
+          ":completed": "COMPLETED",
+          ":inProgress": "IN_PROGRESS",
+          ":token": claim.token,
+          ":now": this.now(),
+        },
+      },
+    };
+    const result = await commit(this.documents, [...effects, completion], `${claim.id}:${claim.token}`);
+    if (!result.ok) {
+      if (result.failedConditions.includes(effects.length)) throw new StaleClaim(claim.id);
+      throw new Error(`an effect's condition failed while completing ${claim.id}`);
+    }
+  }
+
+  /** Gives the claim up (the work failed and may be retried at once); a stale owner gets StaleClaim. */
+  async release(claim: { id: string; token: string }): Promise<void> {
+    try {
+      await this.documents.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: { pk: claim.id },
+          ConditionExpression: "#owner = :token AND #status = :inProgress",
+          ExpressionAttributeNames: { "#status": "status", "#owner": "owner" },
+          ExpressionAttributeValues: { ":token": claim.token, ":inProgress": "IN_PROGRESS" },
+        }),
+      );
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) throw new StaleClaim(claim.id);
+      throw error;
+    }
+  }
+}

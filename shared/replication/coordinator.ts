@@ -1,0 +1,118 @@
+/**
+ * The replication coordinator (in the Api function): the writer of the replicated key-value store.
+ *
+ * - `all`: the primary commits the write with its outbox record (assigning the version), then every other
+ *   replica applies it in parallel; the answer waits for all of them. Slower, and unavailable while any
+ *   replica is down (503 ReplicaUnavailable naming it; the write stays committed on the primary and the
+ *   queue brings the missing replica up to date once it is back).
+ * - `primary`: the primary commits the write with its outbox record and the answer goes back at once;
+ *   the other replicas catch up through ChangesQueue. Faster, but a read from another replica may be
+ *   stale until then.
+ * Either way the write yields exactly one outbox record, hence one message on ChangesQueue.
+ */
+import { randomUUID } from "node:crypto";
+import { badRequest, notFound, unavailable } from "../errors.ts";
+import type { ApplyResult, StoredValue } from "./replica-store.ts";
+
+export type Consistency = "all" | "primary";
+
+/** The replicas by id, the first being the primary; `invoke` rejects when a replica fails or times out. */
+export interface ReplicaInvoker {
+  readonly replicaIds: readonly string[];
+  invoke<T>(replicaId: string, request: object): Promise<T>;
+}
+
+export interface PutResult {
+  key: string;
+  version: string;
+  consistency: Consistency;
+  acks: string[];
+}
+
+export class ReplicationCoordinator {
+  constructor(private readonly replicas: ReplicaInvoker) {}
+
+  get primary(): string {
+    return this.replicas.replicaIds[0]!;
+  }
+
+  async put(
+    key: string,
+    value: unknown,
+    consistency: Consistency,
+    writeId = randomUUID(),
+  ): Promise<PutResult> {
+    let committed: StoredValue;
+    try {
+      committed = await this.replicas.invoke<StoredValue>(this.primary, {
+        op: "commit",
+        writeId,
+        key,
+        value,
+      });
+    } catch {
+      throw unavailable(
+        "ReplicaUnavailable",
+        `the primary ${this.primary} did not confirm the write; it may or may not have been committed`,
+        { key, missing: [this.primary] },
+      );
+    }
+    const acks = [this.primary];
+    if (consistency === "primary") return { key, version: committed.version, consistency, acks };
+
+    const others = this.replicas.replicaIds.slice(1);
+    const applied = await Promise.allSettled(
+      others.map((id) => this.replicas.invoke<{ result: ApplyResult }>(id, { op: "apply", ...committed })),
+    );
+    const missing = others.filter((_, index) => applied[index]!.status === "rejected");
+    acks.push(...others.filter((_, index) => applied[index]!.status === "fulfilled"));
+    if (missing.length > 0) {
+      throw unavailable(
+        "ReplicaUnavailable",
+        `${missing.join(", ")} did not apply version ${committed.version}; the write is committed on the primary and reaches them through the queue`,
+        { key, version: committed.version, acks, missing },
+      );
+    }
+    return { key, version: committed.version, consistency, acks };
+  }
+
+  /** From the primary, or from one replica (which may be stale). */
+  async read(key: string, replicaId = this.primary): Promise<StoredValue & { replica: string }> {
+    if (!this.replicas.replicaIds.includes(replicaId))
+      throw badRequest(
+        "InvalidReplica",
+        `no replica ${replicaId}; replicas: ${this.replicas.replicaIds.join(", ")}`,
+      );
+    let stored: StoredValue | null;
+    try {
+      stored = await this.replicas.invoke<StoredValue | null>(replicaId, { op: "read", key });
+    } catch {
+      throw unavailable("ReplicaUnavailable", `${replicaId} did not answer`, { key, missing: [replicaId] });
+    }
+    if (!stored) throw notFound("KeyNotFound", `${key} is not on ${replicaId}`, { key, replica: replicaId });
+    return { ...stored, replica: replicaId };
+  }
+
+  /** Reads every replica, answers the newest version and repairs the replicas that are behind. */
+  async readAll(key: string): Promise<StoredValue & { repaired: string[] }> {
+    const ids = this.replicas.replicaIds;
+    const reads = await Promise.allSettled(
+      ids.map((id) => this.replicas.invoke<StoredValue | null>(id, { op: "read", key })),
+    );
+    const missing = ids.filter((_, index) => reads[index]!.status === "rejected");
+    if (missing.length > 0)
+      throw unavailable("ReplicaUnavailable", `${missing.join(", ")} did not answer`, { key, missing });
+    const values = reads.map((read) => (read as PromiseFulfilledResult<StoredValue | null>).value);
+    const newest = values.reduce<StoredValue | null>(
+      (best, value) => (value && (!best || value.version > best.version) ? value : best),
+      null,
+    );
+    if (!newest) throw notFound("KeyNotFound", `${key} was never written`, { key });
+    const stale = ids.filter((_, index) => values[index]?.version !== newest.version);
+    const repairs = await Promise.allSettled(
+      stale.map((id) => this.replicas.invoke(id, { op: "apply", ...newest })),
+    );
+    // A repair that fails is left to the queue, which delivers the same change.
+    return { ...newest, repaired: stale.filter((_, index) => repairs[index]!.status === "fulfilled") };
+  }
+}

@@ -1,0 +1,367 @@
+/**
+ * The replicated key-value store end to end: `all` and `primary` writes through the Api, the primary's
+ * outbox transaction, the Relay to ChangesQueue and the Replicator, under the local cloud's faults.
+ */
+import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
+import { GetQueueAttributesCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
+import { PutCommand } from "@aws-sdk/lib-dynamodb";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { localCredentials } from "../../local/engines.ts";
+import { LOCAL_REGION } from "../../local/names.ts";
+import { type Json, readJson } from "../support/http.ts";
+import { eventually, type TestCloud, uniqueId } from "../support/local-cloud.ts";
+import { type E2ETarget, startTarget } from "../support/target.ts";
+
+const REPLICAS = ["Replica1", "Replica2", "Replica3"];
+let target: E2ETarget;
+let cloud: TestCloud | undefined;
+
+beforeAll(async () => {
+  target = await startTarget();
+  cloud = target.cloud;
+});
+afterAll(async () => {
+  await target?.stop();
+});
+afterEach(async () => {
+  if (cloud)
+    for (const id of [...REPLICAS, "Replication-Relay", "Replication-Replicator"])
+      await cloud.fault(id, "none");
+});
+
+const call = async (
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: Json }> => {
+  const response = await fetch(`${target.baseUrl}${path}`, {
+    method,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: response.status, body: await readJson(response) };
+};
+const put = (key: string, value: unknown, consistency: string) =>
+  call("PUT", `/kv/${key}`, { value, consistency });
+const readReplica = async (key: string, replica: string) => {
+  const answer = await call("GET", `/kv/${key}?replica=${replica}`);
+  return answer.status === 200 ? (answer.body as { version: string; value: unknown }) : undefined;
+};
+const versionsOn = (key: string) => Promise.all(REPLICAS.map((replica) => readReplica(key, replica)));
+const changes = async (key: string) => (await call("GET", `/kv/${key}/changes`)).body.changes as number;
+
+/** Runs `work(i)` for i < count with at most `limit` in flight. */
+async function pool<T>(count: number, limit: number, work: (index: number) => Promise<T>): Promise<T[]> {
+  const results: T[] = new Array(count);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: limit }, async () => {
+      while (next < count) {
+        const index = next++;
+        results[index] = await work(index);
+      }
+    }),
+  );
+  return results;
+}
+
+describe("writes and reads", () => {
+  it("a primary write answers after the primary alone and reaches every replica within a bounded lag", async () => {
+    const key = `primary-${uniqueId()}`;
+    const answer = await put(key, { n: 1 }, "primary");
+    const answeredAt = Date.now();
+    expect(answer).toMatchObject({ status: 200, body: { key, consistency: "primary", acks: ["Replica1"] } });
+    const { version } = answer.body;
+    expect(version).toMatch(/^\d{15}\.\d{6}$/);
+    await eventually(
+      () => versionsOn(key),
+      (values) => values.every((value) => value?.version === version),
+      10_000,
+      10,
+    );
+    const lag = Date.now() - answeredAt;
+    console.log(`primary write: every replica had it ${lag} ms after the answer`);
+    expect(lag).toBeLessThan(10_000);
+    for (const replica of REPLICAS)
+      expect(await readReplica(key, replica)).toMatchObject({ value: { n: 1 } });
+    expect(
+      await eventually(
+        () => changes(key),
+        (n) => n === 1,
+      ),
+    ).toBe(1);
+  });
+
+  it("an all write answers after every replica applied it; versions increase per key", async () => {
+    const key = `all-${uniqueId()}`;
+    const first = await put(key, "a", "all");
+    expect(first).toMatchObject({ status: 200, body: { key, consistency: "all", acks: REPLICAS } });
+    const values = await versionsOn(key);
+    expect(values.map((value) => value?.version)).toEqual(Array(3).fill(first.body.version));
+    const second = await put(key, "b", "all");
+    expect(second.body.version > first.body.version).toBe(true);
+    expect(await call("GET", `/kv/${key}`)).toMatchObject({
+      status: 200,
+      body: { key, value: "b", version: second.body.version },
+    });
+    // Every accepted write, whatever its mode, is one message: two changes.
+    expect(
+      await eventually(
+        () => changes(key),
+        (n) => n === 2,
+      ),
+    ).toBe(2);
+  });
+
+  it("rejects bad input with 400 and writes nothing", async () => {
+    const key = `bad-${uniqueId()}`;
+    const cases: Array<[string, unknown, string]> = [
+      [key, { value: 1, consistency: "quorum" }, "InvalidBody"],
+      [key, { value: 1 }, "InvalidBody"],
+      [key, { consistency: "all" }, "InvalidBody"],
+      [key, { value: "x".repeat(64 * 1024 + 1), consistency: "primary" }, "InvalidBody"],
+      ["bad key!", { value: 1, consistency: "all" }, "InvalidKey"],
+    ];
+    for (const [path, body, code] of cases) {
+      const answer = await call("PUT", `/kv/${encodeURIComponent(path)}`, body);
+      expect(answer, JSON.stringify(body).slice(0, 80)).toMatchObject({
+        status: 400,
+        body: { error: { code } },
+      });
+    }
+    const badJson = await fetch(`${target.baseUrl}/kv/${key}`, { method: "PUT", body: "{nope" });
+    expect(badJson.status).toBe(400);
+    expect((await call("GET", `/kv/${key}?consistency=most`)).status).toBe(400);
+    expect((await call("GET", `/kv/${key}?replica=Replica9`)).status).toBe(400);
+    expect((await call("GET", `/kv/${key}`)).status).toBe(404);
+    expect((await call("GET", `/kv/${key}?consistency=all`)).status).toBe(404);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(await changes(key)).toBe(0);
+  });
+});
+
+describe.runIf(!process.env.E2E_BASE_URL)("faults", () => {
+  const invoke = async (functionId: string) => {
+    const lambda = new LambdaClient({
+      region: LOCAL_REGION,
+      credentials: localCredentials("local"),
+      endpoint: cloud!.lambdaEndpoint,
+    });
+    const fn = cloud!.functions.find((candidate) => candidate.id === functionId)!;
+    const response = await lambda.send(new InvokeCommand({ FunctionName: fn.name }));
+    lambda.destroy();
+    expect(response.FunctionError).toBeUndefined();
+    return JSON.parse(Buffer.from(response.Payload!).toString("utf8"));
+  };
+
+  it("an all write with a replica down answers 503 naming it; the queue and read repair converge it", async () => {
+    const key = `down-${uniqueId()}`;
+    await cloud!.fault("Replica3", "error");
+    const answer = await put(key, "v1", "all");
+    expect(answer).toMatchObject({
+      status: 503,
+      body: { error: { code: "ReplicaUnavailable", missing: ["Replica3"], acks: ["Replica1", "Replica2"] } },
+    });
+    expect(answer.body.error.message).toMatch(/Replica3/);
+    expect((await call("GET", `/kv/${key}?consistency=all`)).status).toBe(503);
+    await cloud!.fault("Replica3", "none");
+    // The Replicator retries the change until Replica3 is back.
+    const converged = await eventually(
+      () => versionsOn(key),
+      (values) => values.every((value) => value?.version === answer.body.error.version),
+    );
+    expect(converged.map((value) => value?.value)).toEqual(["v1", "v1", "v1"]);
+    expect(
+      await eventually(
+        () => changes(key),
+        (n) => n === 1,
+      ),
+    ).toBe(1);
+  });
+
+  it("read repair brings a stale replica up to date", async () => {
+    const key = `repair-${uniqueId()}`;
+    await put(key, "old", "all");
+    // Replicas 2 and 3 miss the newer write for as long as the Replicator is down.
+    await cloud!.fault("Replication-Replicator", "error");
+    const newer = await put(key, "new", "primary");
+    expect((await readReplica(key, "Replica2"))?.value).toBe("old");
+    const read = await call("GET", `/kv/${key}?consistency=all`);
+    expect(read).toMatchObject({
+      status: 200,
+      body: { value: "new", version: newer.body.version, repaired: ["Replica2", "Replica3"] },
+    });
+    expect((await versionsOn(key)).map((value) => value?.value)).toEqual(["new", "new", "new"]);
+  });
+
+  it("loses and duplicates nothing when the Relay fails for a while during 200 writes", async () => {
+    const keys = Array.from({ length: 10 }, (_, i) => `relay-${uniqueId()}-${i}`);
+    await cloud!.fault("Replication-Relay", "error");
+    const faultStarted = Date.now();
+    const answers = await pool(200, 8, (i) => put(keys[i % keys.length]!, i, "primary"));
+    expect(answers.every((answer) => answer.status === 200)).toBe(true);
+    // Long enough for the event source to exhaust its retries on the first batches.
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, 9_000 - (Date.now() - faultStarted))));
+    await cloud!.fault("Replication-Relay", "none");
+    // The documented recovery for the batches the Relay gave up on.
+    const replay = await eventually(
+      async () => {
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        return invoke("Replication-OutboxReplay");
+      },
+      (result) => result.failedBatches.remaining === 0,
+    );
+    console.log(`relay outage: replayed ${JSON.stringify(replay)}`);
+
+    const expected = new Map<string, { count: number; version: string }>();
+    for (const [i, answer] of answers.entries()) {
+      const key = keys[i % keys.length]!;
+      const seen = expected.get(key);
+      const version = answer.body.version as string;
+      expected.set(key, {
+        count: (seen?.count ?? 0) + 1,
+        version: seen && seen.version > version ? seen.version : version,
+      });
+    }
+    for (const [key, { count, version }] of expected) {
+      expect(
+        await eventually(
+          () => changes(key),
+          (n) => n >= count,
+          30_000,
+        ),
+      ).toBe(count);
+      const values = await eventually(
+        () => versionsOn(key),
+        (all) => all.every((value) => value?.version === version),
+      );
+      expect(values.map((value) => value?.version)).toEqual([version, version, version]);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    for (const [key, { count }] of expected) expect(await changes(key)).toBe(count);
+  });
+
+  it("applies nothing twice when the Replicator fails after applying a change to part of the replicas", async () => {
+    const keys = Array.from({ length: 3 }, (_, i) => `partial-${uniqueId()}-${i}`);
+    // Replicas 1 and 2 apply each change, Replica3 fails it: every message is redelivered.
+    await cloud!.fault("Replica3", "error");
+    const answers = await pool(30, 4, (i) => put(keys[i % 3]!, i, "primary"));
+    expect(answers.every((answer) => answer.status === 200)).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    for (const key of keys) expect(await changes(key)).toBe(0);
+    await cloud!.fault("Replica3", "none");
+    for (const [k, key] of keys.entries()) {
+      // Writes to a key ran concurrently: the newest is the highest version, not the last answered.
+      const last = answers
+        .filter((_, i) => i % 3 === k)
+        .map((answer) => answer.body.version as string)
+        .sort()
+        .at(-1);
+      expect(
+        await eventually(
+          () => changes(key),
+          (n) => n >= 10,
+          30_000,
+        ),
+      ).toBe(10);
+      const values = await eventually(
+        () => versionsOn(key),
+        (all) => all.every((value) => value?.version === last),
+      );
+      expect(values.map((value) => value?.version)).toEqual([last, last, last]);
+    }
+  });
+
+  it("ignores a change delivered out of order, and counts a duplicate delivery once", async () => {
+    const key = `order-${uniqueId()}`;
+    const first = await put(key, "first", "all");
+    const second = await put(key, "second", "all");
+    await eventually(
+      () => changes(key),
+      (n) => n === 2,
+    );
+    const queueUrl = cloud!.queueUrl("Replication/ChangesQueue");
+    // The older change again, and the newer one again, each as a new message (a relay that re-sent them
+    // after the queue's deduplication window).
+    for (const [answer, value] of [
+      [first, "first"],
+      [second, "second"],
+      [second, "second"],
+    ] as const) {
+      await cloud!.sqs.send(
+        new SendMessageCommand({
+          QueueUrl: queueUrl,
+          MessageBody: JSON.stringify({ key, version: answer.body.version, value }),
+          MessageGroupId: key,
+          MessageDeduplicationId: uniqueId(),
+        }),
+      );
+    }
+    await eventually(
+      async () =>
+        Number(
+          (
+            await cloud!.sqs.send(
+              new GetQueueAttributesCommand({
+                QueueUrl: queueUrl,
+                AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+              }),
+            )
+          ).Attributes?.ApproximateNumberOfMessages ?? 1,
+        ),
+      (waiting) => waiting === 0,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect((await versionsOn(key)).map((value) => value?.value)).toEqual(["second", "second", "second"]);
+    expect(await changes(key)).toBe(2);
+  });
+
+  it("quarantines a poison outbox record with its content, moves on, and replays it once fixed", async () => {
+    const key = `poison-${uniqueId()}`;
+    const outbox = cloud!.tableName("Replication/OutboxTable");
+    const quarantine = cloud!.tableName("Replication/QuarantineTable");
+    // An outbox record no relay can send: its payload is not a change message.
+    await cloud!.documents.send(
+      new PutCommand({
+        TableName: outbox,
+        Item: { id: `poison-${uniqueId()}`, key, version: "x", payload: "{" },
+      }),
+    );
+    const after = await put(key, "after", "primary");
+    await eventually(
+      () => changes(key),
+      (n) => n === 1,
+    );
+    const { ScanCommand, UpdateCommand } = await import("@aws-sdk/lib-dynamodb");
+    const quarantined = await eventually(
+      async () => (await cloud!.documents.send(new ScanCommand({ TableName: quarantine }))).Items ?? [],
+      (items) => items.some((item) => String(item.image).includes(key)),
+    );
+    const item = quarantined.find((candidate) => String(candidate.image).includes(key))!;
+    expect(item.reason).toMatch(/not an outbox record/);
+    expect(JSON.parse(item.image as string).payload).toEqual({ S: "{" });
+
+    // An operator fixes the record in the quarantine, then runs the replay.
+    const fixed = { key, version: "000000000000001.000000", value: "fixed" };
+    const image = JSON.parse(item.image as string);
+    image.version = { S: fixed.version };
+    image.payload = { S: JSON.stringify(fixed) };
+    await cloud!.documents.send(
+      new UpdateCommand({
+        TableName: quarantine,
+        Key: { sequenceNumber: item.sequenceNumber },
+        UpdateExpression: "SET image = :image",
+        ExpressionAttributeValues: { ":image": JSON.stringify(image) },
+      }),
+    );
+    const replay = await invoke("Replication-OutboxReplay");
+    expect(replay.quarantined.replayed).toBeGreaterThanOrEqual(1);
+    // The replayed change is older than the key's write: counted, not applied.
+    expect(
+      await eventually(
+        () => changes(key),
+        (n) => n === 2,
+      ),
+    ).toBe(2);
+    expect((await versionsOn(key)).map((value) => value?.version)).toEqual(Array(3).fill(after.body.version));
+  });
+});
