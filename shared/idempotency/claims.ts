@@ -99,7 +99,8 @@ export class Claims {
 
   /**
    * Marks the claimed work done, together with `effects` (DynamoDB writes) in one transaction. Throws
-   * StaleClaim, and writes nothing, when the claim is no longer this owner's.
+   * StaleClaim, and writes nothing, when the claim is no longer this owner's. The owner's retry of the
+   * same completion (within DynamoDB's 10-minute token window) is answered as done and applies nothing.
    */
   async complete(claim: { id: string; token: string }, effects: TransactAction[] = []): Promise<void> {
     const completion: TransactAction = {

@@ -8,6 +8,7 @@
  * - `commit` (the primary): assigns the write its version and commits the item together with its outbox
  *   record in one transaction, so the change reaches ChangesQueue exactly when it is committed.
  */
+import { randomUUID } from "node:crypto";
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { type DynamoDBDocumentClient, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
@@ -98,7 +99,9 @@ export class ReplicaStore {
             },
           },
         ],
-        `${writeId}:${attempt}`,
+        // Covers the SDK's own retries of this very request (a timeout after DynamoDB applied it); a
+        // repeat of the write by the caller is caught by the outbox record's condition instead.
+        `${writeId}:${attempt}:${randomUUID()}`,
       );
       if (result.ok) return change;
       if (result.failedConditions.includes(1)) {

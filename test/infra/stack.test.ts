@@ -103,6 +103,51 @@ describe("the stack", () => {
   });
 });
 
+describe("replication", () => {
+  it("relays the outbox stream with bisect, bounded retries, partial failures and a failure destination", () => {
+    template.hasResourceProperties("AWS::DynamoDB::Table", {
+      StreamSpecification: { StreamViewType: "NEW_IMAGE" },
+      TimeToLiveSpecification: { AttributeName: "expiresAt", Enabled: true },
+    });
+    template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
+      FunctionName: { Ref: Match.stringLikeRegexp("^ReplicationRelay") },
+      EventSourceArn: { "Fn::GetAtt": [Match.stringLikeRegexp("^ReplicationOutboxTable"), "StreamArn"] },
+      BisectBatchOnFunctionError: true,
+      MaximumRetryAttempts: 10,
+      FunctionResponseTypes: ["ReportBatchItemFailures"],
+      DestinationConfig: {
+        OnFailure: {
+          Destination: { "Fn::GetAtt": [Match.stringLikeRegexp("^ReplicationRelayFailures"), "Arn"] },
+        },
+      },
+    });
+  });
+
+  it("feeds the Replicator from a FIFO ChangesQueue with a FIFO dead-letter queue", () => {
+    template.hasResourceProperties("AWS::SQS::Queue", {
+      FifoQueue: true,
+      RedrivePolicy: {
+        deadLetterTargetArn: { "Fn::GetAtt": [Match.stringLikeRegexp("^ReplicationChangesDlq"), "Arn"] },
+        maxReceiveCount: 500,
+      },
+    });
+    template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
+      FunctionName: { Ref: Match.stringLikeRegexp("^ReplicationReplicator") },
+      FunctionResponseTypes: ["ReportBatchItemFailures"],
+    });
+  });
+
+  it("outputs the names a deployment's tests and operators need", () => {
+    for (const output of [
+      "ChangesQueueUrl",
+      "OutboxTableName",
+      "QuarantineTableName",
+      "OutboxReplayFunctionName",
+    ])
+      template.hasOutput(output, {});
+  });
+});
+
 describe("cdk-nag", () => {
   it("fails synthesis on a finding nobody acknowledged (the check can fail)", () => {
     const app = new App({ outdir: fromRoot(".local/test-assemblies/nag-negative") });

@@ -15,12 +15,17 @@ export function isolatedDocuments(): DynamoDBDocumentClient {
   return DynamoDBDocumentClient.from(client);
 }
 
-export async function createPkTable(documents: DynamoDBDocumentClient, name: string): Promise<string> {
+/** A table with one string partition key (`pk` unless named otherwise). */
+export async function createPkTable(
+  documents: DynamoDBDocumentClient,
+  name: string,
+  partitionKey = "pk",
+): Promise<string> {
   await documents.send(
     new CreateTableCommand({
       TableName: name,
-      KeySchema: [{ AttributeName: "pk", KeyType: "HASH" }],
-      AttributeDefinitions: [{ AttributeName: "pk", AttributeType: "S" }],
+      KeySchema: [{ AttributeName: partitionKey, KeyType: "HASH" }],
+      AttributeDefinitions: [{ AttributeName: partitionKey, AttributeType: "S" }],
       BillingMode: "PAY_PER_REQUEST",
     }),
   );

@@ -1,0 +1,233 @@
+/**
+ * The outbox transaction, the lastUpdate rule and the claim, on DynamoDB Local, through the classes the
+ * replicas and the Replicator use.
+ */
+import { GetCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
+import { beforeAll, describe, expect, it } from "vitest";
+import { Claims, StaleClaim } from "../../shared/idempotency/claims.ts";
+import {
+  checkTransactionLimits,
+  commit,
+  MAX_TRANSACTION_ACTIONS,
+  outboxRecord,
+  TransactionTooLarge,
+} from "../../shared/outbox/outbox.ts";
+import { ChangeCounter } from "../../shared/replication/change-counter.ts";
+import { kvItemKey, ReplicaStore } from "../../shared/replication/replica-store.ts";
+import { encodeVersion } from "../../shared/replication/version.ts";
+import { createPkTable, isolatedDocuments } from "../support/dynamodb.ts";
+
+const documents = isolatedDocuments();
+let replicaTable: string;
+let outboxTable: string;
+let claimTable: string;
+let counterTable: string;
+let n = 0;
+const freshKey = () => `key-${n++}`;
+const v = (physical: number, logical = 0) => encodeVersion({ physical, logical });
+
+beforeAll(async () => {
+  replicaTable = await createPkTable(documents, "Replica");
+  outboxTable = await createPkTable(documents, "Outbox", "id");
+  claimTable = await createPkTable(documents, "Claims");
+  counterTable = await createPkTable(documents, "Counters");
+});
+
+const outboxItems = async () =>
+  ((await documents.send(new ScanCommand({ TableName: outboxTable, ConsistentRead: true }))).Items ??
+    []) as Array<{
+    id: string;
+    key: string;
+    version: string;
+    payload: string;
+  }>;
+
+describe("the outbox transaction", () => {
+  it("commits the data item and the outbox record together", async () => {
+    const store = new ReplicaStore(documents, replicaTable, outboxTable);
+    const key = freshKey();
+    const committed = await store.commit(`w-${key}`, key, { a: 1 });
+    expect(await store.read(key)).toEqual(committed);
+    const record = (await outboxItems()).find((item) => item.key === key)!;
+    expect(record).toMatchObject({ id: `w-${key}`, version: committed.version });
+    expect(JSON.parse(record.payload)).toEqual({ key, version: committed.version, value: { a: 1 } });
+  });
+
+  it("writes nothing at all when one condition fails", async () => {
+    const key = freshKey();
+    const change = { key, version: v(1), value: "x" };
+    await commit(documents, [{ Put: { TableName: outboxTable, Item: outboxRecord("taken", change) } }], "t1");
+    const result = await commit(
+      documents,
+      [
+        { Put: { TableName: replicaTable, Item: { ...kvItemKey(key), key, version: v(1), value: '"x"' } } },
+        {
+          Put: {
+            TableName: outboxTable,
+            Item: outboxRecord("taken", change),
+            ConditionExpression: "attribute_not_exists(id)",
+          },
+        },
+      ],
+      "t2",
+    );
+    expect(result).toMatchObject({ ok: false, failedConditions: [1] });
+    const { Item } = await documents.send(
+      new GetCommand({ TableName: replicaTable, Key: kvItemKey(key), ConsistentRead: true }),
+    );
+    expect(Item).toBeUndefined();
+  });
+
+  it("applies a retried commit (same client request token) once", async () => {
+    const key = freshKey();
+    const increment = [
+      {
+        Update: {
+          TableName: counterTable,
+          Key: { pk: key },
+          UpdateExpression: "ADD changes :one",
+          ExpressionAttributeValues: { ":one": 1 },
+        },
+      },
+    ];
+    await commit(documents, increment, `token-${key}`);
+    await commit(documents, increment, `token-${key}`);
+    expect(await new ChangeCounter(documents, counterTable, undefined as never).read(key)).toBe(1);
+  });
+
+  it("refuses a transaction over DynamoDB's limits before sending it", async () => {
+    const put = (i: number) => ({ Put: { TableName: counterTable, Item: { pk: `limit-${i}` } } });
+    const tooMany = Array.from({ length: MAX_TRANSACTION_ACTIONS + 1 }, (_, i) => put(i));
+    await expect(commit(documents, tooMany, "too-many")).rejects.toThrow(TransactionTooLarge);
+    const { Item } = await documents.send(
+      new GetCommand({ TableName: counterTable, Key: { pk: "limit-0" } }),
+    );
+    expect(Item).toBeUndefined();
+    const big = Array.from({ length: 11 }, (_, i) => ({
+      Put: { TableName: counterTable, Item: { pk: `big-${i}`, blob: "x".repeat(390 * 1024) } },
+    }));
+    expect(() => checkTransactionLimits(big)).toThrow(/at most 4194304/);
+    expect(() => checkTransactionLimits(big.slice(0, 10))).not.toThrow();
+  });
+
+  it("gives concurrent writes to one key distinct, increasing versions and one outbox record each", async () => {
+    const key = freshKey();
+    // A clock that stands still: versions must still grow (the logical counter).
+    const store = new ReplicaStore(documents, replicaTable, outboxTable, () => 1_000);
+    const versions = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => store.commit(`c-${key}-${i}`, key, i).then((c) => c.version)),
+    );
+    expect(new Set(versions).size).toBe(8);
+    expect((await store.read(key))?.version).toBe([...versions].sort().at(-1));
+    expect((await outboxItems()).filter((item) => item.key === key)).toHaveLength(8);
+  });
+
+  it("answers a repeated write id with its first version and commits nothing new", async () => {
+    const key = freshKey();
+    const store = new ReplicaStore(documents, replicaTable, outboxTable);
+    const first = await store.commit(`same-${key}`, key, "once");
+    const again = await store.commit(`same-${key}`, key, "once");
+    expect(again.version).toBe(first.version);
+    expect((await outboxItems()).filter((item) => item.key === key)).toHaveLength(1);
+    expect((await store.read(key))?.version).toBe(first.version);
+  });
+});
+
+describe("the lastUpdate rule", () => {
+  it("applies a newer change, and leaves the replica alone on an equal (duplicate) or older (stale) one", async () => {
+    const store = new ReplicaStore(documents, replicaTable);
+    const key = freshKey();
+    expect(await store.apply({ key, version: v(10), value: "ten" })).toEqual({
+      result: "applied",
+      version: v(10),
+    });
+    expect(await store.apply({ key, version: v(10), value: "other" })).toEqual({
+      result: "duplicate",
+      version: v(10),
+    });
+    expect(await store.apply({ key, version: v(9, 5), value: "nine" })).toEqual({
+      result: "stale",
+      version: v(10),
+    });
+    expect(await store.read(key)).toEqual({ key, version: v(10), value: "ten" });
+    expect(await store.apply({ key, version: v(10, 1), value: "later" })).toMatchObject({
+      result: "applied",
+    });
+    expect((await store.read(key))?.value).toBe("later");
+  });
+});
+
+describe("the claim", () => {
+  let clock = 0;
+  const claims = (leaseMs = 1000, maxSkewMs = 100) =>
+    new Claims(documents, claimTable, { leaseMs, maxSkewMs, now: () => clock });
+
+  it("lets one worker claim, tells the others it is held, and remembers completion", async () => {
+    const id = `m-${freshKey()}`;
+    const first = await claims().claim(id);
+    expect(first.status).toBe("claimed");
+    expect(await claims().claim(id)).toMatchObject({ status: "held", expiresAt: clock + 1000 });
+    await claims().complete(first as { id: string; token: string });
+    expect(await claims().claim(id)).toEqual({ status: "completed", id });
+  });
+
+  it("is taken over only after expiry plus the skew bound", async () => {
+    const id = `m-${freshKey()}`;
+    clock = 10_000;
+    await claims().claim(id);
+    clock = 11_050; // past the expiry, within the skew bound
+    expect((await claims().claim(id)).status).toBe("held");
+    clock = 11_101;
+    expect((await claims().claim(id)).status).toBe("claimed");
+  });
+
+  it("rejects a stale owner: it can neither complete (nor its effect apply) nor release the newer claim", async () => {
+    const id = `m-${freshKey()}`;
+    const counter = freshKey();
+    clock = 20_000;
+    const stale = (await claims().claim(id)) as { id: string; token: string };
+    clock = 22_000;
+    const fresh = (await claims().claim(id)) as { id: string; token: string; status: string };
+    expect(fresh.status).toBe("claimed");
+    const effect = {
+      Update: {
+        TableName: counterTable,
+        Key: { pk: counter },
+        UpdateExpression: "ADD changes :one",
+        ExpressionAttributeValues: { ":one": 1 },
+      },
+    };
+    await expect(claims().complete(stale, [effect])).rejects.toThrow(StaleClaim);
+    await expect(claims().release(stale)).rejects.toThrow(StaleClaim);
+    const { Item } = await documents.send(new GetCommand({ TableName: counterTable, Key: { pk: counter } }));
+    expect(Item).toBeUndefined();
+    // The newer owner's claim is intact and completes with its effect.
+    await claims().complete(fresh, [effect]);
+    expect(
+      (await documents.send(new GetCommand({ TableName: counterTable, Key: { pk: counter } }))).Item,
+    ).toEqual({ pk: counter, changes: 1 });
+    // The owner's own retry of its completion is answered as done, and applies the effect once.
+    await claims().complete(fresh, [effect]);
+    expect(
+      (await documents.send(new GetCommand({ TableName: counterTable, Key: { pk: counter } }))).Item,
+    ).toEqual({ pk: counter, changes: 1 });
+  });
+
+  it("released by its owner, it can be claimed again at once", async () => {
+    const id = `m-${freshKey()}`;
+    const claim = (await claims().claim(id)) as { id: string; token: string };
+    await claims().release(claim);
+    expect((await claims().claim(id)).status).toBe("claimed");
+  });
+
+  it("counts a change once however often it is delivered", async () => {
+    const counter = new ChangeCounter(documents, counterTable, claims(30_000));
+    const key = freshKey();
+    const change = { key, version: v(5), value: 1 };
+    const results = await Promise.all(Array.from({ length: 5 }, () => counter.count(change)));
+    expect(results.filter((result) => result === "counted")).toHaveLength(1);
+    expect(await counter.count(change)).toBe("duplicate");
+    expect(await counter.count({ ...change, version: v(6) })).toBe("counted");
+    expect(await counter.read(key)).toBe(2);
+  });
+});
