@@ -1,11 +1,12 @@
 /**
  * `npm run bench [-- <suite>...] [--scale F]`: runs benchmark suites against the stack on a fresh local
- * cloud and writes docs/benchmarks.md and docs/bench/<suite>.json. Suites: paxos (default: all).
+ * cloud and writes docs/benchmarks.md and docs/bench/<suite>.json. Suites: paxos, replication (default: all).
  * `--scale 0.25` runs a quarter of the operations, for a quick look.
  */
 import { parseArgs } from "node:util";
 import { startBenchCloud } from "./lib.ts";
 import { benchPaxos } from "./paxos.ts";
+import { benchReplication } from "./replication.ts";
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
@@ -14,6 +15,7 @@ const suites: Record<
   (cloud: Awaited<ReturnType<typeof startBenchCloud>>, scale: number) => Promise<unknown>
 > = {
   paxos: benchPaxos,
+  replication: benchReplication,
 };
 
 const { positionals, values } = parseArgs({

@@ -1,0 +1,221 @@
+/**
+ * `npm run bench -- replication`: what waiting for every replica costs, how far behind `primary` writes
+ * leave the other replicas, and what the outbox path delivers per second against sending to SQS directly.
+ */
+import {
+  CreateQueueCommand,
+  DeleteMessageBatchCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+} from "@aws-sdk/client-sqs";
+import { GetCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
+import { kvItemKey } from "../shared/replication/replica-store.ts";
+import {
+  type BenchCloud,
+  environmentLine,
+  expectStatus,
+  measure,
+  percentile,
+  ratio,
+  table,
+  writeReport,
+} from "./lib.ts";
+
+interface PutAnswer {
+  version: string;
+}
+
+async function put(cloud: BenchCloud, key: string, value: unknown, consistency: "all" | "primary") {
+  const response = await fetch(`${cloud.apiUrl}/kv/${key}`, {
+    method: "PUT",
+    body: JSON.stringify({ value, consistency }),
+  });
+  return (await expectStatus(response, 200, `PUT /kv/${key}`)) as PutAnswer;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function until(what: string, done: () => Promise<boolean>, timeoutMs = 120_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await done())) {
+    if (Date.now() > deadline) throw new Error(`${what}: not done within ${timeoutMs} ms`);
+    await sleep(20);
+  }
+}
+
+export async function benchReplication(cloud: BenchCloud, scale: number) {
+  const n = (count: number) => Math.max(10, Math.round(count * scale));
+  const run = Date.now().toString(36);
+  console.log("replication");
+
+  // 1. PUT latency, one writer at a time.
+  const primary = await measure(
+    "PUT consistency=primary",
+    (i) => put(cloud, `p-${run}-${i % 20}`, i, "primary"),
+    {
+      count: n(300),
+      warmup: 10,
+    },
+  );
+  const all = await measure("PUT consistency=all", (i) => put(cloud, `a-${run}-${i % 20}`, i, "all"), {
+    count: n(300),
+    warmup: 10,
+  });
+
+  // 2. Replication lag of primary writes: from the answer to the last replica applying the change (each
+  // replica stamps appliedAt when its conditional write succeeds). One write every 50 ms.
+  const replicaTables = ["Replica2Table", "Replica3Table"].map((id) => cloud.tableName(id));
+  const lagWrites = n(200);
+  const answered: Array<{ key: string; version: string; at: number }> = [];
+  for (let i = 0; i < lagWrites; i++) {
+    const key = `lag-${run}-${i}`;
+    const { version } = await put(cloud, key, i, "primary");
+    answered.push({ key, version, at: Date.now() });
+    await sleep(50);
+  }
+  const appliedAt = async (tableName: string, key: string, version: string) => {
+    const { Item } = await cloud.documents.send(
+      new GetCommand({ TableName: tableName, Key: kvItemKey(key), ConsistentRead: true }),
+    );
+    return Item?.version === version ? Date.parse(Item.appliedAt as string) : undefined;
+  };
+  const lags: number[] = [];
+  for (const write of answered) {
+    let last = 0;
+    for (const tableName of replicaTables) {
+      let at: number | undefined;
+      await until(`replication of ${write.key}`, async () => {
+        at = await appliedAt(tableName, write.key, write.version);
+        return at !== undefined;
+      });
+      last = Math.max(last, at!);
+    }
+    lags.push(Math.max(0, last - write.at));
+  }
+  lags.sort((a, b) => a - b);
+  const lag = { count: lags.length, p50Ms: percentile(lags, 50), p99Ms: percentile(lags, 99) };
+  console.log(`  replication lag (primary): p50 ${lag.p50Ms} ms, p99 ${lag.p99Ms} ms`);
+
+  // 3. Throughput: writes committed → changes delivered (counted by the Replicator), against sending the
+  // same number of messages to a FIFO queue directly and receiving them.
+  const total = n(400);
+  const keys = Array.from({ length: 20 }, (_, i) => `tp-${run}-${i}`);
+  const counters = cloud.tableName("Replication/ChangeCounterTable");
+  const delivered = async () => {
+    const { Items = [] } = await cloud.documents.send(
+      new ScanCommand({ TableName: counters, ConsistentRead: true }),
+    );
+    return Items.filter((item) => String(item.pk).startsWith(`tp-${run}-`)).reduce(
+      (sum, item) => sum + Number(item.changes),
+      0,
+    );
+  };
+  let started = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      while (next < total) {
+        const i = next++;
+        await put(cloud, keys[i % keys.length]!, i, "primary");
+      }
+    }),
+  );
+  await until("delivery of the outbox writes", async () => (await delivered()) >= total);
+  const outboxPerSecond = (total / (performance.now() - started)) * 1000;
+
+  const { QueueUrl } = await cloud.sqs.send(
+    new CreateQueueCommand({ QueueName: `bench-${run}.fifo`, Attributes: { FifoQueue: "true" } }),
+  );
+  started = performance.now();
+  next = 0;
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      while (next < total) {
+        const i = next++;
+        await cloud.sqs.send(
+          new SendMessageCommand({
+            QueueUrl,
+            MessageBody: JSON.stringify({ key: keys[i % keys.length], version: String(i), value: i }),
+            MessageGroupId: keys[i % keys.length],
+            MessageDeduplicationId: `${run}-${i}`,
+          }),
+        );
+      }
+    }),
+  );
+  let received = 0;
+  while (received < total) {
+    const { Messages = [] } = await cloud.sqs.send(
+      new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
+    );
+    received += Messages.length;
+    if (Messages.length > 0)
+      await cloud.sqs.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl,
+          Entries: Messages.map((message, index) => ({
+            Id: String(index),
+            ReceiptHandle: message.ReceiptHandle,
+          })),
+        }),
+      );
+  }
+  const directPerSecond = (total / (performance.now() - started)) * 1000;
+  const round = (value: number) => Math.round(value * 10) / 10;
+  console.log(
+    `  throughput: outbox ${round(outboxPerSecond)}/s, direct SQS ${round(directPerSecond)}/s (n=${total})`,
+  );
+
+  const markdown = `## Replication (\`npm run bench -- replication\`)
+
+${environmentLine()}; 3 replicas (Replica1 is the primary).
+
+PUT latency, one writer:
+
+${table(
+  ["consistency", "n", "p50 ms", "p99 ms", "ops/s", "p50 / primary p50"],
+  [primary, all].map((s) => [
+    s.name.replace("PUT consistency=", ""),
+    s.count,
+    s.p50Ms,
+    s.p99Ms,
+    s.throughput,
+    ratio(s.p50Ms, primary.p50Ms),
+  ]),
+)}
+
+Replication lag of \`primary\` writes (from the answer to the last replica applying the change; one
+write every 50 ms):
+
+${table(["n", "p50 ms", "p99 ms"], [[lag.count, lag.p50Ms, lag.p99Ms]])}
+
+End-to-end throughput (${total} writes from 8 writers over 20 keys; a write counts once the Replicator
+has applied it to every replica and counted it):
+
+${table(
+  ["path", "messages/s", "ratio"],
+  [
+    ["baseline: SendMessage to a FIFO queue, then receive", round(directPerSecond), "1.00"],
+    [
+      "PUT primary → outbox → stream → Relay → ChangesQueue → Replicator",
+      round(outboxPerSecond),
+      ratio(outboxPerSecond, directPerSecond),
+    ],
+  ],
+)}
+
+An \`all\` write adds a second, parallel round of replica invokes to the primary's transaction. The lag of
+a \`primary\` write is the stream poll, the Relay's send, the queue poll and the Replicator's three
+replica invokes; the throughput ratio is what the outbox's guarantees (nothing lost, nothing sent that
+was not committed, each change applied and counted once) cost against a bare send.`;
+  writeReport(
+    "replication",
+    {
+      environment: environmentLine(),
+      put: { primary, all },
+      lag,
+      throughput: { writes: total, outboxPerSecond, directPerSecond },
+    },
+    markdown,
+  );
+}
