@@ -14,6 +14,7 @@ import {
   type BenchCloud,
   environmentLine,
   expectStatus,
+  HttpError,
   measure,
   percentile,
   ratio,
@@ -32,6 +33,9 @@ async function put(cloud: BenchCloud, key: string, value: unknown, consistency: 
   });
   return (await expectStatus(response, 200, `PUT /kv/${key}`)) as PutAnswer;
 }
+
+/** A replica that did not answer in time (a cold start on a busy machine) is counted, not fatal. */
+const unavailable = (error: unknown) => error instanceof HttpError && error.status === 503;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -10,7 +10,10 @@ const replicas = {
   /** Replica ids in order, the first being the primary, and their function names in the same order. */
   REPLICA_IDS: list,
   REPLICA_FUNCTIONS: list,
+  /** A Paxos round's per-replica timeout: short, a majority suffices. */
   REPLICA_CALL_TIMEOUT_MS: z.coerce.number().int().positive().default(2500),
+  /** A replication call's timeout: every replica it waits for must answer. */
+  REPLICATION_CALL_TIMEOUT_MS: z.coerce.number().int().positive().default(5000),
 };
 
 export const replicaConfig = () =>

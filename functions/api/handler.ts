@@ -26,7 +26,7 @@ const proposer = new Proposer({
   transport: replicas,
   maxRounds: config.PAXOS_MAX_ROUNDS,
 });
-const coordinator = new ReplicationCoordinator(replicas);
+const coordinator = new ReplicationCoordinator(replicas, config.REPLICATION_CALL_TIMEOUT_MS);
 
 export const handler = router(
   {

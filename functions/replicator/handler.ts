@@ -27,7 +27,7 @@ const replicas = new LambdaReplicas(
   lambda,
   config.REPLICA_IDS,
   config.REPLICA_FUNCTIONS,
-  config.REPLICA_CALL_TIMEOUT_MS,
+  config.REPLICATION_CALL_TIMEOUT_MS,
 );
 const counter = new ChangeCounter(
   documents,

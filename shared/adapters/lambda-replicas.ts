@@ -27,12 +27,12 @@ export class LambdaReplicas implements ReplicaTransport {
   }
 
   /** Invokes a replica with any of its operations; rejects on a function error or after the timeout. */
-  async invoke<T>(replicaId: string, request: object): Promise<T> {
+  async invoke<T>(replicaId: string, request: object, timeoutMs = this.callTimeoutMs): Promise<T> {
     const functionName = this.functionNames.get(replicaId);
     if (!functionName) throw new Error(`no replica ${replicaId}`);
     const response = await this.lambda.send(
       new InvokeCommand({ FunctionName: functionName, Payload: Buffer.from(JSON.stringify(request)) }),
-      { abortSignal: AbortSignal.timeout(this.callTimeoutMs) },
+      { abortSignal: AbortSignal.timeout(timeoutMs) },
     );
     const payload = response.Payload ? Buffer.from(response.Payload).toString("utf8") : "null";
     if (response.FunctionError) throw new Error(`replica ${replicaId} failed: ${payload}`);

@@ -19,7 +19,7 @@ export type Consistency = "all" | "primary";
 /** The replicas by id, the first being the primary; `invoke` rejects when a replica fails or times out. */
 export interface ReplicaInvoker {
   readonly replicaIds: readonly string[];
-  invoke<T>(replicaId: string, request: object): Promise<T>;
+  invoke<T>(replicaId: string, request: object, timeoutMs?: number): Promise<T>;
 }
 
 export interface PutResult {
@@ -30,7 +30,15 @@ export interface PutResult {
 }
 
 export class ReplicationCoordinator {
-  constructor(private readonly replicas: ReplicaInvoker) {}
+  constructor(
+    private readonly replicas: ReplicaInvoker,
+    /** How long a replica has to answer a write or read (a commit is a read and a transaction). */
+    private readonly callTimeoutMs?: number,
+  ) {}
+
+  private call<T>(replicaId: string, request: object): Promise<T> {
+    return this.replicas.invoke<T>(replicaId, request, this.callTimeoutMs);
+  }
 
   get primary(): string {
     return this.replicas.replicaIds[0]!;
@@ -44,7 +52,7 @@ export class ReplicationCoordinator {
   ): Promise<PutResult> {
     let committed: StoredValue;
     try {
-      committed = await this.replicas.invoke<StoredValue>(this.primary, {
+      committed = await this.call<StoredValue>(this.primary, {
         op: "commit",
         writeId,
         key,
@@ -62,7 +70,7 @@ export class ReplicationCoordinator {
 
     const others = this.replicas.replicaIds.slice(1);
     const applied = await Promise.allSettled(
-      others.map((id) => this.replicas.invoke<{ result: ApplyResult }>(id, { op: "apply", ...committed })),
+      others.map((id) => this.call<{ result: ApplyResult }>(id, { op: "apply", ...committed })),
     );
     const missing = others.filter((_, index) => applied[index]!.status === "rejected");
     acks.push(...others.filter((_, index) => applied[index]!.status === "fulfilled"));
@@ -85,7 +93,7 @@ export class ReplicationCoordinator {
       );
     let stored: StoredValue | null;
     try {
-      stored = await this.replicas.invoke<StoredValue | null>(replicaId, { op: "read", key });
+      stored = await this.call<StoredValue | null>(replicaId, { op: "read", key });
     } catch {
       throw unavailable("ReplicaUnavailable", `${replicaId} did not answer`, { key, missing: [replicaId] });
     }
@@ -97,7 +105,7 @@ export class ReplicationCoordinator {
   async readAll(key: string): Promise<StoredValue & { repaired: string[] }> {
     const ids = this.replicas.replicaIds;
     const reads = await Promise.allSettled(
-      ids.map((id) => this.replicas.invoke<StoredValue | null>(id, { op: "read", key })),
+      ids.map((id) => this.call<StoredValue | null>(id, { op: "read", key })),
     );
     const missing = ids.filter((_, index) => reads[index]!.status === "rejected");
     if (missing.length > 0)
@@ -109,9 +117,7 @@ export class ReplicationCoordinator {
     );
     if (!newest) throw notFound("KeyNotFound", `${key} was never written`, { key });
     const stale = ids.filter((_, index) => values[index]?.version !== newest.version);
-    const repairs = await Promise.allSettled(
-      stale.map((id) => this.replicas.invoke(id, { op: "apply", ...newest })),
-    );
+    const repairs = await Promise.allSettled(stale.map((id) => this.call(id, { op: "apply", ...newest })));
     // A repair that fails is left to the queue, which delivers the same change.
     return { ...newest, repaired: stale.filter((_, index) => repairs[index]!.status === "fulfilled") };
   }
