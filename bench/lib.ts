@@ -38,6 +38,7 @@ export async function startBenchCloud(context: Record<string, unknown> = {}): Pr
     httpPort: await freePort(),
     lambdaPort: await freePort(),
     log: (line) => console.error(`[local] ${line}`),
+    functionLog: process.env.BENCH_LOGS ? (fn, line) => console.error(`[${fn}] ${line}`) : undefined,
   });
   const config = { region: LOCAL_REGION, credentials: localCredentials(cloud.accessKeyId) };
   const documents = DynamoDBDocumentClient.from(

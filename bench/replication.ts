@@ -59,11 +59,13 @@ export async function benchReplication(cloud: BenchCloud, scale: number) {
     {
       count: n(300),
       warmup: 10,
+      tolerate: unavailable,
     },
   );
   const all = await measure("PUT consistency=all", (i) => put(cloud, `a-${run}-${i % 20}`, i, "all"), {
     count: n(300),
     warmup: 10,
+    tolerate: unavailable,
   });
 
   // 2. Replication lag of primary writes: from the answer to the last replica applying the change (each

@@ -1,7 +1,8 @@
-import { Stack, type StackProps } from "aws-cdk-lib";
+import { Duration, Stack, type StackProps } from "aws-cdk-lib";
 import type { Construct } from "constructs";
 import { AppFunction } from "./constructs/app-function.ts";
 import { AppHttpApi, HttpMethod } from "./constructs/http-api.ts";
+import { Lookup } from "./constructs/lookup.ts";
 import { addReplicas, replicaCount } from "./constructs/replicas.ts";
 import { bindReplicas, Replication } from "./constructs/replication.ts";
 import { fromRoot } from "./paths.ts";
@@ -19,9 +20,16 @@ export class CoordinationStack extends Stack {
 
     const replication = new Replication(this, "Replication", replicas);
 
-    const api = new AppFunction(this, "Api", { entry: fromRoot("functions/api/handler.ts") });
+    const lookup = new Lookup(this, "Lookup");
+
+    // A move waits up to one lease duration plus the skew bound; API Gateway gives a request 30 s.
+    const api = new AppFunction(this, "Api", {
+      entry: fromRoot("functions/api/handler.ts"),
+      timeout: Duration.seconds(29),
+    });
     bindReplicas(api, replicas);
     api.bindTableRead(replication.changeCounters, "CHANGE_COUNTER_TABLE");
+    lookup.bind(api);
 
     new AppHttpApi(this, "Http", {
       handler: api,
@@ -33,6 +41,14 @@ export class CoordinationStack extends Stack {
         { method: HttpMethod.PUT, path: "/kv/{key}" },
         { method: HttpMethod.GET, path: "/kv/{key}" },
         { method: HttpMethod.GET, path: "/kv/{key}/changes" },
+        { method: HttpMethod.POST, path: "/servers/{serverId}/heartbeat" },
+        { method: HttpMethod.GET, path: "/servers" },
+        { method: HttpMethod.GET, path: "/sessions/{sessionId}" },
+        { method: HttpMethod.PUT, path: "/sessions/{sessionId}" },
+        { method: HttpMethod.DELETE, path: "/sessions/{sessionId}/lease" },
+        { method: HttpMethod.PUT, path: "/sessions/{sessionId}/state" },
+        { method: HttpMethod.GET, path: "/sessions/{sessionId}/state" },
+        { method: HttpMethod.GET, path: "/mesh/subsets/{clientId}" },
       ],
     });
   }

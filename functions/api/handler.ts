@@ -3,11 +3,13 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import { documents, lambda } from "../../shared/adapters/clients.ts";
 import { LambdaReplicas } from "../../shared/adapters/lambda-replicas.ts";
 import { apiConfig } from "../../shared/config.ts";
+import { LeaseService } from "../../shared/leases/service.ts";
 import { Proposer } from "../../shared/paxos/proposer.ts";
 import { readChangeCount } from "../../shared/replication/change-counter.ts";
 import { ReplicationCoordinator } from "../../shared/replication/coordinator.ts";
 import { json, router } from "../commons/http.ts";
 import { kvRoutes } from "./kv-routes.ts";
+import { lookupRoutes } from "./lookup-routes.ts";
 import { paxosRoutes } from "./paxos-routes.ts";
 
 const logger = new Logger();
@@ -28,10 +30,17 @@ const proposer = new Proposer({
 });
 const coordinator = new ReplicationCoordinator(replicas, config.REPLICATION_CALL_TIMEOUT_MS);
 
+const leases = new LeaseService(documents, {
+  leaseTable: config.LEASE_TABLE,
+  serverTable: config.SERVER_TABLE,
+  config: { leaseDurationMs: config.LEASE_DURATION_MS, maxSkewMs: config.MAX_CLOCK_SKEW_MS },
+});
+
 export const handler = router(
   {
     "GET /health": async () => json(200, { status: "ok" }),
     ...paxosRoutes(() => proposer),
+    ...lookupRoutes(leases),
     ...kvRoutes(coordinator, (key) => readChangeCount(documents, config.CHANGE_COUNTER_TABLE, key)),
   },
   logger,

@@ -65,14 +65,15 @@ describe("the stack", () => {
         expect(actions).toEqual(["lambda:InvokeFunction"]);
         expect(resources).toMatch(/^\{"Fn::GetAtt":\["Replica\d+[A-F0-9]+","Arn"\]\}$/);
       } else if (actions.some((action) => action.startsWith("dynamodb:"))) {
-        // It reads the change counters, and writes no table itself: the replicas own the data.
-        expect(
-          actions.every((action) =>
-            /^dynamodb:(Get|Query|Scan|BatchGet|ConditionCheck|Describe)/.test(action),
-          ),
-        ).toBe(true);
-        expect(resources).toMatch(/ChangeCounterTable/);
-        expect(resources).not.toMatch(/Replica\dTable|OutboxTable/);
+        // It reads the change counters and keeps the lookup service's tables; the replicas own the data.
+        expect(resources).toMatch(/ChangeCounterTable|LookupLeaseTable|LookupServerTable/);
+        expect(resources).not.toMatch(/Replica\dTable|OutboxTable|ClaimTable/);
+        if (/ChangeCounterTable/.test(resources))
+          expect(
+            actions.every((action) =>
+              /^dynamodb:(Get|Query|Scan|BatchGet|ConditionCheck|Describe)/.test(action),
+            ),
+          ).toBe(true);
       } else {
         // Logs may be written only to the function's own log group.
         expect(actions.every((action) => action.startsWith("logs:"))).toBe(true);
@@ -134,6 +135,15 @@ describe("replication", () => {
     template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
       FunctionName: { Ref: Match.stringLikeRegexp("^ReplicationReplicator") },
       FunctionResponseTypes: ["ReportBatchItemFailures"],
+    });
+  });
+
+  it("configures the lookup service's lease duration and skew bound from context", () => {
+    template.hasResourceProperties("AWS::Lambda::Function", {
+      Environment: { Variables: Match.objectLike({ LEASE_DURATION_MS: "10000", MAX_CLOCK_SKEW_MS: "1000" }) },
+    });
+    template.hasResourceProperties("AWS::DynamoDB::Table", {
+      GlobalSecondaryIndexes: [Match.objectLike({ IndexName: "byServer" })],
     });
   });
 

@@ -1,0 +1,426 @@
+/**
+ * The sticky lookup service on LeaseTable and ServerTable; the rules are in rules.ts. Every change is
+ * one conditional write or one transaction of them:
+ * - a heartbeat extends the server's registration only if it is still live (else registers a new epoch);
+ * - an assignment writes the lease only if it is unchanged since it was read (its `rvn`), gives it the
+ *   next fencing token, and checks in the same transaction that the new server is live and, when the
+ *   old holder's registration was the reason the lease ended, that it is still expired — so a heartbeat
+ *   racing with a takeover cannot both succeed;
+ * - a move freezes the lease at its server's current expiry (checked in the same transaction), then
+ *   waits it out; a release or a state write is conditioned on the holder and its fencing token.
+ */
+import { randomUUID } from "node:crypto";
+import { ConditionalCheckFailedException, TransactionCanceledException } from "@aws-sdk/client-dynamodb";
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  ScanCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from "@aws-sdk/lib-dynamodb";
+import { unmarshall } from "@aws-sdk/util-dynamodb";
+import { conflict, notFound, unavailable } from "../errors.ts";
+import { rendezvous } from "../mesh/hashing.ts";
+import {
+  canExtendRegistration,
+  fenceAccepts,
+  type LeaseConfig,
+  type LeaseRecord,
+  leaseExpiry,
+  leaseStatus,
+  nextFencingToken,
+  type ServerRecord,
+  serverLive,
+} from "./rules.ts";
+
+export const LEASES_BY_SERVER_INDEX = "byServer";
+
+export interface Assignment {
+  sessionId: string;
+  serverId: string;
+  leaseExpiresAt: number;
+  fencingToken: number;
+}
+
+export interface LeaseServiceOptions {
+  leaseTable: string;
+  serverTable: string;
+  config: LeaseConfig;
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+  /** How often a waiting move looks for an early release. */
+  pollMs?: number;
+}
+
+interface StoredLease extends LeaseRecord {
+  state?: string;
+  stateToken?: number;
+}
+
+export class LeaseService {
+  private readonly now: () => number;
+  private readonly sleep: (ms: number) => Promise<void>;
+
+  constructor(
+    private readonly documents: DynamoDBDocumentClient,
+    private readonly options: LeaseServiceOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+  }
+
+  get config(): LeaseConfig {
+    return this.options.config;
+  }
+
+  /** Registers or renews a server, which renews every lease of its registration. */
+  async heartbeat(serverId: string) {
+    let server: ServerRecord | undefined;
+    for (let attempt = 0; attempt < 5 && !server; attempt++) server = await this.renewRegistration(serverId);
+    if (!server) throw unavailable("Contention", `could not register ${serverId}; retry`, { serverId });
+    const { Items = [] } = await this.documents.send(
+      new QueryCommand({
+        TableName: this.options.leaseTable,
+        IndexName: LEASES_BY_SERVER_INDEX,
+        KeyConditionExpression: "serverId = :serverId",
+        ExpressionAttributeValues: { ":serverId": serverId },
+      }),
+    );
+    const leases = (Items as StoredLease[]).flatMap((lease) => {
+      const expiresAt = leaseExpiry(lease, server);
+      return expiresAt === undefined || lease.serverEpoch !== server.epoch
+        ? []
+        : [{ sessionId: lease.sessionId, fencingToken: lease.fencingToken, leaseExpiresAt: expiresAt }];
+    });
+    return { serverId, expiresAt: server.expiresAt, epoch: server.epoch, leases };
+  }
+
+  private async renewRegistration(serverId: string): Promise<ServerRecord | undefined> {
+    const now = this.now();
+    const expiresAt = now + this.config.leaseDurationMs;
+    const current = await this.server(serverId);
+    const ttl = Math.floor(expiresAt / 1000) + 86_400;
+    try {
+      if (canExtendRegistration(current, now)) {
+        await this.documents.send(
+          new UpdateCommand({
+            TableName: this.options.serverTable,
+            Key: { serverId },
+            UpdateExpression: "SET expiresAt = :expiresAt, #ttl = :ttl",
+            ConditionExpression: "epoch = :epoch AND expiresAt >= :now",
+            ExpressionAttributeNames: { "#ttl": "ttl" },
+            ExpressionAttributeValues: {
+              ":expiresAt": expiresAt,
+              ":ttl": ttl,
+              ":epoch": current.epoch,
+              ":now": now,
+            },
+          }),
+        );
+        return { serverId, epoch: current.epoch, expiresAt };
+      }
+      const epoch = randomUUID();
+      await this.documents.send(
+        new PutCommand({
+          TableName: this.options.serverTable,
+          Item: { serverId, epoch, expiresAt, ttl },
+          ConditionExpression: "attribute_not_exists(serverId) OR expiresAt < :now",
+          ExpressionAttributeValues: { ":now": now },
+        }),
+      );
+      return { serverId, epoch, expiresAt };
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return undefined;
+      throw error;
+    }
+  }
+
+  async liveServers(): Promise<ServerRecord[]> {
+    const now = this.now();
+    const servers: ServerRecord[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.documents.send(
+        new ScanCommand({
+          TableName: this.options.serverTable,
+          ExclusiveStartKey: start,
+          ConsistentRead: true,
+        }),
+      );
+      servers.push(...((page.Items ?? []) as ServerRecord[]));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return servers
+      .filter((server) => serverLive(server, now))
+      .map(({ serverId, epoch, expiresAt }) => ({ serverId, epoch, expiresAt }))
+      .sort((a, b) => a.serverId.localeCompare(b.serverId));
+  }
+
+  /** The session's holder while its lease lives; else assigns it by rendezvous hashing over live servers. */
+  async lookup(sessionId: string): Promise<Assignment> {
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const { lease, holder } = await this.read(sessionId);
+      const status = leaseStatus(lease, holder, this.now(), this.config);
+      if (status.status === "held")
+        return {
+          sessionId,
+          serverId: status.serverId,
+          leaseExpiresAt: status.expiresAt,
+          fencingToken: status.fencingToken,
+        };
+      const live = await this.liveServers();
+      const chosen = rendezvous(
+        sessionId,
+        live.map((server) => server.serverId),
+      );
+      const target = live.find((server) => server.serverId === chosen);
+      if (!target) throw unavailable("NoLiveServer", "no server is live: none has sent a heartbeat recently");
+      const assigned = await this.assign(sessionId, lease, holder, target);
+      if (assigned) return assigned;
+      // Someone else changed the lease first (a concurrent first lookup): read who won.
+    }
+    throw unavailable("Contention", `could not assign ${sessionId}; retry`, { sessionId });
+  }
+
+  /**
+   * Moves the session to `serverId`. While another server's lease lives, the lease is frozen (no longer
+   * renewed) and the call waits until it expires or is released, then assigns it with a new token.
+   * With `wait: false` it answers 409 LeaseHeld with `retryAfterMs` instead of waiting.
+   */
+  async move(sessionId: string, serverId: string, wait: boolean): Promise<Assignment & { waitedMs: number }> {
+    const started = this.now();
+    const waited = () => this.now() - started;
+    const deadline = started + this.config.leaseDurationMs + this.config.maxSkewMs + 5_000;
+    while (this.now() <= deadline) {
+      const target = await this.server(serverId);
+      if (!serverLive(target, this.now()))
+        throw conflict("ServerNotLive", `${serverId} is not live: it has not sent a heartbeat recently`, {
+          serverId,
+        });
+      const { lease, holder } = await this.read(sessionId);
+      const now = this.now();
+      const status = leaseStatus(lease, holder, now, this.config);
+      if (status.status === "free") {
+        const assigned = await this.assign(sessionId, lease, holder, target);
+        if (assigned) return { ...assigned, waitedMs: waited() };
+        continue;
+      }
+      if (status.serverId === serverId)
+        return {
+          sessionId,
+          serverId,
+          leaseExpiresAt: status.expiresAt,
+          fencingToken: status.fencingToken,
+          waitedMs: waited(),
+        };
+      if (lease!.frozenExpiresAt === undefined || lease!.movingTo !== serverId) {
+        if (!(await this.freeze(lease!, holder, status.expiresAt, serverId))) continue;
+      }
+      const retryAfterMs = Math.max(0, status.reassignableAt - now + 1);
+      if (!wait)
+        throw conflict("LeaseHeld", `${status.serverId} holds ${sessionId} for up to ${retryAfterMs} ms`, {
+          sessionId,
+          serverId: status.serverId,
+          retryAfterMs,
+        });
+      await this.sleep(Math.min(this.options.pollMs ?? 100, retryAfterMs));
+    }
+    throw unavailable("Contention", `could not move ${sessionId}; retry`, { sessionId });
+  }
+
+  /** The holder gives the lease up at once (graceful handoff). */
+  async release(sessionId: string, serverId: string, fencingToken: number) {
+    try {
+      await this.documents.send(
+        new UpdateCommand({
+          TableName: this.options.leaseTable,
+          Key: { sessionId },
+          UpdateExpression: "SET released = :true, rvn = :rvn REMOVE movingTo",
+          ConditionExpression:
+            "serverId = :serverId AND fencingToken = :token AND attribute_not_exists(released)",
+          ExpressionAttributeValues: {
+            ":true": true,
+            ":rvn": randomUUID(),
+            ":serverId": serverId,
+            ":token": fencingToken,
+          },
+          ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+        }),
+      );
+      return { sessionId, serverId, fencingToken, released: true };
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      const current = error.Item ? (unmarshall(error.Item) as StoredLease) : undefined;
+      if (!current) throw notFound("SessionNotFound", `${sessionId} has never been assigned`, { sessionId });
+      if (current.released && fenceAccepts(current, serverId, fencingToken))
+        return { sessionId, serverId, fencingToken, released: true };
+      throw conflict(
+        "StaleFencingToken",
+        `${serverId} with token ${fencingToken} does not hold ${sessionId}`,
+        {
+          sessionId,
+          fencingToken: current.fencingToken,
+        },
+      );
+    }
+  }
+
+  /** Stores the session's state, only with its newest fencing token (else 409, state unchanged). */
+  async writeState(sessionId: string, serverId: string, fencingToken: number, state: unknown) {
+    try {
+      await this.documents.send(
+        new UpdateCommand({
+          TableName: this.options.leaseTable,
+          Key: { sessionId },
+          UpdateExpression: "SET #state = :state, stateToken = :token",
+          ConditionExpression: "fencingToken = :token AND serverId = :serverId",
+          ExpressionAttributeNames: { "#state": "state" },
+          ExpressionAttributeValues: {
+            ":state": JSON.stringify(state),
+            ":token": fencingToken,
+            ":serverId": serverId,
+          },
+          ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+        }),
+      );
+      return { sessionId, serverId, fencingToken, state };
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      const current = error.Item ? (unmarshall(error.Item) as StoredLease) : undefined;
+      if (!current) throw notFound("SessionNotFound", `${sessionId} has never been assigned`, { sessionId });
+      throw conflict(
+        "StaleFencingToken",
+        `token ${fencingToken} of ${serverId} is not ${sessionId}'s newest (${current.fencingToken}, ${current.serverId})`,
+        { sessionId, fencingToken: current.fencingToken },
+      );
+    }
+  }
+
+  async readState(sessionId: string) {
+    const { lease } = await this.read(sessionId, false);
+    if (lease?.state === undefined)
+      throw notFound("StateNotFound", `${sessionId} has no state`, { sessionId });
+    return { sessionId, state: JSON.parse(lease.state), fencingToken: lease.stateToken };
+  }
+
+  private async server(serverId: string): Promise<ServerRecord | undefined> {
+    const { Item } = await this.documents.send(
+      new GetCommand({ TableName: this.options.serverTable, Key: { serverId }, ConsistentRead: true }),
+    );
+    return Item as ServerRecord | undefined;
+  }
+
+  private async read(sessionId: string, withHolder = true) {
+    const { Item } = await this.documents.send(
+      new GetCommand({ TableName: this.options.leaseTable, Key: { sessionId }, ConsistentRead: true }),
+    );
+    const lease = Item as StoredLease | undefined;
+    const holder = withHolder && lease?.serverId ? await this.server(lease.serverId) : undefined;
+    return { lease, holder };
+  }
+
+  private async assign(
+    sessionId: string,
+    lease: LeaseRecord | undefined,
+    holder: ServerRecord | undefined,
+    target: ServerRecord,
+  ): Promise<Assignment | undefined> {
+    const now = this.now();
+    const fencingToken = nextFencingToken(lease);
+    const actions: Array<Record<string, unknown>> = [
+      {
+        Update: {
+          TableName: this.options.leaseTable,
+          Key: { sessionId },
+          UpdateExpression:
+            "SET serverId = :serverId, serverEpoch = :epoch, fencingToken = :token, rvn = :rvn, assignedAt = :now " +
+            "REMOVE released, frozenExpiresAt, movingTo",
+          ConditionExpression: lease ? "rvn = :readRvn" : "attribute_not_exists(sessionId)",
+          ExpressionAttributeValues: {
+            ":serverId": target.serverId,
+            ":epoch": target.epoch,
+            ":token": fencingToken,
+            ":rvn": randomUUID(),
+            ":now": now,
+            ...(lease ? { ":readRvn": lease.rvn } : {}),
+          },
+        },
+      },
+      {
+        ConditionCheck: {
+          TableName: this.options.serverTable,
+          Key: { serverId: target.serverId },
+          ConditionExpression: "epoch = :epoch AND expiresAt >= :now",
+          ExpressionAttributeValues: { ":epoch": target.epoch, ":now": now },
+        },
+      },
+    ];
+    // The lease ended because its server's registration expired: check that it still is, so a heartbeat
+    // cannot renew it in the same moment.
+    const endedWithRegistration =
+      lease?.serverId &&
+      !lease.released &&
+      lease.frozenExpiresAt === undefined &&
+      holder?.epoch === lease.serverEpoch;
+    if (endedWithRegistration && holder && holder.serverId !== target.serverId) {
+      actions.push({
+        ConditionCheck: {
+          TableName: this.options.serverTable,
+          Key: { serverId: holder.serverId },
+          ConditionExpression: "epoch <> :epoch OR expiresAt < :cutoff",
+          ExpressionAttributeValues: { ":epoch": holder.epoch, ":cutoff": now - this.config.maxSkewMs },
+        },
+      });
+    }
+    try {
+      await this.documents.send(new TransactWriteCommand({ TransactItems: actions }));
+    } catch (error) {
+      if (error instanceof TransactionCanceledException) return undefined;
+      throw error;
+    }
+    return { sessionId, serverId: target.serverId, leaseExpiresAt: target.expiresAt, fencingToken };
+  }
+
+  private async freeze(
+    lease: LeaseRecord,
+    holder: ServerRecord | undefined,
+    expiresAt: number,
+    movingTo: string,
+  ): Promise<boolean> {
+    const actions: Array<Record<string, unknown>> = [
+      {
+        Update: {
+          TableName: this.options.leaseTable,
+          Key: { sessionId: lease.sessionId },
+          UpdateExpression: "SET frozenExpiresAt = :expiresAt, movingTo = :movingTo, rvn = :rvn",
+          ConditionExpression: "rvn = :readRvn",
+          ExpressionAttributeValues: {
+            ":expiresAt": expiresAt,
+            ":movingTo": movingTo,
+            ":rvn": randomUUID(),
+            ":readRvn": lease.rvn,
+          },
+        },
+      },
+    ];
+    // Frozen at the registration's current expiry: a renewal in between would make that too early.
+    if (lease.frozenExpiresAt === undefined && holder)
+      actions.push({
+        ConditionCheck: {
+          TableName: this.options.serverTable,
+          Key: { serverId: holder.serverId },
+          ConditionExpression: "epoch = :epoch AND expiresAt = :expiresAt",
+          ExpressionAttributeValues: { ":epoch": holder.epoch, ":expiresAt": holder.expiresAt },
+        },
+      });
+    try {
+      await this.documents.send(new TransactWriteCommand({ TransactItems: actions }));
+      return true;
+    } catch (error) {
+      if (error instanceof TransactionCanceledException) return false;
+      throw error;
+    }
+  }
+}

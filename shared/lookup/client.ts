@@ -1,0 +1,103 @@
+/**
+ * A client of the lookup service for the servers and front ends that route sessions. It caches a
+ * session's assignment until its lease's expiry minus the clock-skew bound (after that, the holder may
+ * already have lost it), and drops the entry and looks again when the service answers 409 (a moved
+ * session) or rejects a state write's fencing token.
+ *
+ *   const lookup = new LookupClient({ baseUrl: process.env.LOOKUP_URL!, maxSkewMs: 1000 });
+ *   const { serverId } = await lookup.lookup("game-42");          // cached while the lease lives
+ *   await lookup.writeState("game-42", "server-a", { turn: 7 });   // fenced with the cached token
+ */
+export interface CachedAssignment {
+  sessionId: string;
+  serverId: string;
+  leaseExpiresAt: number;
+  fencingToken: number;
+}
+
+export class LookupError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = code;
+  }
+}
+
+export interface LookupClientOptions {
+  baseUrl: string;
+  /** The service's clock-skew bound: a cached lease is trusted until `leaseExpiresAt - maxSkewMs`. */
+  maxSkewMs: number;
+  fetch?: typeof fetch;
+  now?: () => number;
+}
+
+export class LookupClient {
+  private readonly cache = new Map<string, CachedAssignment>();
+  private readonly fetch: typeof fetch;
+  private readonly now: () => number;
+  /** Calls that went to the service, for whoever wants to see the cache work. */
+  remoteLookups = 0;
+
+  constructor(private readonly options: LookupClientOptions) {
+    this.fetch = options.fetch ?? fetch;
+    this.now = options.now ?? Date.now;
+  }
+
+  async lookup(sessionId: string): Promise<CachedAssignment> {
+    const cached = this.cache.get(sessionId);
+    if (cached && this.now() < cached.leaseExpiresAt - this.options.maxSkewMs) return cached;
+    this.remoteLookups++;
+    const assignment = (await this.call(
+      "GET",
+      `/sessions/${encodeURIComponent(sessionId)}`,
+    )) as CachedAssignment;
+    this.cache.set(sessionId, assignment);
+    return assignment;
+  }
+
+  invalidate(sessionId: string): void {
+    this.cache.delete(sessionId);
+  }
+
+  /**
+   * Writes the session's state as `serverId` with the cached fencing token. When the service rejects the
+   * token (the session moved on), the cache entry is dropped and the StaleFencingToken error rethrown:
+   * the caller no longer owns the session and must not retry as if it did.
+   */
+  async writeState(sessionId: string, serverId: string, state: unknown): Promise<void> {
+    const assignment = await this.lookup(sessionId);
+    if (assignment.serverId !== serverId) {
+      throw new LookupError(
+        409,
+        "NotHolder",
+        `${sessionId} is held by ${assignment.serverId}, not ${serverId}`,
+      );
+    }
+    await this.call("PUT", `/sessions/${encodeURIComponent(sessionId)}/state`, {
+      serverId,
+      fencingToken: assignment.fencingToken,
+      state,
+    });
+  }
+
+  private async call(method: string, path: string, body?: unknown): Promise<unknown> {
+    const response = await this.fetch(`${this.options.baseUrl.replace(/\/$/, "")}${path}`, {
+      method,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    const parsed = text ? JSON.parse(text) : undefined;
+    if (response.ok) return parsed;
+    const error = parsed?.error ?? {};
+    if (response.status === 409) {
+      // The session moved or its token is old: the cached assignment is wrong.
+      const sessionId = decodeURIComponent(path.split("/")[2] ?? "");
+      this.invalidate(sessionId);
+    }
+    throw new LookupError(response.status, error.code ?? "HttpError", error.message ?? text, error);
+  }
+}

@@ -1,0 +1,218 @@
+/** The lookup service on DynamoDB Local, with a clock the test moves. */
+import { CreateTableCommand } from "@aws-sdk/client-dynamodb";
+import { beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { AppError } from "../../shared/errors.ts";
+import { LEASES_BY_SERVER_INDEX, LeaseService } from "../../shared/leases/service.ts";
+import { rendezvous } from "../../shared/mesh/hashing.ts";
+import { createPkTable, isolatedDocuments } from "../support/dynamodb.ts";
+
+const documents = isolatedDocuments();
+const config = { leaseDurationMs: 10_000, maxSkewMs: 1_000 };
+let clock = 1_000_000;
+let leaseTable: string;
+let serverTable: string;
+let n = 0;
+const session = () => `session-${n++}`;
+
+beforeAll(async () => {
+  leaseTable = "Leases";
+  await documents.send(
+    new CreateTableCommand({
+      TableName: leaseTable,
+      KeySchema: [{ AttributeName: "sessionId", KeyType: "HASH" }],
+      AttributeDefinitions: [
+        { AttributeName: "sessionId", AttributeType: "S" },
+        { AttributeName: "serverId", AttributeType: "S" },
+      ],
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: LEASES_BY_SERVER_INDEX,
+          KeySchema: [{ AttributeName: "serverId", KeyType: "HASH" }],
+          Projection: { ProjectionType: "ALL" },
+        },
+      ],
+      BillingMode: "PAY_PER_REQUEST",
+    }),
+  );
+  serverTable = await createPkTable(documents, "Servers", "serverId");
+});
+
+// Each test gets servers of its own (a fresh prefix), so earlier tests' servers do not interfere.
+let prefix = "";
+beforeEach(() => {
+  prefix = `t${n++}-`;
+  clock += 1_000_000;
+});
+
+/** `whileWaiting` runs at each step of a waiting move (the servers that go on heartbeating). */
+const service = (whileWaiting: () => Promise<unknown> = async () => {}) =>
+  new LeaseService(documents, {
+    leaseTable,
+    serverTable,
+    config,
+    now: () => clock,
+    sleep: async (ms) => {
+      clock += ms;
+      await whileWaiting();
+    },
+    pollMs: 250,
+  });
+const conflictOf = async (promise: Promise<unknown>) => {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof AppError) return { status: error.status, code: error.code, ...error.details };
+    throw error;
+  }
+  throw new Error("expected an error");
+};
+
+/** Only this test's servers are live: the others expired a million ms ago. */
+const heartbeatAll = (ids: string[]) => Promise.all(ids.map((id) => service().heartbeat(`${prefix}${id}`)));
+
+describe("servers", () => {
+  it("a heartbeat registers a server, renews it in the same epoch, and starts a new epoch after expiry", async () => {
+    const first = await service().heartbeat(`${prefix}a`);
+    expect(first).toMatchObject({ serverId: `${prefix}a`, expiresAt: clock + 10_000, leases: [] });
+    clock += 5_000;
+    const renewed = await service().heartbeat(`${prefix}a`);
+    expect(renewed.epoch).toBe(first.epoch);
+    expect(renewed.expiresAt).toBe(clock + 10_000);
+    clock += 10_001;
+    const again = await service().heartbeat(`${prefix}a`);
+    expect(again.epoch).not.toBe(first.epoch);
+    expect((await service().liveServers()).map((server) => server.serverId)).toEqual([`${prefix}a`]);
+  });
+});
+
+describe("lookup", () => {
+  it("assigns by rendezvous hashing over live servers and keeps the session there while the lease lives", async () => {
+    await heartbeatAll(["a", "b", "c"]);
+    const id = session();
+    const first = await service().lookup(id);
+    expect(first.serverId).toBe(rendezvous(id, [`${prefix}a`, `${prefix}b`, `${prefix}c`]));
+    expect(first).toMatchObject({ fencingToken: 1, leaseExpiresAt: clock + 10_000 });
+    clock += 3_000;
+    await heartbeatAll(["a", "b", "c", "d"]);
+    // A new server does not take a session whose lease lives.
+    expect((await service().lookup(id)).serverId).toBe(first.serverId);
+    const hb = await service().heartbeat(first.serverId);
+    expect(hb.leases).toContainEqual({ sessionId: id, fencingToken: 1, leaseExpiresAt: clock + 10_000 });
+  });
+
+  it("gives 20 concurrent first lookups of one session the same server and one token", async () => {
+    await heartbeatAll(["a", "b", "c"]);
+    const id = session();
+    const answers = await Promise.all(Array.from({ length: 20 }, () => service().lookup(id)));
+    expect(new Set(answers.map((answer) => answer.serverId)).size).toBe(1);
+    expect(new Set(answers.map((answer) => answer.fencingToken))).toEqual(new Set([1]));
+  });
+
+  it("answers 503 NoLiveServer when no server is live", async () => {
+    clock += 10_000_000;
+    expect(await conflictOf(service().lookup(session()))).toMatchObject({
+      status: 503,
+      code: "NoLiveServer",
+    });
+  });
+
+  it("moves the sessions of a server that stopped heartbeating only after expiry plus skew; others stay", async () => {
+    await heartbeatAll(["a", "b", "c"]);
+    const ids = Array.from({ length: 30 }, () => session());
+    const before = new Map<string, { serverId: string; fencingToken: number }>();
+    for (const id of ids) before.set(id, await service().lookup(id));
+    const victim = `${prefix}a`;
+    // b and c keep heartbeating, a stops.
+    for (const step of [4_000, 4_000, 2_500]) {
+      clock += step;
+      await heartbeatAll(["b", "c"]);
+      // Up to expiry + skew (11 s after a's last heartbeat) nobody moves.
+      for (const id of ids) expect((await service().lookup(id)).serverId).toBe(before.get(id)!.serverId);
+    }
+    clock += 600; // 11.1 s after a's last heartbeat
+    for (const id of ids) {
+      const now = await service().lookup(id);
+      const was = before.get(id)!;
+      if (was.serverId === victim) {
+        expect(now.serverId).not.toBe(victim);
+        expect(now.fencingToken).toBe(was.fencingToken + 1);
+      } else expect(now).toMatchObject({ serverId: was.serverId, fencingToken: was.fencingToken });
+    }
+    // a comes back in a new epoch: its old leases are not its own any more.
+    expect((await service().heartbeat(victim)).leases).toEqual([]);
+  });
+});
+
+describe("move, release and the fence", () => {
+  it("with wait=false answers 409 LeaseHeld with retryAfterMs and stops renewing the lease", async () => {
+    await heartbeatAll(["a", "b"]);
+    const id = session();
+    const first = await service().lookup(id);
+    const other = first.serverId === `${prefix}a` ? `${prefix}b` : `${prefix}a`;
+    clock += 2_000;
+    const held = await conflictOf(service().move(id, other, false));
+    expect(held).toMatchObject({
+      status: 409,
+      code: "LeaseHeld",
+      serverId: first.serverId,
+      retryAfterMs: 9_001,
+    });
+    // The holder heartbeats on, but the lease waits out its frozen expiry.
+    clock += 5_000;
+    await heartbeatAll(["a", "b"]);
+    expect(await conflictOf(service().move(id, other, false))).toMatchObject({ retryAfterMs: 4_001 });
+    clock += 4_001;
+    await heartbeatAll(["a", "b"]);
+    const moved = await service().move(id, other, false);
+    expect(moved).toMatchObject({ serverId: other, fencingToken: 2, waitedMs: 0 });
+  });
+
+  it("waits for the lease to expire, then assigns with a higher token", async () => {
+    await heartbeatAll(["a", "b"]);
+    const id = session();
+    const first = await service().lookup(id);
+    const other = first.serverId === `${prefix}a` ? `${prefix}b` : `${prefix}a`;
+    // Both servers go on heartbeating while the move waits: the frozen lease expires all the same.
+    const moved = await service(() => heartbeatAll(["a", "b"])).move(id, other, true);
+    expect(moved).toMatchObject({ serverId: other, fencingToken: 2 });
+    expect(moved.waitedMs).toBeGreaterThanOrEqual(11_000);
+    expect(moved.waitedMs).toBeLessThan(11_300);
+  });
+
+  it("releases at once for its holder only, and tokens keep growing after a release", async () => {
+    await heartbeatAll(["a", "b"]);
+    const id = session();
+    const first = await service().lookup(id);
+    const other = first.serverId === `${prefix}a` ? `${prefix}b` : `${prefix}a`;
+    expect(await conflictOf(service().release(id, other, first.fencingToken))).toMatchObject({
+      status: 409,
+      code: "StaleFencingToken",
+    });
+    expect(await conflictOf(service().release(id, first.serverId, 99))).toMatchObject({ status: 409 });
+    await service().release(id, first.serverId, first.fencingToken);
+    const moved = await service().move(id, other, false);
+    expect(moved).toMatchObject({ serverId: other, fencingToken: first.fencingToken + 1, waitedMs: 0 });
+    await service().release(id, other, moved.fencingToken);
+    expect((await service().lookup(id)).fencingToken).toBe(first.fencingToken + 2);
+  });
+
+  it("stores state only with the newest token; a stale holder is rejected and changes nothing", async () => {
+    await heartbeatAll(["a", "b"]);
+    const id = session();
+    const first = await service().lookup(id);
+    await service().writeState(id, first.serverId, first.fencingToken, { turn: 1 });
+    const other = first.serverId === `${prefix}a` ? `${prefix}b` : `${prefix}a`;
+    await service().release(id, first.serverId, first.fencingToken);
+    const moved = await service().move(id, other, false);
+    await service().writeState(id, other, moved.fencingToken, { turn: 2 });
+    // The old holder has not noticed: its write with the old token bounces.
+    expect(
+      await conflictOf(service().writeState(id, first.serverId, first.fencingToken, { turn: 99 })),
+    ).toMatchObject({ status: 409, code: "StaleFencingToken", fencingToken: moved.fencingToken });
+    expect(await service().readState(id)).toEqual({
+      sessionId: id,
+      state: { turn: 2 },
+      fencingToken: moved.fencingToken,
+    });
+  });
+});
