@@ -12,9 +12,16 @@ export interface E2ETarget {
   stop(): Promise<void>;
 }
 
-export async function startTarget(): Promise<E2ETarget> {
+/**
+ * `context` is CDK context for the local stack (e.g. short leases); a deployed stack must have been
+ * deployed with the same (`cdk deploy -c leaseDurationMs=2000 -c maxClockSkewMs=200`).
+ */
+export async function startTarget(context: Record<string, unknown> = {}): Promise<E2ETarget> {
   const deployed = process.env.E2E_BASE_URL;
   if (deployed) return { baseUrl: deployed.replace(/\/$/, ""), stop: async () => {} };
-  const cloud = await startTestCloud((app) => buildApp(app).stack);
+  const cloud = await startTestCloud((app) => {
+    for (const [key, value] of Object.entries(context)) app.node.setContext(key, value);
+    return buildApp(app).stack;
+  });
   return { baseUrl: cloud.apiUrl, cloud, stop: () => cloud.stop() };
 }

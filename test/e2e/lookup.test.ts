@@ -1,0 +1,254 @@
+/**
+ * The sticky lookup service end to end, with short leases (2 s, skew bound 200 ms): servers heartbeat,
+ * sessions are assigned, kept, moved, released and fenced through the HTTP API.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LookupClient, LookupError } from "../../shared/lookup/client.ts";
+import { type Json, readJson } from "../support/http.ts";
+import { uniqueId } from "../support/local-cloud.ts";
+import { type E2ETarget, startTarget } from "../support/target.ts";
+
+const LEASE_MS = 2_000;
+const SKEW_MS = 200;
+let target: E2ETarget;
+const run = uniqueId();
+const SERVERS = ["a", "b", "c"].map((name) => `srv-${run}-${name}`);
+const beating = new Set(SERVERS);
+let heartbeats: ReturnType<typeof setInterval> | undefined;
+const lastBeat = new Map<string, number>();
+
+const call = async (
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: Json }> => {
+  const response = await fetch(`${target.baseUrl}${path}`, {
+    method,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: response.status, body: await readJson(response) };
+};
+const heartbeat = async (serverId: string) => {
+  const answer = await call("POST", `/servers/${serverId}/heartbeat`, {});
+  if (answer.status === 200) lastBeat.set(serverId, Date.now());
+  return answer;
+};
+const lookup = async (sessionId: string) => {
+  const answer = await call("GET", `/sessions/${sessionId}`);
+  expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+  return answer.body as { sessionId: string; serverId: string; leaseExpiresAt: number; fencingToken: number };
+};
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function pool<T>(count: number, limit: number, work: (index: number) => Promise<T>): Promise<T[]> {
+  const results: T[] = new Array(count);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: limit }, async () => {
+      while (next < count) {
+        const index = next++;
+        results[index] = await work(index);
+      }
+    }),
+  );
+  return results;
+}
+
+beforeAll(async () => {
+  target = await startTarget({ leaseDurationMs: LEASE_MS, maxClockSkewMs: SKEW_MS });
+  for (const server of SERVERS) expect((await heartbeat(server)).status).toBe(200);
+  heartbeats = setInterval(() => {
+    for (const server of beating) void heartbeat(server);
+  }, LEASE_MS / 4);
+});
+afterAll(async () => {
+  clearInterval(heartbeats);
+  await target?.stop();
+});
+
+const sessions = Array.from({ length: 1000 }, (_, i) => `sess-${run}-${i}`);
+const assigned = new Map<string, string>();
+
+describe("assignment", () => {
+  it("lists the live servers", async () => {
+    const answer = await call("GET", "/servers");
+    expect(answer.body.servers.map((server: { serverId: string }) => server.serverId)).toEqual(SERVERS);
+  });
+
+  it("spreads 1,000 sessions over three servers, each within ±20% of an even share", async () => {
+    const answers = await pool(sessions.length, 16, (i) => lookup(sessions[i]!));
+    for (const answer of answers) assigned.set(answer.sessionId, answer.serverId);
+    const counts = SERVERS.map((server) => answers.filter((answer) => answer.serverId === server).length);
+    console.log(`1,000 sessions over ${SERVERS.length} servers: ${counts.join(", ")}`);
+    for (const count of counts) expect(Math.abs(count - 1000 / 3)).toBeLessThanOrEqual((1000 / 3) * 0.2);
+    expect(new Set(answers.map((answer) => answer.fencingToken))).toEqual(new Set([1]));
+  });
+
+  it("gives a session the same server while its lease lives", async () => {
+    await sleep(LEASE_MS); // longer than a lease: only the heartbeats keep them
+    const again = await pool(sessions.length, 16, (i) => lookup(sessions[i]!));
+    for (const answer of again) {
+      expect(answer.serverId).toBe(assigned.get(answer.sessionId));
+      expect(answer.fencingToken).toBe(1);
+    }
+  });
+
+  it("gives 20 concurrent first lookups of one session the same server", async () => {
+    const id = `race-${run}`;
+    const answers = await Promise.all(Array.from({ length: 20 }, () => lookup(id)));
+    expect(new Set(answers.map((answer) => answer.serverId)).size).toBe(1);
+    expect(new Set(answers.map((answer) => answer.fencingToken))).toEqual(new Set([1]));
+  });
+
+  it("answers deterministic subsets of the live servers", async () => {
+    const answer = await call("GET", `/mesh/subsets/7?size=2`);
+    expect(answer.status).toBe(200);
+    expect(answer.body.backends).toHaveLength(2);
+    for (const backend of answer.body.backends) expect(SERVERS).toContain(backend);
+    expect((await call("GET", `/mesh/subsets/7?size=2`)).body).toEqual(answer.body);
+    expect((await call("GET", `/mesh/subsets/7?size=zero`)).status).toBe(400);
+  });
+});
+
+describe("a server that stops heartbeating", () => {
+  it("loses its sessions only after its lease expires, and no other session moves", async () => {
+    const victim = SERVERS[0]!;
+    const watched = sessions.slice(0, 300);
+    beating.delete(victim);
+    await sleep(LEASE_MS / 4 + 50); // let any heartbeat in flight land
+    const stoppedAt = lastBeat.get(victim)!;
+    const theirs = watched.filter((id) => assigned.get(id) === victim);
+    expect(theirs.length).toBeGreaterThan(0);
+    // Until the lease (plus the skew bound) has run out, nothing moves.
+    const movedAt = new Map<string, number>();
+    while (movedAt.size < theirs.length && Date.now() - stoppedAt < LEASE_MS * 3) {
+      for (const id of theirs) {
+        if (movedAt.has(id)) continue;
+        const answer = await lookup(id);
+        if (answer.serverId !== victim) {
+          movedAt.set(id, Date.now());
+          expect(answer.fencingToken).toBe(2);
+        }
+      }
+    }
+    expect(movedAt.size).toBe(theirs.length);
+    const earliest = Math.min(...movedAt.values()) - stoppedAt;
+    console.log(
+      `sessions of ${victim} moved ${earliest}–${Math.max(...movedAt.values()) - stoppedAt} ms after its last heartbeat`,
+    );
+    expect(earliest).toBeGreaterThanOrEqual(LEASE_MS);
+    for (const id of watched.filter((id) => assigned.get(id) !== victim)) {
+      const answer = await lookup(id);
+      expect(answer.serverId).toBe(assigned.get(id));
+      expect(answer.fencingToken).toBe(1);
+    }
+    beating.add(victim);
+    await heartbeat(victim);
+  });
+});
+
+describe("moves, release and the fence", () => {
+  it("PUT waits about one lease duration, and with wait=false answers 409 with retryAfterMs", async () => {
+    const id = `move-${run}`;
+    const first = await lookup(id);
+    const other = SERVERS.find((server) => server !== first.serverId)!;
+    const refused = await call("PUT", `/sessions/${id}?wait=false`, { serverId: other });
+    expect(refused).toMatchObject({
+      status: 409,
+      body: { error: { code: "LeaseHeld", serverId: first.serverId } },
+    });
+    expect(refused.body.error.retryAfterMs).toBeGreaterThan(0);
+    expect(refused.body.error.retryAfterMs).toBeLessThanOrEqual(LEASE_MS + SKEW_MS + 1);
+    const moved = await call("PUT", `/sessions/${id}`, { serverId: other });
+    expect(moved).toMatchObject({ status: 200, body: { sessionId: id, serverId: other, fencingToken: 2 } });
+    console.log(
+      `PUT /sessions/${id} waited ${moved.body.waitedMs} ms (lease ${LEASE_MS} ms, skew ${SKEW_MS} ms)`,
+    );
+    // The holder's heartbeats no longer renew a lease that is being moved: at most one lease plus skew.
+    expect(moved.body.waitedMs).toBeLessThanOrEqual(LEASE_MS + SKEW_MS + 300);
+    expect(moved.body.waitedMs).toBeGreaterThan(LEASE_MS / 2);
+    expect((await lookup(id)).serverId).toBe(other);
+  });
+
+  it("DELETE releases at once, and the next holder gets a higher token without waiting", async () => {
+    const id = `release-${run}`;
+    const first = await lookup(id);
+    const other = SERVERS.find((server) => server !== first.serverId)!;
+    expect(
+      (await call("DELETE", `/sessions/${id}/lease`, { serverId: other, fencingToken: first.fencingToken }))
+        .status,
+    ).toBe(409);
+    const released = await call("DELETE", `/sessions/${id}/lease`, {
+      serverId: first.serverId,
+      fencingToken: first.fencingToken,
+    });
+    expect(released).toMatchObject({ status: 200, body: { released: true } });
+    const moved = await call("PUT", `/sessions/${id}`, { serverId: other });
+    expect(moved.body).toMatchObject({ serverId: other, fencingToken: first.fencingToken + 1 });
+    expect(moved.body.waitedMs).toBeLessThan(500);
+  });
+
+  it("rejects a state write with a stale fencing token and leaves the state unchanged", async () => {
+    const id = `fence-${run}`;
+    const first = await lookup(id);
+    const write = (serverId: string, fencingToken: number, state: unknown) =>
+      call("PUT", `/sessions/${id}/state`, { serverId, fencingToken, state });
+    expect((await write(first.serverId, first.fencingToken, { turn: 1 })).status).toBe(200);
+    await call("DELETE", `/sessions/${id}/lease`, {
+      serverId: first.serverId,
+      fencingToken: first.fencingToken,
+    });
+    const other = SERVERS.find((server) => server !== first.serverId)!;
+    const moved = (await call("PUT", `/sessions/${id}`, { serverId: other })).body;
+    expect((await write(other, moved.fencingToken, { turn: 2 })).status).toBe(200);
+    const stale = await write(first.serverId, first.fencingToken, { turn: 99 });
+    expect(stale).toMatchObject({
+      status: 409,
+      body: { error: { code: "StaleFencingToken", fencingToken: moved.fencingToken } },
+    });
+    expect((await call("GET", `/sessions/${id}/state`)).body).toEqual({
+      sessionId: id,
+      state: { turn: 2 },
+      fencingToken: moved.fencingToken,
+    });
+  });
+
+  it("rejects bad input with 400", async () => {
+    expect((await call("GET", "/sessions/bad%20id")).status).toBe(400);
+    expect((await call("PUT", `/sessions/x-${run}`, {})).status).toBe(400);
+    expect((await call("PUT", `/sessions/x-${run}?wait=maybe`, { serverId: SERVERS[0] })).status).toBe(400);
+    expect(
+      (await call("DELETE", `/sessions/x-${run}/lease`, { serverId: SERVERS[0], fencingToken: 0 })).status,
+    ).toBe(400);
+    expect(
+      (await call("PUT", `/sessions/x-${run}/state`, { serverId: SERVERS[0], fencingToken: 1 })).status,
+    ).toBe(400);
+    expect((await call("POST", "/servers/bad%20id/heartbeat", {})).status).toBe(400);
+    expect((await call("PUT", `/sessions/x-${run}`, { serverId: "nobody" })).body.error.code).toBe(
+      "ServerNotLive",
+    );
+  });
+});
+
+describe("the client library", () => {
+  it("caches a lookup while the lease lives, and drops it when a fencing rejection says the session moved", async () => {
+    const client = new LookupClient({ baseUrl: target.baseUrl, maxSkewMs: SKEW_MS });
+    const id = `client-${run}`;
+    const first = await client.lookup(id);
+    for (let i = 0; i < 10; i++) expect(await client.lookup(id)).toEqual(first);
+    expect(client.remoteLookups).toBe(1);
+    await client.writeState(id, first.serverId, { n: 1 });
+    // Another front end moves the session; this client's cache still names the old holder.
+    await call("DELETE", `/sessions/${id}/lease`, {
+      serverId: first.serverId,
+      fencingToken: first.fencingToken,
+    });
+    const other = SERVERS.find((server) => server !== first.serverId)!;
+    await call("PUT", `/sessions/${id}`, { serverId: other });
+    const error = await client.writeState(id, first.serverId, { n: 2 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(LookupError);
+    expect((error as LookupError).code).toBe("StaleFencingToken");
+    expect(await client.lookup(id)).toMatchObject({ serverId: other, fencingToken: first.fencingToken + 1 });
+    expect(client.remoteLookups).toBe(2);
+  });
+});
