@@ -96,7 +96,8 @@ export function summarize(
   errors = 0,
 ): Stats {
   const sorted = [...samples].sort((a, b) => a - b);
-  const round = (n: number) => Math.round(n * 100) / 100;
+  // Three significant digits: microseconds (a cache hit) and seconds alike.
+  const round = (n: number) => (Number.isFinite(n) ? Number(n.toPrecision(3)) : n);
   return {
     name,
     count: samples.length,

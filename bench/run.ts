@@ -1,10 +1,11 @@
 /**
  * `npm run bench [-- <suite>...] [--scale F]`: runs benchmark suites against the stack on a fresh local
- * cloud and writes docs/benchmarks.md and docs/bench/<suite>.json. Suites: paxos, replication (default: all).
+ * cloud and writes docs/benchmarks.md and docs/bench/<suite>.json. Suites: paxos, replication, lookup (default: all).
  * `--scale 0.25` runs a quarter of the operations, for a quick look.
  */
 import { parseArgs } from "node:util";
 import { startBenchCloud } from "./lib.ts";
+import { benchLookup } from "./lookup.ts";
 import { benchPaxos } from "./paxos.ts";
 import { benchReplication } from "./replication.ts";
 
@@ -16,6 +17,7 @@ const suites: Record<
 > = {
   paxos: benchPaxos,
   replication: benchReplication,
+  lookup: benchLookup,
 };
 
 const { positionals, values } = parseArgs({

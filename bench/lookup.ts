@@ -1,0 +1,102 @@
+/**
+ * `npm run bench -- lookup`: lookup latency uncached (through the API) and cached (the client library),
+ * and the throughput of assigning new sessions, against the HTTP API's own floor measured in the run.
+ */
+import { LookupClient } from "../shared/lookup/client.ts";
+import { type BenchCloud, environmentLine, expectStatus, measure, ratio, table, writeReport } from "./lib.ts";
+
+export async function benchLookup(cloud: BenchCloud, scale: number) {
+  const n = (count: number) => Math.max(10, Math.round(count * scale));
+  const run = Date.now().toString(36);
+  const servers = ["a", "b", "c"].map((name) => `bench-${run}-${name}`);
+  const heartbeat = () =>
+    Promise.all(
+      servers.map(async (server) =>
+        expectStatus(
+          await fetch(`${cloud.apiUrl}/servers/${server}/heartbeat`, { method: "POST", body: "{}" }),
+          200,
+          "heartbeat",
+        ),
+      ),
+    );
+  await heartbeat();
+  const beating = setInterval(() => void heartbeat().catch(() => {}), 2_000);
+  const get = async (path: string) => expectStatus(await fetch(`${cloud.apiUrl}${path}`), 200, `GET ${path}`);
+  console.log("lookup");
+  try {
+    const floor = await measure("baseline: GET /health (HTTP API + Api function)", () => get("/health"), {
+      count: n(400),
+      warmup: 20,
+    });
+    const sessions = Array.from({ length: n(300) }, (_, i) => `s-${run}-${i}`);
+    const assign = await measure(
+      "assign new sessions (GET, first lookup), 8 clients",
+      (i) => get(`/sessions/new-${run}-${i}`),
+      {
+        count: n(600),
+        concurrency: 8,
+        warmup: 8,
+      },
+    );
+    for (const id of sessions) await get(`/sessions/${id}`);
+    const uncached = await measure(
+      "lookup, uncached (GET /sessions/{id})",
+      (i) => get(`/sessions/${sessions[i % sessions.length]}`),
+      {
+        count: n(400),
+        warmup: 10,
+      },
+    );
+    const repeat = await measure(
+      "lookup of assigned sessions, 8 clients",
+      (i) => get(`/sessions/${sessions[i % sessions.length]}`),
+      { count: n(600), concurrency: 8 },
+    );
+    const client = new LookupClient({ baseUrl: cloud.apiUrl, maxSkewMs: 1_000 });
+    for (const id of sessions) await client.lookup(id);
+    const before = client.remoteLookups;
+    const cached = await measure(
+      "lookup, cached (client library)",
+      (i) => client.lookup(sessions[i % sessions.length]!),
+      {
+        count: n(4000),
+      },
+    );
+    const remote = client.remoteLookups - before;
+
+    const markdown = `## Lookup (\`npm run bench -- lookup\`)
+
+${environmentLine()}; 3 servers heartbeating; lease 10 s, skew bound 1 s.
+
+${table(
+  ["case", "n", "clients", "p50 ms", "p99 ms", "ops/s", "p50 / baseline p50"],
+  [floor, uncached, cached, assign, repeat].map((s) => [
+    s.name,
+    s.count,
+    s.concurrency,
+    s.p50Ms,
+    s.p99Ms,
+    s.throughput,
+    ratio(s.p50Ms, floor.p50Ms),
+  ]),
+)}
+
+- Cached vs uncached lookup: ${ratio(uncached.p50Ms, Math.max(cached.p50Ms, 0.001))}× faster at p50; the client library went to the
+  service ${remote} times for ${cached.count} cached lookups (each entry lives until the lease's expiry minus the skew bound).
+- Assigning new sessions: ${assign.throughput}/s with 8 clients, ${ratio(assign.throughput, repeat.throughput)}× the throughput of looking up
+  assigned ones. An assignment reads the lease and the live servers and commits a transaction (the
+  lease with its fencing token, and a check that the chosen server is live); a lookup of an assigned
+  session reads the lease and its server's registration.`;
+    writeReport(
+      "lookup",
+      {
+        environment: environmentLine(),
+        results: [floor, uncached, cached, assign, repeat],
+        cachedRemoteCalls: remote,
+      },
+      markdown,
+    );
+  } finally {
+    clearInterval(beating);
+  }
+}
