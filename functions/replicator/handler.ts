@@ -5,12 +5,11 @@
  *
  * A message fails while any replica does not answer, and is retried with a growing delay until the
  * replica is back; the FIFO group (the key) holds the key's later changes back meanwhile: the group is
- * the queue-side lock that keeps two consumers off the same key. Other keys go on (skipGroupOnError).
+ * the queue-side lock that keeps two consumers off the same key. Other keys go on, side by side.
  */
-import { processPartialResponse, SqsFifoPartialProcessorAsync } from "@aws-lambda-powertools/batch";
 import { Logger } from "@aws-lambda-powertools/logger";
-import { ChangeMessageVisibilityCommand } from "@aws-sdk/client-sqs";
-import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import { ChangeMessageVisibilityBatchCommand } from "@aws-sdk/client-sqs";
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { z } from "zod";
 import { documents, lambda } from "../../shared/adapters/clients.ts";
 import { LambdaReplicas } from "../../shared/adapters/lambda-replicas.ts";
@@ -20,6 +19,7 @@ import { Claims } from "../../shared/idempotency/claims.ts";
 import { ChangeCounter } from "../../shared/replication/change-counter.ts";
 import type { ApplyResult } from "../../shared/replication/replica-store.ts";
 import { VERSION_PATTERN } from "../../shared/replication/version.ts";
+import { processFifoGroups } from "../commons/fifo-batch.ts";
 
 const logger = new Logger();
 const config = replicatorConfig();
@@ -37,7 +37,6 @@ const counter = new ChangeCounter(
     maxSkewMs: config.MAX_CLOCK_SKEW_MS,
   }),
 );
-const processor = new SqsFifoPartialProcessorAsync();
 
 const change = z.object({
   key: z.string().min(1),
@@ -62,28 +61,40 @@ async function applyChange(record: SQSRecord): Promise<void> {
       return [id, result.status === "fulfilled" ? result.value.result : "unavailable"];
     }),
   );
-  if (down.length > 0) {
-    // Come back sooner than the queue's visibility timeout, and later each time.
-    const delay = retryDelaySeconds(Number(record.attributes.ApproximateReceiveCount ?? 1));
-    await sqs
-      .send(
-        new ChangeMessageVisibilityCommand({
-          QueueUrl: config.CHANGES_QUEUE_URL,
-          ReceiptHandle: record.receiptHandle,
-          VisibilityTimeout: delay,
-        }),
-      )
-      .catch(() => {});
-    throw new Error(`${down.join(", ")} did not apply ${message.key}@${message.version}; retry in ${delay}s`);
-  }
+  if (down.length > 0) throw new Error(`${down.join(", ")} did not apply ${message.key}@${message.version}`);
   const counted = await counter.count(message);
   if (counted === "busy") throw new Error(`another worker is counting ${message.key}@${message.version}`);
   logger.info("change", { key: message.key, version: message.version, replicas: outcomes, counter: counted });
 }
 
-export const handler = (event: SQSEvent, context: Context): Promise<SQSBatchResponse> =>
-  processPartialResponse(event, applyChange, processor, {
-    context,
-    skipGroupOnError: true,
-    throwOnFullBatchFailure: false,
+export async function handler(event: SQSEvent): Promise<SQSBatchResponse> {
+  const delays = new Map<string, number>();
+  const response = await processFifoGroups(event.Records, applyChange, (record, error) => {
+    const delay = retryDelaySeconds(Number(record.attributes.ApproximateReceiveCount ?? 1));
+    delays.set(record.attributes.MessageGroupId ?? record.messageId, delay);
+    logger.warn("change not applied; it will be retried", {
+      messageId: record.messageId,
+      retryInSeconds: delay,
+      error: error instanceof Error ? error.message : String(error),
+    });
   });
+  // The failed messages, and the later ones of their groups, come back after the delay rather than the
+  // queue's visibility timeout.
+  const failed = new Set(response.batchItemFailures.map((failure) => failure.itemIdentifier));
+  const entries = event.Records.filter((record) => failed.has(record.messageId)).map((record, index) => ({
+    Id: String(index),
+    ReceiptHandle: record.receiptHandle,
+    VisibilityTimeout: delays.get(record.attributes.MessageGroupId ?? record.messageId) ?? 1,
+  }));
+  for (let start = 0; start < entries.length; start += 10) {
+    await sqs
+      .send(
+        new ChangeMessageVisibilityBatchCommand({
+          QueueUrl: config.CHANGES_QUEUE_URL,
+          Entries: entries.slice(start, start + 10),
+        }),
+      )
+      .catch((error: unknown) => logger.warn("could not shorten the retry delay", { error: String(error) }));
+  }
+  return response;
+}

@@ -77,13 +77,18 @@ export class Proposer {
     const maxRounds = this.options.maxRounds ?? 12;
     let roundTrips = 0;
     let unanswered = 0;
+    let staleWarmState = false;
     for (let round = 0; round < maxRounds; round++) {
-      if (round > 0) await this.backoff(round);
+      // A warm attempt rejected means another proposer wrote the key since (a Lambda environment does
+      // not see the others' writes), not necessarily that one is writing now: retry at once.
+      if (round > 0 && !staleWarmState) await this.backoff(round);
+      staleWarmState = false;
       const warm = this.warm.get(key);
       let ballot: string;
       let current: RegisterState | undefined;
       let next: RegisterState | undefined;
-      if (warm && this.options.onePhaseWhenWarm !== false) {
+      const onePhase = warm !== undefined && this.options.onePhaseWhenWarm !== false;
+      if (warm && onePhase) {
         ballot = warm.ballot;
         current = warm.state;
         next = change(current);
@@ -121,6 +126,7 @@ export class Proposer {
         return { before: current, after: next, roundTrips };
       }
       if (accepted.replies.length < this.majority) unanswered++;
+      else staleWarmState = onePhase && round === 0;
       this.noteConflicts(key, accepted, unanswered);
     }
     throw unavailable("Contention", `no majority agreed on ${key} within ${maxRounds} rounds; retry later`, {

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LookupClient, LookupError } from "../../shared/lookup/client.ts";
-import { type Json, readJson } from "../support/http.ts";
+import { type Json, pool, readJson } from "../support/http.ts";
 import { uniqueId } from "../support/local-cloud.ts";
 import { type E2ETarget, startTarget } from "../support/target.ts";
 
@@ -39,20 +39,6 @@ const lookup = async (sessionId: string) => {
   return answer.body as { sessionId: string; serverId: string; leaseExpiresAt: number; fencingToken: number };
 };
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function pool<T>(count: number, limit: number, work: (index: number) => Promise<T>): Promise<T[]> {
-  const results: T[] = new Array(count);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: limit }, async () => {
-      while (next < count) {
-        const index = next++;
-        results[index] = await work(index);
-      }
-    }),
-  );
-  return results;
-}
 
 beforeAll(async () => {
   target = await startTarget({ leaseDurationMs: LEASE_MS, maxClockSkewMs: SKEW_MS });

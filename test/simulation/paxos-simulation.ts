@@ -7,6 +7,7 @@
  */
 
 import { AppError } from "../../shared/errors.ts";
+import { seededRandom } from "../../shared/mesh/random.ts";
 import {
   type AcceptorRecord,
   type AcceptorRequest,
@@ -56,17 +57,6 @@ export interface SimulationResult {
   completed: number;
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 class Scheduler {
   time = 0;
   private sequence = 0;
@@ -96,7 +86,7 @@ class Scheduler {
 const CALL_TIMEOUT = 60;
 
 export async function simulate(seed: number, options: SimulationOptions = {}): Promise<SimulationResult> {
-  const random = mulberry32(seed);
+  const random = seededRandom(seed);
   const replicas = options.replicas ?? (random() < 0.5 ? 3 : 5);
   const clients = options.clients ?? 3;
   const opsPerClient = options.opsPerClient ?? 6;

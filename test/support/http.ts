@@ -2,3 +2,22 @@
 export type Json = any;
 
 export const readJson = (response: Response): Promise<Json> => response.json();
+
+/** Runs `work(i)` for every i below `count`, at most `limit` at a time; results in index order. */
+export async function pool<T>(
+  count: number,
+  limit: number,
+  work: (index: number) => Promise<T>,
+): Promise<T[]> {
+  const results: T[] = new Array(count);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: limit }, async () => {
+      while (next < count) {
+        const index = next++;
+        results[index] = await work(index);
+      }
+    }),
+  );
+  return results;
+}
