@@ -136,7 +136,8 @@ function barChart(title: string, data: number[], yMax: number, file: string): st
       return `<line x1="${left}" x2="${width - 10}" y1="${y}" y2="${y}" stroke="#ddd"/><text x="${left - 4}" y="${y + 4}" font-size="10" text-anchor="end">${Math.round(fraction * yMax)}</text>`;
     })
     .join("");
-  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif">
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" role="img" aria-labelledby="title">
+<title id="title">${title}</title>
 <rect width="100%" height="100%" fill="white"/>
 <text x="${width / 2}" y="18" font-size="13" text-anchor="middle">${title}</text>
 ${ticks}${bars}
