@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { App, Stack, Validations } from "aws-cdk-lib";
 import { Match, Template } from "aws-cdk-lib/assertions";
 import { Queue } from "aws-cdk-lib/aws-sqs";
@@ -155,6 +156,25 @@ describe("replication", () => {
       "OutboxReplayFunctionName",
     ])
       template.hasOutput(output, {});
+  });
+});
+
+describe("the OpenAPI description", () => {
+  it("describes exactly the routes the stack serves", () => {
+    const openapi = JSON.parse(readFileSync(fromRoot("docs/openapi.json"), "utf8")) as {
+      paths: Record<string, Record<string, unknown>>;
+    };
+    const described = Object.entries(openapi.paths)
+      .flatMap(([path, item]) =>
+        Object.keys(item)
+          .filter((method) => method !== "parameters")
+          .map((method) => `${method.toUpperCase()} ${path}`),
+      )
+      .sort();
+    const served = Object.values(template.findResources("AWS::ApiGatewayV2::Route"))
+      .map((route) => route.Properties.RouteKey as string)
+      .sort();
+    expect(described).toEqual(served);
   });
 });
 
