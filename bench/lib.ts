@@ -177,7 +177,7 @@ export async function expectStatus(response: Response, status: number, what: str
   return text ? JSON.parse(text) : undefined;
 }
 
-export const ratio = (value: number, baseline: number) => Math.round((value / baseline) * 100) / 100;
+export const ratio = (value: number, baseline: number) => Number((value / baseline).toPrecision(3));
 
 export function table(header: string[], rows: Array<Array<string | number>>): string {
   const line = (cells: Array<string | number>) => `| ${cells.join(" | ")} |`;

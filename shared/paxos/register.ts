@@ -49,6 +49,9 @@ export async function setRegister(
   let firstAttempt: number | undefined;
   let tookEffect: { version: number } | undefined;
   const { after } = await proposer.change(key, (current) => {
+    // Only the round that ends the change decides: a state that carried our write in an earlier round
+    // may have lost to another chain since.
+    tookEffect = undefined;
     if (current?.origin === origin) return current;
     if (firstAttempt !== undefined && current) {
       const ours = current.recent?.find((write) => write.origin === origin);
