@@ -72,7 +72,15 @@ export async function replayFailedBatches(
       const pointer = (JSON.parse(message.Body ?? "{}") as Partial<BatchPointer>).DDBStreamBatchInfo;
       if (!pointer) continue;
       result.batches++;
-      const outcome = await relay(await readStreamRange(streams, pointer), target);
+      let records: RelayRecord[];
+      try {
+        records = await readStreamRange(streams, pointer);
+      } catch {
+        // The stream no longer has them (past its 24 hours) or cannot be read now: the pointer stays.
+        result.remaining++;
+        continue;
+      }
+      const outcome = await relay(records, target);
       result.sent += outcome.sent;
       if (outcome.failed.length > 0) {
         result.remaining++;
