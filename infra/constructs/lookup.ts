@@ -1,4 +1,4 @@
-import { type CfnElement, RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
+import { type CfnElement, CfnOutput, RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
 import { AttributeType, BillingMode, ProjectionType, Table } from "aws-cdk-lib/aws-dynamodb";
 import { Construct } from "constructs";
 import { LEASES_BY_SERVER_INDEX } from "../../shared/leases/service.ts";
@@ -53,6 +53,8 @@ export class Lookup extends Construct {
       partitionKey: { name: "serverId", type: AttributeType.STRING },
       timeToLiveAttribute: "ttl",
     });
+    new CfnOutput(scope, "LeaseTableName", { value: this.leaseTable.tableName });
+    new CfnOutput(scope, "ServerTableName", { value: this.serverTable.tableName });
   }
 
   bind(fn: AppFunction): void {

@@ -154,6 +154,8 @@ describe("replication", () => {
       "OutboxTableName",
       "QuarantineTableName",
       "OutboxReplayFunctionName",
+      "LeaseTableName",
+      "ServerTableName",
     ])
       template.hasOutput(output, {});
   });
