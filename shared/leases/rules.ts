@@ -15,7 +15,11 @@
  *   library caches a lookup only until then);
  * - a server's registration is extended only while it has not passed `expiresAt` by the service's clock;
  *   a heartbeat after that starts a new epoch, and the old epoch's leases stay dead.
- * So while clocks differ by less than `maxSkewMs`, a holder has stopped before another server starts.
+ * - a server that released a session ignores any later answer that still carries the released token
+ *   (an answer to a heartbeat or lookup sent before the release can arrive after it).
+ * So while clocks differ by less than `maxSkewMs`, a holder has stopped before another server starts
+ * (test/simulation/lease-simulation.ts checks this under skew, crashes, pauses and late answers, and
+ * that it fails when the clocks drift beyond the bound).
  * Fencing tokens cover the rest (a paused process, a clock that jumped): a token only ever grows, and
  * the session's state accepts writes only with the newest token.
  */
