@@ -46,19 +46,14 @@ export async function startBenchCloud(context: Record<string, unknown> = {}): Pr
   );
   const sqs = new SQSClient({ ...config, endpoint: cloud.sqsEndpoint });
   const lambda = new LambdaClient({ ...config, endpoint: cloud.lambdaEndpoint, maxAttempts: 1 });
-  const byConstruct = <T extends { logicalId: string }>(items: T[], constructId: string): T => {
-    const item = items.find((candidate) => cloud.template.constructPath(candidate.logicalId) === constructId);
-    if (!item) throw new Error(`no resource with construct id ${constructId}`);
-    return item;
-  };
   return {
     ...cloud,
     documents,
     sqs,
     lambda,
-    functionName: (id) => byConstruct(cloud.functions, id).name,
-    tableName: (id) => byConstruct(cloud.tables, id).name,
-    queueUrl: (id) => byConstruct(cloud.queues, id).url,
+    functionName: (id) => cloud.byConstruct(cloud.functions, id).name,
+    tableName: (id) => cloud.byConstruct(cloud.tables, id).name,
+    queueUrl: (id) => cloud.byConstruct(cloud.queues, id).url,
     async stop() {
       documents.destroy();
       sqs.destroy();

@@ -87,6 +87,8 @@ export interface LocalCloud {
   mappings: MappingConfig[];
   /** Resolved stack outputs. */
   outputs: Record<string, string>;
+  /** The local resource (a function, table or queue) of a construct id ("Replica1", "Replication/OutboxTable"). */
+  byConstruct<T extends { logicalId: string }>(items: T[], constructId: string): T;
   stop(): Promise<void>;
 }
 
@@ -198,6 +200,11 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       routes,
       mappings,
       outputs,
+      byConstruct(items, constructId) {
+        const item = items.find((candidate) => template.constructPath(candidate.logicalId) === constructId);
+        if (!item) throw new Error(`no resource with construct id ${constructId}`);
+        return item;
+      },
       stop,
     };
   } catch (error) {

@@ -97,7 +97,8 @@ export function leaseStatus(
 }
 
 /** Until when a holder (or a client caching the lookup) may act on a lease, by its own clock. */
-export const holderValidUntil = (expiresAt: number, config: LeaseConfig) => expiresAt - config.maxSkewMs;
+export const holderValidUntil = (expiresAt: number, config: Pick<LeaseConfig, "maxSkewMs">) =>
+  expiresAt - config.maxSkewMs;
 
 /** The token of the next assignment of a session: one more than any token it ever had. */
 export const nextFencingToken = (lease: LeaseRecord | undefined) => (lease?.fencingToken ?? 0) + 1;

@@ -8,6 +8,7 @@
  *   const { serverId } = await lookup.lookup("game-42");          // cached while the lease lives
  *   await lookup.writeState("game-42", "server-a", { turn: 7 });   // fenced with the cached token
  */
+import { holderValidUntil } from "../leases/rules.ts";
 export interface CachedAssignment {
   sessionId: string;
   serverId: string;
@@ -49,7 +50,8 @@ export class LookupClient {
 
   async lookup(sessionId: string): Promise<CachedAssignment> {
     const cached = this.cache.get(sessionId);
-    if (cached && this.now() < cached.leaseExpiresAt - this.options.maxSkewMs) return cached;
+    if (cached && this.now() < holderValidUntil(cached.leaseExpiresAt, { maxSkewMs: this.options.maxSkewMs }))
+      return cached;
     this.remoteLookups++;
     const assignment = (await this.call(
       "GET",

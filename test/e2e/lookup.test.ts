@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LookupClient, LookupError } from "../../shared/lookup/client.ts";
-import { type Json, pool, readJson } from "../support/http.ts";
+import { callApi, pool } from "../support/http.ts";
 import { uniqueId } from "../support/local-cloud.ts";
 import { type E2ETarget, startTarget } from "../support/target.ts";
 
@@ -17,17 +17,7 @@ const beating = new Set(SERVERS);
 let heartbeats: ReturnType<typeof setInterval> | undefined;
 const lastBeat = new Map<string, number>();
 
-const call = async (
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<{ status: number; body: Json }> => {
-  const response = await fetch(`${target.baseUrl}${path}`, {
-    method,
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: response.status, body: await readJson(response) };
-};
+const call = (method: string, path: string, body?: unknown) => callApi(target.baseUrl, method, path, body);
 const heartbeat = async (serverId: string) => {
   const answer = await call("POST", `/servers/${serverId}/heartbeat`, {});
   if (answer.status === 200) lastBeat.set(serverId, Date.now());

@@ -1,6 +1,6 @@
 /** The consensus routes end to end: through the HTTP API, the Api proposer and the replica Lambdas. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Json, readJson } from "../support/http.ts";
+import { callApi, type Json, readJson } from "../support/http.ts";
 import {
   checkLinearizable,
   type HistoryEntry,
@@ -21,13 +21,8 @@ afterAll(async () => {
 });
 
 const url = (key: string) => `${target.baseUrl}/paxos/${key}`;
-const call = async (method: string, key: string, body?: unknown) => {
-  const response = await fetch(url(key), {
-    method,
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: response.status, body: await readJson(response) };
-};
+const call = (method: string, key: string, body?: unknown) =>
+  callApi(target.baseUrl, method, `/paxos/${key}`, body);
 
 describe("write-once propose", () => {
   it("50 concurrent proposers of distinct values all learn one value; at most one wins", async () => {

@@ -8,7 +8,7 @@ import { PutCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { localCredentials } from "../../local/engines.ts";
 import { LOCAL_REGION } from "../../local/names.ts";
-import { type Json, pool, readJson } from "../support/http.ts";
+import { callApi, pool } from "../support/http.ts";
 import { eventually, type TestCloud, uniqueId } from "../support/local-cloud.ts";
 import { type E2ETarget, startTarget } from "../support/target.ts";
 
@@ -29,17 +29,7 @@ afterEach(async () => {
       await cloud.fault(id, "none");
 });
 
-const call = async (
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<{ status: number; body: Json }> => {
-  const response = await fetch(`${target.baseUrl}${path}`, {
-    method,
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: response.status, body: await readJson(response) };
-};
+const call = (method: string, path: string, body?: unknown) => callApi(target.baseUrl, method, path, body);
 const put = (key: string, value: unknown, consistency: string) =>
   call("PUT", `/kv/${key}`, { value, consistency });
 const readReplica = async (key: string, replica: string) => {

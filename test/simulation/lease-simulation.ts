@@ -165,7 +165,7 @@ export function simulateLeases(seed: number, options: LeaseSimulationOptions = {
       leases.set(session, { ...lease, frozenExpiresAt: status.expiresAt, rvn: `r${rvns++}` });
   };
 
-  const release = (t: number, serverId: string) => {
+  const release = (serverId: string) => {
     const belief = beliefs.get(serverId)!;
     const [session, held] = [...belief.entries()][0] ?? [];
     if (!session || !held) return;
@@ -192,7 +192,7 @@ export function simulateLeases(seed: number, options: LeaseSimulationOptions = {
         continue;
       }
       if (random() < 0.03) heartbeat(t, serverId, Math.floor(random() * 2));
-      if (random() < 0.002) release(t, serverId);
+      if (random() < 0.002) release(serverId);
       // A holder writes the session's state; a pause may hold the write back for a while.
       const belief = beliefs.get(serverId)!;
       for (const [session, held] of belief) {

@@ -3,6 +3,20 @@ export type Json = any;
 
 export const readJson = (response: Response): Promise<Json> => response.json();
 
+/** Calls the API with an optional JSON body; answers the status and the parsed body. */
+export async function callApi(
+  baseUrl: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: Json }> {
+  const response = await fetch(`${baseUrl}${path}`, {
+    method,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: response.status, body: await readJson(response) };
+}
+
 /** Runs `work(i)` for every i below `count`, at most `limit` at a time; results in index order. */
 export async function pool<T>(
   count: number,

@@ -52,11 +52,6 @@ export async function startTestCloud(
     new DynamoDBClient({ ...config, endpoint: cloud.dynamodbEndpoint }),
   );
   const sqs = new SQSClient({ ...config, endpoint: cloud.sqsEndpoint });
-  const find = <T extends { logicalId: string }>(items: T[], constructId: string): T => {
-    const item = items.find((candidate) => cloud.template.constructPath(candidate.logicalId) === constructId);
-    if (!item) throw new Error(`no resource with construct id ${constructId}`);
-    return item;
-  };
   return {
     ...cloud,
     documents,
@@ -69,8 +64,8 @@ export async function startTestCloud(
       if (response.status !== 200)
         throw new Error(`fault ${functionId}: ${response.status} ${await response.text()}`);
     },
-    tableName: (prefix) => find(cloud.tables, prefix).name,
-    queueUrl: (prefix) => find(cloud.queues, prefix).url,
+    tableName: (id) => cloud.byConstruct(cloud.tables, id).name,
+    queueUrl: (id) => cloud.byConstruct(cloud.queues, id).url,
     async stop() {
       documents.destroy();
       sqs.destroy();
