@@ -28,6 +28,7 @@ const request = z.discriminatedUnion("op", [
       value: z.unknown(),
       origin: z.string(),
       recent: z.array(z.object({ version: z.number().int().positive(), origin: z.string() })).optional(),
+      writeOnce: z.literal(true).optional(),
     }),
   }),
   z.object({ op: z.literal("commit"), writeId: z.string().min(1).max(128), key, value: z.unknown() }),

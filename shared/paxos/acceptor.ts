@@ -21,6 +21,8 @@ export interface RegisterState {
    * a writer whose earlier attempt may have taken effect find out whether it did.
    */
   recent?: Array<{ version: number; origin: string }>;
+  /** Set on a write-once key's state (POST); a key keeps the kind of its first chosen state. */
+  writeOnce?: true;
 }
 
 export interface Accepted {
@@ -28,8 +30,14 @@ export interface Accepted {
   state: RegisterState;
 }
 
-export type PrepareReply = { ok: true; accepted?: Accepted } | { ok: false; conflict: string };
-export type AcceptReply = { ok: true } | { ok: false; conflict: string };
+/**
+ * A rejection answers the conflicting ballot (the higher of the promise and the accepted ballot) and the
+ * ballot the acceptor has accepted: when a majority already accepted above an attempt's ballot, no later
+ * round can adopt that attempt.
+ */
+export type Rejection = { ok: false; conflict: string; acceptedBallot: string };
+export type PrepareReply = { ok: true; accepted?: Accepted } | Rejection;
+export type AcceptReply = { ok: true } | Rejection;
 
 export interface PrepareRequest {
   op: "prepare";
@@ -60,13 +68,15 @@ export interface AcceptorRecord {
 }
 
 /** The two rules as pure functions; the in-memory acceptor uses them and the DynamoDB one mirrors them. */
+export function rejection(promised: string, acceptedBallot: string): Rejection {
+  return { ok: false, conflict: promised > acceptedBallot ? promised : acceptedBallot, acceptedBallot };
+}
+
 export function applyPrepare(record: AcceptorRecord | undefined, request: PrepareRequest) {
   const promised = record?.promised ?? "";
   const acceptedBallot = record?.accepted?.ballot ?? "";
   if (promised >= request.ballot || acceptedBallot >= request.ballot) {
-    return {
-      reply: { ok: false, conflict: promised > acceptedBallot ? promised : acceptedBallot } as PrepareReply,
-    };
+    return { reply: rejection(promised, acceptedBallot) as PrepareReply };
   }
   return {
     reply: { ok: true, accepted: record?.accepted } as PrepareReply,
@@ -78,9 +88,7 @@ export function applyAccept(record: AcceptorRecord | undefined, request: AcceptR
   const promised = record?.promised ?? "";
   const acceptedBallot = record?.accepted?.ballot ?? "";
   if (promised > request.ballot || acceptedBallot > request.ballot) {
-    return {
-      reply: { ok: false, conflict: promised > acceptedBallot ? promised : acceptedBallot } as AcceptReply,
-    };
+    return { reply: rejection(promised, acceptedBallot) as AcceptReply };
   }
   const promise = request.promise && request.promise > request.ballot ? request.promise : request.ballot;
   return {

@@ -6,7 +6,15 @@
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { type DynamoDBDocumentClient, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
-import type { Acceptor, AcceptReply, AcceptRequest, PrepareReply, PrepareRequest } from "./acceptor.ts";
+import {
+  type Acceptor,
+  type AcceptReply,
+  type AcceptRequest,
+  type PrepareReply,
+  type PrepareRequest,
+  type Rejection,
+  rejection,
+} from "./acceptor.ts";
 
 export const paxosItemKey = (key: string) => ({ pk: `paxos#${key}` });
 
@@ -15,12 +23,6 @@ interface StoredItem {
   acceptedBallot?: string;
   /** The accepted register state as JSON, so any JSON value round-trips unchanged. */
   acceptedState?: string;
-}
-
-function conflictOf(item: StoredItem | undefined): string {
-  const promised = item?.promised ?? "";
-  const accepted = item?.acceptedBallot ?? "";
-  return promised > accepted ? promised : accepted;
 }
 
 export class DynamoDBAcceptor implements Acceptor {
@@ -51,7 +53,7 @@ export class DynamoDBAcceptor implements Acceptor {
         accepted: { ballot: item.acceptedBallot, state: JSON.parse(item.acceptedState ?? "null") },
       };
     } catch (error) {
-      return rejection(error);
+      return rejected(error);
     }
   }
 
@@ -76,13 +78,13 @@ export class DynamoDBAcceptor implements Acceptor {
       );
       return { ok: true };
     } catch (error) {
-      return rejection(error);
+      return rejected(error);
     }
   }
 }
 
-function rejection(error: unknown): { ok: false; conflict: string } {
+function rejected(error: unknown): Rejection {
   if (!(error instanceof ConditionalCheckFailedException)) throw error;
   const item = error.Item ? (unmarshall(error.Item) as StoredItem) : undefined;
-  return { ok: false, conflict: conflictOf(item) };
+  return rejection(item?.promised ?? "", item?.acceptedBallot ?? "");
 }

@@ -10,6 +10,10 @@
  * One round trip: every accept also records the promise of this proposer's next ballot. A warm proposer
  * that committed the key's latest state keeps it and its next ballot, and starts the next change at
  * phase 2; any rejection drops that and falls back to two phases.
+ *
+ * Concurrency: calls on one proposer are safe to run at once. Calls on the same key run one after
+ * another (two of them sending different states at the one warm ballot would let replicas disagree at
+ * that ballot); calls on different keys run side by side. The warm cache is a bounded LRU.
  */
 import { unavailable } from "../errors.ts";
 import type {
@@ -30,7 +34,17 @@ export interface ReplicaTransport {
   call(replicaId: string, request: AcceptRequest): Promise<AcceptReply>;
 }
 
-export type Change = (current: RegisterState | undefined) => RegisterState | undefined;
+/** What a change learns about the round it is asked for. */
+export interface Round {
+  /**
+   * The state this change returned in the previous round can never be chosen: a majority of replicas had
+   * already accepted a higher ballot when they rejected it. (False when there was no previous round or
+   * it may still be adopted by a later round.)
+   */
+  previousAttemptVoid: boolean;
+}
+
+export type Change = (current: RegisterState | undefined, round: Round) => RegisterState | undefined;
 
 export interface ChangeResult {
   before?: RegisterState;
@@ -49,6 +63,8 @@ export interface ProposerOptions {
   sleep?: (ms: number) => Promise<void>;
   /** Set false to always run both phases (the simulation exercises both paths). */
   onePhaseWhenWarm?: boolean;
+  /** How many keys the proposer keeps warm state and ballots for (least recently used go first). */
+  maxCachedKeys?: number;
 }
 
 interface Warm {
@@ -59,25 +75,81 @@ interface Warm {
 
 type Outcome<R> = { replies: R[]; failures: number };
 
+/** A Map that keeps at most `capacity` entries, dropping the least recently used. */
+class LruMap<K, V> {
+  private readonly entries = new Map<K, V>();
+  constructor(private readonly capacity: number) {}
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  get(key: K): V | undefined {
+    const value = this.entries.get(key);
+    if (value !== undefined) {
+      this.entries.delete(key);
+      this.entries.set(key, value);
+    }
+    return value;
+  }
+
+  set(key: K, value: V): void {
+    this.entries.delete(key);
+    this.entries.set(key, value);
+    if (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value as K);
+  }
+
+  delete(key: K): void {
+    this.entries.delete(key);
+  }
+}
+
 export class Proposer {
-  private readonly warm = new Map<string, Warm>();
+  private readonly warm: LruMap<string, Warm>;
   /** The highest ballot seen per key, so a new round starts above it. */
-  private readonly highest = new Map<string, string>();
+  private readonly highest: LruMap<string, string>;
+  /** The tail of each key's queue of calls: calls on one key run one at a time. */
+  private readonly running = new Map<string, Promise<unknown>>();
   private readonly majority: number;
 
   constructor(private readonly options: ProposerOptions) {
     this.majority = Math.floor(options.transport.replicaIds.length / 2) + 1;
+    const capacity = options.maxCachedKeys ?? 1000;
+    this.warm = new LruMap(capacity);
+    this.highest = new LruMap(capacity);
   }
 
   get proposerId(): string {
     return this.options.proposerId;
   }
 
-  async change(key: string, change: Change): Promise<ChangeResult> {
+  /** How many keys the proposer holds state for (bounded by `maxCachedKeys`). */
+  get cachedKeys(): number {
+    return Math.max(this.warm.size, this.highest.size);
+  }
+
+  /** Runs `change` on the key's register; calls on the same key wait for the ones before them. */
+  change(key: string, change: Change): Promise<ChangeResult> {
+    const before = this.running.get(key) ?? Promise.resolve();
+    const result = before.then(
+      () => this.run(key, change),
+      () => this.run(key, change),
+    );
+    const tail = result.catch(() => {});
+    this.running.set(key, tail);
+    void tail.then(() => {
+      if (this.running.get(key) === tail) this.running.delete(key);
+    });
+    return result;
+  }
+
+  private async run(key: string, change: Change): Promise<ChangeResult> {
     const maxRounds = this.options.maxRounds ?? 12;
     let roundTrips = 0;
+    /** Rounds in a row in which fewer than a majority answered. */
     let unanswered = 0;
     let staleWarmState = false;
+    let previousAttemptVoid = false;
     for (let round = 0; round < maxRounds; round++) {
       // A warm attempt rejected means another proposer wrote the key since (a Lambda environment does
       // not see the others' writes), not necessarily that one is writing now: retry at once.
@@ -91,17 +163,18 @@ export class Proposer {
       if (warm && onePhase) {
         ballot = warm.ballot;
         current = warm.state;
-        next = change(current);
+        next = change(current, { previousAttemptVoid });
       } else {
         ballot = nextBallot(this.highest.get(key) ?? "", this.options.proposerId);
         const prepared = await this.quorum<PrepareReply>({ op: "prepare", key, ballot });
         roundTrips++;
         const promises = prepared.replies.filter((reply) => reply.ok);
         if (promises.length < this.majority) {
-          if (prepared.replies.length < this.majority) unanswered++;
+          unanswered = prepared.replies.length < this.majority ? unanswered + 1 : 0;
           this.noteConflicts(key, prepared, unanswered);
           continue;
         }
+        unanswered = 0;
         const accepted = promises
           .map((reply) => reply.accepted)
           .filter((a): a is Accepted => a !== undefined);
@@ -110,7 +183,7 @@ export class Proposer {
           undefined,
         );
         current = highest?.state;
-        next = change(current);
+        next = change(current, { previousAttemptVoid });
         // A read needs no phase 2 when a majority already accepted the same ballot: that state is chosen.
         const chosen = accepted.filter((a) => a.ballot === highest?.ballot).length >= this.majority;
         if (next === current && (next === undefined || chosen))
@@ -126,7 +199,15 @@ export class Proposer {
         return { before: current, after: next, roundTrips };
       }
       if (accepted.replies.length < this.majority) unanswered++;
-      else staleWarmState = onePhase && round === 0;
+      else {
+        unanswered = 0;
+        staleWarmState = onePhase && round === 0;
+      }
+      // Replicas only ever accept higher ballots: once a majority accepted above ours, every later
+      // quorum includes one of them, so no later round can adopt this attempt.
+      previousAttemptVoid =
+        accepted.replies.filter((reply) => !reply.ok && reply.acceptedBallot > ballot).length >=
+        this.majority;
       this.noteConflicts(key, accepted, unanswered);
     }
     throw unavailable("Contention", `no majority agreed on ${key} within ${maxRounds} rounds; retry later`, {

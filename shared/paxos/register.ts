@@ -2,6 +2,9 @@
  * The registers the HTTP API offers on top of the proposer: a write-once value (the first value chosen
  * stays chosen) and a rewritable register with versions and compare-and-set. Every operation, reads
  * included, goes through a Paxos round, so each is linearizable per key.
+ *
+ * A key is of one kind for good: the kind of its first chosen state. A write-once key (POST) is never
+ * overwritten; a set (PUT) on it answers 409 KeyKindConflict, and so does a POST on a rewritable key.
  */
 import { randomUUID } from "node:crypto";
 import { conflict, notFound, unavailable } from "../errors.ts";
@@ -14,11 +17,29 @@ export interface RegisterValue {
   version: number;
 }
 
-/** Write-once: proposes `value`; answers the chosen value and whether this call chose it. */
+const kindConflict = (key: string, writeOnce: boolean) =>
+  conflict(
+    "KeyKindConflict",
+    writeOnce
+      ? `${key} is a write-once key (POST): it cannot be set`
+      : `${key} is a rewritable key (PUT): it cannot be proposed once`,
+    { key, kind: writeOnce ? "write-once" : "rewritable" },
+  );
+
+/**
+ * Write-once: proposes `value`; answers the chosen value and whether this call's value was chosen.
+ * `won` is exact: a write-once state never changes once chosen, so the chosen state carries the origin
+ * of the call that proposed it, whichever round (ours or another proposer's) got it chosen.
+ */
 export async function proposeOnce(proposer: Proposer, key: string, value: unknown) {
   const origin = randomUUID();
-  const { after } = await proposer.change(key, (current) => current ?? { version: 1, value, origin });
+  const { after } = await proposer.change(
+    key,
+    (current) => current ?? { version: 1, value, origin, writeOnce: true },
+  );
   const chosen = after!;
+  // Answered only from a chosen state (a read needs a majority at one ballot, else it is accepted at ours).
+  if (!chosen.writeOnce) throw kindConflict(key, false);
   return { key, value: chosen.value, version: chosen.version, won: chosen.origin === origin };
 }
 
@@ -33,10 +54,11 @@ export const REGISTER_HISTORY = 32;
  * failure. Applying it again on top would write it twice. So each round first looks for our origin in
  * the current state's recent writes: found, the write took effect (at that version) and we are done;
  * not found while the history covers every version an attempt of ours could have had, none took effect
- * and the change is built on the current state. A round we then win at a higher ballot makes every
- * earlier attempt of ours unadoptable; so does re-accepting the current state before answering a
- * compare-and-set conflict. Only when more writes than the history holds came in between is the
- * outcome unknown: 503 OutcomeUnknown.
+ * and the change is built on the current state. An attempt the proposer reports void (a majority had
+ * already accepted a higher ballot) can never be adopted and needs no looking for. A round we then win
+ * at a higher ballot makes every earlier attempt of ours unadoptable; so does re-accepting the current
+ * state before answering a compare-and-set or kind conflict. Only when more writes than the history
+ * holds came in between an adoptable attempt and now is the outcome unknown: 503 OutcomeUnknown.
  */
 export async function setRegister(
   proposer: Proposer,
@@ -45,14 +67,18 @@ export async function setRegister(
   ifVersion?: number,
 ): Promise<RegisterValue> {
   const origin = randomUUID();
-  /** The lowest version an attempt of ours carried. */
-  let firstAttempt: number | undefined;
+  /** The versions of our attempts that a later round may still adopt. */
+  const attempts: number[] = [];
+  let lastWasAttempt = false;
   let tookEffect: { version: number } | undefined;
-  const { after } = await proposer.change(key, (current) => {
+  const { after } = await proposer.change(key, (current, round) => {
+    if (lastWasAttempt && round.previousAttemptVoid) attempts.pop();
+    lastWasAttempt = false;
     // Only the round that ends the change decides: a state that carried our write in an earlier round
     // may have lost to another chain since.
     tookEffect = undefined;
     if (current?.origin === origin) return current;
+    const firstAttempt = attempts.length > 0 ? Math.min(...attempts) : undefined;
     if (firstAttempt !== undefined && current) {
       const ours = current.recent?.find((write) => write.origin === origin);
       if (ours) {
@@ -65,7 +91,8 @@ export async function setRegister(
       const covered = current.version < firstAttempt || oldest <= firstAttempt;
       if (!covered) throw outcomeUnknown(key);
     }
-    if (ifVersion !== undefined && (current?.version ?? 0) !== ifVersion) {
+    const refused = current?.writeOnce || (ifVersion !== undefined && (current?.version ?? 0) !== ifVersion);
+    if (refused) {
       if (firstAttempt === undefined) return current;
       // An attempt of ours is still adoptable by a later round: accepting the current state again at
       // our higher ballot makes it unadoptable before we answer that the write did not happen.
@@ -73,7 +100,8 @@ export async function setRegister(
       return { ...current };
     }
     const version = (current?.version ?? 0) + 1;
-    firstAttempt = Math.min(firstAttempt ?? version, version);
+    attempts.push(version);
+    lastWasAttempt = true;
     return {
       version,
       value,
@@ -82,6 +110,7 @@ export async function setRegister(
     } satisfies RegisterState;
   });
   if (tookEffect) return { key, value, version: tookEffect.version };
+  if (after?.writeOnce) throw kindConflict(key, true);
   if (after?.origin !== origin) {
     throw conflict("VersionConflict", `version is ${after?.version ?? 0}, not ${ifVersion}`, {
       key,

@@ -29,10 +29,12 @@ describe("prepare", () => {
     expect(await acceptor.prepare({ op: "prepare", key, ballot: b(5) })).toEqual({
       ok: false,
       conflict: b(5),
+      acceptedBallot: "",
     });
     expect(await acceptor.prepare({ op: "prepare", key, ballot: b(4, "z") })).toEqual({
       ok: false,
       conflict: b(5),
+      acceptedBallot: "",
     });
     expect(await acceptor.prepare({ op: "prepare", key, ballot: b(5, "q") })).toEqual({ ok: true });
   });
@@ -53,6 +55,7 @@ describe("prepare", () => {
     expect(await acceptor.prepare({ op: "prepare", key, ballot: b(6) })).toEqual({
       ok: false,
       conflict: b(7),
+      acceptedBallot: b(7),
     });
   });
 });
@@ -75,6 +78,7 @@ describe("accept", () => {
     expect(await acceptor.accept({ op: "accept", key, ballot: b(8), state: state(1, "old") })).toEqual({
       ok: false,
       conflict: b(9),
+      acceptedBallot: "",
     });
     const item = (await documents.send(new GetCommand({ TableName: table, Key: paxosItemKey(key) }))).Item;
     expect(item).toEqual({ ...paxosItemKey(key), promised: b(9) });
@@ -86,6 +90,7 @@ describe("accept", () => {
     expect(await acceptor.accept({ op: "accept", key, ballot: b(3), state: state(1, "old") })).toEqual({
       ok: false,
       conflict: b(4),
+      acceptedBallot: b(4),
     });
   });
 
@@ -96,6 +101,7 @@ describe("accept", () => {
     expect(await acceptor.prepare({ op: "prepare", key, ballot: b(1, "z") })).toEqual({
       ok: false,
       conflict: b(2),
+      acceptedBallot: b(1),
     });
     expect(
       await acceptor.accept({ op: "accept", key, ballot: b(2), state: state(2, "b"), promise: b(3) }),

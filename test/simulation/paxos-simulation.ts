@@ -1,9 +1,11 @@
 /**
- * A seeded, deterministic simulation of the Paxos registers: the real Proposer against in-memory
- * acceptors with the same rules, over a network that loses, delays, reorders and duplicates messages,
- * with proposers that crash mid-round and restart cold, and several proposers dueling on the same keys.
- * Virtual time: one event runs at a time and every promise chain settles before the next, so a seed
- * always replays the same execution.
+ * A seeded, deterministic simulation of the Paxos registers: the real Proposer and register functions
+ * against in-memory acceptors with the same rules, over a network that loses, delays, reorders and
+ * duplicates messages and delivers some after the caller gave up (late accepts), with proposers that
+ * crash mid-round and restart cold, several concurrent calls on one proposer, write-once, set,
+ * compare-and-set and read mixed on the same keys, crowds of 40+ proposers on one key and keys written
+ * more often than a register state's history holds. Virtual time: one event runs at a time and every
+ * promise chain settles before the next, so a seed always replays the same execution.
  */
 
 import { AppError } from "../../shared/errors.ts";
@@ -39,22 +41,46 @@ export const BROKEN_RULES: AcceptorRules = {
     applyAccept(record ? { promised: "", accepted: undefined } : undefined, request),
 };
 
+export type Workload = "mixed" | "once" | "crowd" | "long";
+
+/** A register bug for the negative controls, applied where the simulation calls the real registers. */
+export type RegisterBug =
+  /** Retries a set whose outcome is unknown and reports the retry's answer: applies a change twice. */
+  | "retry-unknown"
+  /** Reports every write-once answer as won. */
+  | "always-won";
+
 export interface SimulationOptions {
   replicas?: number;
-  clients?: number;
-  opsPerClient?: number;
+  workload?: Workload;
   dropRate?: number;
   duplicateRate?: number;
+  /** Share of messages delivered to the acceptor only after the caller's timeout. */
+  lateRate?: number;
   crashRate?: number;
   rules?: AcceptorRules;
+  bug?: RegisterBug;
+  /** Off: skip the linearizability check (only to show that the negative controls depend on it). */
+  checkLinearizability?: boolean;
 }
+
+export type Invariant = "write-once-single-value" | "write-once-won" | "linearizable";
 
 export interface SimulationResult {
   seed: number;
+  workload: Workload;
   ok: boolean;
+  invariant?: Invariant;
   problem?: string;
   operations: number;
   completed: number;
+  /** Operations without an answer, by error code ("crashed" for a client that crashed mid-call). */
+  unanswered: Record<string, number>;
+  messages: number;
+  lateMessages: number;
+  /** The most writes (sets answered or not) on one key, and the most proposers that wrote one key. */
+  maxWritesPerKey: number;
+  maxProposersPerKey: number;
 }
 
 class Scheduler {
@@ -63,18 +89,21 @@ class Scheduler {
   private readonly events: Array<{ time: number; sequence: number; run: () => void }> = [];
 
   at(delay: number, run: () => void): void {
-    this.events.push({ time: this.time + delay, sequence: this.sequence++, run });
+    const event = { time: this.time + delay, sequence: this.sequence++, run };
+    // Keep the queue sorted by (time, sequence): insert after every event that runs no later.
+    let low = 0;
+    let high = this.events.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (this.events[middle]!.time <= event.time) low = middle + 1;
+      else high = middle;
+    }
+    this.events.splice(low, 0, event);
   }
 
   async run(maxEvents: number): Promise<void> {
     for (let count = 0; count < maxEvents && this.events.length > 0; count++) {
-      let next = 0;
-      for (let i = 1; i < this.events.length; i++) {
-        const a = this.events[i]!;
-        const b = this.events[next]!;
-        if (a.time < b.time || (a.time === b.time && a.sequence < b.sequence)) next = i;
-      }
-      const event = this.events.splice(next, 1)[0]!;
+      const event = this.events.shift()!;
       this.time = event.time;
       event.run();
       // Let every promise chain the event started settle before the next event.
@@ -85,19 +114,37 @@ class Scheduler {
 
 const CALL_TIMEOUT = 60;
 
+interface Client {
+  proposerId: string;
+  /** Ends every call of the client's current incarnation: a crash. */
+  crash: Promise<"crashed">;
+  crashed: boolean;
+}
+
 export async function simulate(seed: number, options: SimulationOptions = {}): Promise<SimulationResult> {
   const random = seededRandom(seed);
   const replicas = options.replicas ?? (random() < 0.5 ? 3 : 5);
-  const clients = options.clients ?? 3;
-  const opsPerClient = options.opsPerClient ?? 6;
-  const dropRate = options.dropRate ?? 0.1;
+  const workload: Workload =
+    options.workload ??
+    pick(random(), [
+      ["crowd", 0.1],
+      ["long", 0.1],
+      ["once", 0.1],
+      ["mixed", 0.7],
+    ]);
+  const dropRate = options.dropRate ?? 0.08;
   const duplicateRate = options.duplicateRate ?? 0.05;
-  const crashRate = options.crashRate ?? 0.1;
+  const lateRate = options.lateRate ?? 0.12;
+  const crashRate = options.crashRate ?? 0.05;
   const rules = options.rules ?? CORRECT_RULES;
   const scheduler = new Scheduler();
   const acceptors = Array.from({ length: replicas }, () => new Map<string, AcceptorRecord>());
   const replicaIds = acceptors.map((_, index) => `r${index}`);
   const histories = new Map<string, HistoryEntry[]>();
+  const writers = new Map<string, Set<string>>();
+  const unanswered: Record<string, number> = {};
+  let messages = 0;
+  let lateMessages = 0;
 
   const deliver = (replica: number, request: AcceptorRequest) => {
     const records = acceptors[replica]!;
@@ -109,12 +156,17 @@ export async function simulate(seed: number, options: SimulationOptions = {}): P
     return reply;
   };
 
-  const transportFor = (client: { crashBudget: number; onCrash: () => void }): ReplicaTransport => ({
+  const transportFor = (client: Client): ReplicaTransport => ({
     replicaIds,
     // biome-ignore lint/suspicious/noExplicitAny: one body serves both overloads of call.
     call: ((replicaId: string, request: PrepareRequest | AcceptRequest): Promise<any> => {
-      if (client.crashBudget-- === 0) client.onCrash();
-      if (client.crashBudget < 0) return new Promise(() => {}); // a crashed proposer sends nothing more
+      // A crashed proposer sends nothing more (messages already sent still arrive).
+      if (client.crashed) return new Promise(() => {});
+      if (random() < crashRate / 20) {
+        client.crashed = true;
+        return new Promise(() => {});
+      }
+      messages++;
       const replica = replicaIds.indexOf(replicaId);
       return new Promise((resolve, reject) => {
         let settled = false;
@@ -126,9 +178,12 @@ export async function simulate(seed: number, options: SimulationOptions = {}): P
         };
         scheduler.at(CALL_TIMEOUT, () => settle(() => reject(new Error("timeout"))));
         if (random() < dropRate) return;
+        const late = random() < lateRate;
+        if (late) lateMessages++;
         const copies = random() < duplicateRate ? 2 : 1;
         for (let copy = 0; copy < copies; copy++) {
-          scheduler.at(1 + Math.floor(random() * 20), () => {
+          const delay = late ? CALL_TIMEOUT + 1 + Math.floor(random() * 100) : 1 + Math.floor(random() * 20);
+          scheduler.at(delay, () => {
             const reply = deliver(replica, request);
             if (random() < dropRate) return;
             scheduler.at(1 + Math.floor(random() * 20), () => settle(() => resolve(reply)));
@@ -141,16 +196,47 @@ export async function simulate(seed: number, options: SimulationOptions = {}): P
   const sleep = (ms: number) =>
     new Promise<void>((resolve) => scheduler.at(Math.max(1, Math.round(ms)), resolve));
 
-  const runClient = async (clientIndex: number) => {
+  let valueCounter = 0;
+  const nextOp = (key: string): RegisterOp => {
+    const value = `v${valueCounter++}`;
+    const roll = random();
+    if (workload === "once") return roll < 0.8 ? { kind: "propose", value } : { kind: "get" };
+    if (workload === "crowd" || workload === "long")
+      return roll < 0.85
+        ? { kind: "set", value }
+        : roll < 0.95
+          ? { kind: "get" }
+          : { kind: "propose", value };
+    // Mixed: keys of both kinds and attempts to use each with the other kind's operation.
+    const kindBias = key === "once" ? 0.5 : key === "register" ? -0.3 : 0;
+    if (roll < 0.2 + kindBias) return { kind: "propose", value };
+    if (roll < 0.45) return { kind: "get" };
+    if (roll < 0.75) return { kind: "set", value };
+    return { kind: "set", value, ifVersion: Math.floor(random() * 4) };
+  };
+
+  /** One client: a proposer shared by `parallel` loops of calls, restarted cold after a crash. */
+  const runClient = async (
+    clientIndex: number,
+    parallel: number,
+    ops: number,
+    keys: string[],
+    start: number,
+  ) => {
+    await sleep(start);
     let generation = 0;
-    const state = { crashBudget: Number.POSITIVE_INFINITY, onCrash: () => {} };
-    let proposer = (): Proposer => {
-      throw new Error("unset");
-    };
-    const restart = () => {
-      const instance = new Proposer({
+    let crashNow: () => void = () => {};
+    const incarnation = () => {
+      const client: Client = {
         proposerId: `c${clientIndex}g${generation++}`,
-        transport: transportFor(state),
+        crashed: false,
+        crash: new Promise((resolve) => {
+          crashNow = () => resolve("crashed");
+        }),
+      };
+      const proposer = new Proposer({
+        proposerId: client.proposerId,
+        transport: transportFor(client),
         maxRounds: 8,
         backoffBaseMs: 5,
         backoffMaxMs: 80,
@@ -158,89 +244,152 @@ export async function simulate(seed: number, options: SimulationOptions = {}): P
         sleep,
         onePhaseWhenWarm: random() < 0.8,
       });
-      proposer = () => instance;
+      return { client, proposer, crash: () => crashNow() };
     };
-    restart();
-    for (let i = 0; i < opsPerClient; i++) {
-      const roll = random();
-      const key = roll < 0.3 ? "once" : "register";
-      const value = `c${clientIndex}-${i}`;
-      let op: RegisterOp;
-      if (key === "once") op = { kind: "propose", value };
-      else if (roll < 0.55) op = { kind: "get" };
-      else if (roll < 0.8) op = { kind: "set", value };
-      else op = { kind: "set", value, ifVersion: Math.floor(random() * 4) };
-      const entry: HistoryEntry = { op, call: scheduler.time };
-      const history = histories.get(key) ?? [];
-      histories.set(key, history);
-      history.push(entry);
-
-      // A crash cuts the operation off after a random number of messages, then the client restarts cold.
-      let crashed: () => void = () => {};
-      const crash = new Promise<"crashed">((resolve) => {
-        crashed = () => resolve("crashed");
-      });
-      state.crashBudget = random() < crashRate ? Math.floor(random() * 8) : Number.POSITIVE_INFINITY;
-      state.onCrash = crashed;
-      const outcome = await Promise.race([perform(proposer(), key, op), crash]);
-      if (outcome === "crashed") {
-        state.crashBudget = Number.POSITIVE_INFINITY;
-        restart();
-        continue;
+    let current = incarnation();
+    const loop = async () => {
+      for (let i = 0; i < ops; i++) {
+        const key = keys[Math.floor(random() * keys.length)]!;
+        const op = nextOp(key);
+        const entry: HistoryEntry = { op, call: scheduler.time };
+        const history = histories.get(key) ?? [];
+        histories.set(key, history);
+        history.push(entry);
+        if (op.kind !== "get") {
+          const set = writers.get(key) ?? new Set();
+          writers.set(key, set);
+          set.add(`c${clientIndex}`);
+        }
+        const { client, proposer } = current;
+        const outcome = await Promise.race([perform(proposer, key, op, options.bug), client.crash]);
+        if (client.crashed && current.client === client) {
+          current.crash();
+          current = incarnation();
+        }
+        if (outcome === "crashed" || client.crashed) {
+          unanswered.crashed = (unanswered.crashed ?? 0) + 1;
+          continue;
+        }
+        if ("code" in outcome) unanswered[outcome.code] = (unanswered[outcome.code] ?? 0) + 1;
+        else {
+          entry.ret = scheduler.time;
+          entry.output = outcome;
+        }
+        await sleep(random() * 30);
       }
-      state.crashBudget = Number.POSITIVE_INFINITY;
-      if (outcome !== "unknown") {
-        entry.ret = scheduler.time;
-        entry.output = outcome;
-      }
-      await sleep(random() * 30);
-    }
+    };
+    await Promise.all(Array.from({ length: parallel }, () => loop()));
   };
 
-  void Promise.all(Array.from({ length: clients }, (_, index) => runClient(index)));
+  const clients: Array<Promise<void>> = [];
+  if (workload === "crowd") {
+    // 40 to 48 proposers take turns on one key, each warm from its own earlier writes.
+    const count = 40 + Math.floor(random() * 9);
+    for (let index = 0; index < count; index++)
+      clients.push(runClient(index, 1, 2, ["crowd"], Math.floor(random() * 3000)));
+  } else if (workload === "long") {
+    // One key written 60+ times by a few proposers: the register's history overflows.
+    const count = 2 + Math.floor(random() * 2);
+    for (let index = 0; index < count; index++) clients.push(runClient(index, 1, 36, ["long"], 0));
+  } else if (workload === "once") {
+    // Dueling proposers of one write-once key.
+    const count = 3 + Math.floor(random() * 4);
+    for (let index = 0; index < count; index++)
+      clients.push(runClient(index, 1 + Math.floor(random() * 2), 3, ["once"], Math.floor(random() * 50)));
+  } else {
+    const count = 2 + Math.floor(random() * 3);
+    for (let index = 0; index < count; index++)
+      clients.push(runClient(index, 1 + Math.floor(random() * 3), 4, ["once", "register", "mixed"], 0));
+  }
+  void Promise.all(clients);
   // Operations still waiting when the events run out stay without an answer.
-  await scheduler.run(200_000);
+  await scheduler.run(400_000);
 
   const all = [...histories.values()].flat();
-  const result = { seed, operations: all.length, completed: all.filter((entry) => entry.output).length };
-  const proposals = (histories.get("once") ?? []).flatMap((entry) =>
-    entry.output?.kind === "propose" ? [entry.output] : [],
-  );
-  if (new Set(proposals.map((output) => JSON.stringify(output.value))).size > 1) {
-    return { ...result, ok: false, problem: "two different values chosen for a write-once key" };
-  }
-  if (proposals.filter((output) => output.won).length > 1) {
-    return { ...result, ok: false, problem: "two proposers were told they won a write-once key" };
-  }
+  const result = {
+    seed,
+    workload,
+    operations: all.length,
+    completed: all.filter((entry) => entry.output).length,
+    unanswered,
+    messages,
+    lateMessages,
+    maxWritesPerKey: Math.max(
+      0,
+      ...[...histories.values()].map((history) => history.filter((entry) => entry.op.kind !== "get").length),
+    ),
+    maxProposersPerKey: Math.max(0, ...[...writers.values()].map((set) => set.size)),
+  };
   for (const [key, history] of histories) {
-    if (!checkLinearizable(history).linearizable) {
-      if (process.env.SIM_DEBUG)
-        console.log(JSON.stringify(history, null, 0).replaceAll('},{"op"', '},\n{"op"'));
-      return { ...result, ok: false, problem: `history of ${key} is not linearizable` };
+    const proposals = history.flatMap((entry) =>
+      entry.op.kind === "propose" && entry.output?.kind === "propose"
+        ? [{ op: entry.op, output: entry.output }]
+        : [],
+    );
+    if (new Set(proposals.map(({ output }) => JSON.stringify(output.value))).size > 1)
+      return fail(result, "write-once-single-value", `two different values chosen for write-once key ${key}`);
+    for (const { op, output } of proposals) {
+      if (output.won !== (output.value === op.value))
+        return fail(result, "write-once-won", `a proposer of ${key} was told won: ${output.won} wrongly`);
+    }
+  }
+  if (options.checkLinearizability !== false) {
+    for (const [key, history] of histories) {
+      if (!checkLinearizable(history).linearizable) {
+        if (process.env.SIM_DEBUG)
+          console.log(JSON.stringify(history, null, 0).replaceAll('},{"op"', '},\n{"op"'));
+        return fail(result, "linearizable", `history of ${key} is not linearizable`);
+      }
     }
   }
   return { ...result, ok: true };
 }
 
-/** Runs one operation; errors (no quorum, contention) leave the outcome unknown. */
-async function perform(proposer: Proposer, key: string, op: RegisterOp): Promise<RegisterOutput | "unknown"> {
+function pick<T>(roll: number, choices: Array<[T, number]>): T {
+  let sum = 0;
+  for (const [choice, weight] of choices) {
+    sum += weight;
+    if (roll < sum) return choice;
+  }
+  return choices[choices.length - 1]![0];
+}
+
+const fail = (
+  result: Omit<SimulationResult, "ok">,
+  invariant: Invariant,
+  problem: string,
+): SimulationResult => ({ ...result, ok: false, invariant, problem });
+
+/** Runs one operation through the real register functions; an error leaves the outcome unknown. */
+async function perform(
+  proposer: Proposer,
+  key: string,
+  op: RegisterOp,
+  bug?: RegisterBug,
+): Promise<RegisterOutput | { code: string }> {
   try {
     switch (op.kind) {
       case "propose": {
         const answer = await proposeOnce(proposer, key, op.value);
-        return { kind: "propose", value: answer.value, version: answer.version, won: answer.won };
+        const won = bug === "always-won" ? true : answer.won;
+        return { kind: "propose", value: answer.value, version: answer.version, won };
       }
       case "get": {
         const answer = await readRegister(proposer, key);
         return { kind: "get", found: true, version: answer.version, value: answer.value };
       }
       case "set": {
-        const answer = await setRegister(proposer, key, op.value, op.ifVersion);
+        const answer = await setRegister(proposer, key, op.value, op.ifVersion).catch((error) => {
+          if (bug === "retry-unknown" && error instanceof AppError && error.status === 503)
+            return setRegister(proposer, key, op.value, op.ifVersion);
+          throw error;
+        });
         return { kind: "set", ok: true, version: answer.version };
       }
     }
   } catch (error) {
     if (error instanceof AppError && error.code === "KeyNotFound") return { kind: "get", found: false };
+    if (error instanceof AppError && error.code === "KeyKindConflict") return { kind: "conflict" };
     if (error instanceof AppError && error.code === "VersionConflict") {
       return {
         kind: "set",
@@ -249,6 +398,6 @@ async function perform(proposer: Proposer, key: string, op: RegisterOp): Promise
         value: error.details.value ?? undefined,
       };
     }
-    return "unknown";
+    return { code: error instanceof AppError ? error.code : "error" };
   }
 }

@@ -1,0 +1,247 @@
+/**
+ * The real Proposer and registers against in-memory acceptors, with a transport whose delivery order each
+ * test controls: the defects a single scripted interleaving shows (the simulation finds the rest).
+ */
+import { describe, expect, it } from "vitest";
+import { AppError } from "../../shared/errors.ts";
+import {
+  type AcceptorRequest,
+  type AcceptRequest,
+  MemoryAcceptor,
+  type PrepareRequest,
+} from "../../shared/paxos/acceptor.ts";
+import { Proposer, type ReplicaTransport } from "../../shared/paxos/proposer.ts";
+import { proposeOnce, readRegister, setRegister } from "../../shared/paxos/register.ts";
+
+const ids = ["r0", "r1", "r2"];
+
+/**
+ * Delivers each request after `delay(request, replica)` ms (undefined: the replica does not answer) and
+ * calls `delivered` after each delivery.
+ */
+function transport(
+  acceptors: MemoryAcceptor[],
+  delay: (request: AcceptorRequest, replica: number) => number | undefined = () => 0,
+  log: AcceptorRequest[] = [],
+  delivered: () => void = () => {},
+): ReplicaTransport {
+  return {
+    replicaIds: ids,
+    // biome-ignore lint/suspicious/noExplicitAny: one body serves both overloads of call.
+    call: ((replicaId: string, request: PrepareRequest | AcceptRequest): Promise<any> => {
+      log.push(request);
+      const replica = ids.indexOf(replicaId);
+      const ms = delay(request, replica);
+      if (ms === undefined) return Promise.reject(new Error("unreachable"));
+      const acceptor = acceptors[replica]!;
+      return new Promise((resolve) =>
+        setTimeout(async () => {
+          const reply = await (request.op === "prepare"
+            ? acceptor.prepare(request)
+            : acceptor.accept(request));
+          delivered();
+          resolve(reply);
+        }, ms),
+      );
+    }) as ReplicaTransport["call"],
+  };
+}
+
+/** Ballots at which two replicas hold different states (never allowed: a read could pick either). */
+function splitBallots(acceptors: MemoryAcceptor[], key: string): string[] {
+  const byBallot = new Map<string, string>();
+  const split: string[] = [];
+  for (const acceptor of acceptors) {
+    const accepted = acceptor.records.get(key)?.accepted;
+    if (!accepted) continue;
+    const state = JSON.stringify(accepted.state);
+    if ((byBallot.get(accepted.ballot) ?? state) !== state) split.push(accepted.ballot);
+    byBallot.set(accepted.ballot, state);
+  }
+  return split;
+}
+
+const fresh = () => ids.map(() => new MemoryAcceptor());
+const noSleep = async () => {};
+
+describe("Proposer", () => {
+  it("never lets two concurrent calls on one warm proposer put two states at one ballot", async () => {
+    const acceptors = fresh();
+    let race = false;
+    // Call "a" reaches r0 and r1 first, call "b" reaches r2 first.
+    const delay = (request: AcceptorRequest, replica: number) => {
+      if (!race || request.op !== "accept") return 0;
+      return (request.state.value === "a") === replica < 2 ? 1 : 10;
+    };
+    const split = new Set<string>();
+    const proposer = new Proposer({
+      proposerId: "p",
+      transport: transport(acceptors, delay, [], () => {
+        for (const ballot of splitBallots(acceptors, "k")) split.add(ballot);
+      }),
+      sleep: noSleep,
+    });
+    await setRegister(proposer, "k", "start");
+    race = true;
+    const answers = await Promise.all([setRegister(proposer, "k", "a"), setRegister(proposer, "k", "b")]);
+    expect([...split]).toEqual([]);
+    expect(answers.map((answer) => answer.version).sort()).toEqual([2, 3]);
+    expect((await readRegister(proposer, "k")).version).toBe(3);
+  });
+
+  it("does not answer OutcomeUnknown for a warm attempt that a majority had already overtaken", async () => {
+    // 40 proposers write one key round-robin: each comes back warm after 39 others' writes (more than
+    // the register's history), its warm attempt is rejected, and it must still write.
+    const acceptors = fresh();
+    const proposers = Array.from(
+      { length: 40 },
+      (_, index) =>
+        new Proposer({ proposerId: `p${index}`, transport: transport(acceptors), sleep: noSleep }),
+    );
+    const failures: string[] = [];
+    for (let write = 0; write < 200; write++) {
+      try {
+        await setRegister(proposers[write % 40]!, "k", write);
+      } catch (error) {
+        failures.push(error instanceof AppError ? error.code : String(error));
+      }
+    }
+    expect(failures).toEqual([]);
+    expect((await readRegister(proposers[0]!, "k")).version).toBe(200);
+  });
+
+  it("keeps the warm cache bounded however many keys one proposer writes", async () => {
+    const acceptors = fresh();
+    const proposer = new Proposer({
+      proposerId: "p",
+      transport: transport(acceptors),
+      sleep: noSleep,
+      maxCachedKeys: 50,
+    });
+    for (let index = 0; index < 300; index++) await setRegister(proposer, `k${index}`, index);
+    expect(proposer.cachedKeys).toBeLessThanOrEqual(50);
+    // An evicted key is written again correctly (cold, two round trips).
+    expect((await setRegister(proposer, "k0", "again")).version).toBe(2);
+  });
+
+  it("counts only consecutive rounds without a majority of answers as an outage", async () => {
+    const acceptors = fresh();
+    // Rounds alternate: no answers, a conflict (another proposer promised higher), no answers, success.
+    let prepares = 0;
+    const delay = (request: AcceptorRequest, replica: number) => {
+      if (request.op !== "prepare") return 0;
+      prepares++;
+      if (prepares <= 3 || (prepares > 6 && prepares <= 9)) return replica === 0 ? 0 : undefined;
+      return 0;
+    };
+    const rival = new Proposer({ proposerId: "z", transport: transport(acceptors), sleep: noSleep });
+    await readRegister(rival, "k").catch(() => {});
+    const proposer = new Proposer({
+      proposerId: "a",
+      transport: transport(acceptors, delay),
+      sleep: noSleep,
+    });
+    // Round 2 is rejected: the rival's ballot is above ours, although every replica answers.
+    expect((await setRegister(proposer, "k", "v")).version).toBe(1);
+  });
+
+  it("answers a warm change in one round trip", async () => {
+    const acceptors = fresh();
+    const log: AcceptorRequest[] = [];
+    const proposer = new Proposer({
+      proposerId: "p",
+      transport: transport(acceptors, () => 0, log),
+      sleep: noSleep,
+    });
+    await setRegister(proposer, "k", 1);
+    log.length = 0;
+    const result = await proposer.change("k", (current) => ({ ...current!, version: current!.version + 1 }));
+    expect(result.roundTrips).toBe(1);
+    expect(log.map((request) => request.op)).toEqual(["accept", "accept", "accept"]);
+  });
+});
+
+describe("a set whose attempt took effect without its knowing", () => {
+  /** A's accept reaches r0 only; another proposer adopts it and writes `after` more times; A resumes. */
+  async function buried(after: number) {
+    const acceptors = fresh();
+    let firstRound = true;
+    let resume: () => void = () => {};
+    const writer = new Proposer({
+      proposerId: "a",
+      transport: transport(acceptors, (request, replica) =>
+        firstRound && request.op === "accept" && replica !== 0 ? undefined : 0,
+      ),
+      sleep: () => {
+        if (!firstRound) return Promise.resolve();
+        firstRound = false;
+        return new Promise<void>((resolve) => {
+          resume = resolve;
+        });
+      },
+    });
+    const pending = setRegister(writer, "k", "mine").catch((error: AppError) => error.code);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const other = new Proposer({
+      proposerId: "b",
+      transport: transport(acceptors, (_, replica) => (replica === 2 ? undefined : 0)),
+      sleep: noSleep,
+    });
+    expect(await readRegister(other, "k")).toMatchObject({ value: "mine", version: 1 });
+    for (let write = 0; write < after; write++) await setRegister(other, "k", write);
+    resume();
+    return pending;
+  }
+
+  it("learns that it took effect while no more than the history's 32 writes came after it", async () => {
+    expect(await buried(31)).toEqual({ key: "k", value: "mine", version: 1 });
+  });
+
+  it("answers OutcomeUnknown once more writes than the history holds came after it", async () => {
+    expect(await buried(40)).toBe("OutcomeUnknown");
+  });
+});
+
+describe("write-once and rewritable keys", () => {
+  it("refuses to overwrite a write-once key, and to propose once on a rewritable key", async () => {
+    const proposer = new Proposer({ proposerId: "p", transport: transport(fresh()), sleep: noSleep });
+    expect((await proposeOnce(proposer, "once", "first")).won).toBe(true);
+    await expect(setRegister(proposer, "once", "second")).rejects.toMatchObject({ code: "KeyKindConflict" });
+    expect(await readRegister(proposer, "once")).toMatchObject({ value: "first", version: 1 });
+    await setRegister(proposer, "rw", 1);
+    await expect(proposeOnce(proposer, "rw", "x")).rejects.toMatchObject({ code: "KeyKindConflict" });
+    expect(await readRegister(proposer, "rw")).toMatchObject({ value: 1, version: 1 });
+  });
+
+  it("answers won: true to the proposer whose value another round adopted before it returned", async () => {
+    const acceptors = fresh();
+    // The first proposer's accept reaches only r0; it backs off until the others are done.
+    let firstRound = true;
+    let resume: () => void = () => {};
+    const first = new Proposer({
+      proposerId: "a",
+      transport: transport(acceptors, (request, replica) =>
+        firstRound && request.op === "accept" && replica !== 0 ? undefined : 0,
+      ),
+      sleep: () => {
+        if (!firstRound) return Promise.resolve();
+        firstRound = false;
+        return new Promise<void>((resolve) => {
+          resume = resolve;
+        });
+      },
+    });
+    const pending = proposeOnce(first, "once", "mine");
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    // Another proposer reading through r0 and r1 adopts it; a third tries to overwrite it.
+    const other = new Proposer({
+      proposerId: "b",
+      transport: transport(acceptors, (_, replica) => (replica === 2 ? undefined : 0)),
+      sleep: noSleep,
+    });
+    expect(await readRegister(other, "once")).toMatchObject({ value: "mine", version: 1 });
+    await setRegister(other, "once", "overwritten").catch(() => {});
+    resume();
+    expect(await pending).toMatchObject({ value: "mine", version: 1, won: true });
+  });
+});
