@@ -46,7 +46,9 @@ export class Lookup extends Construct {
     this.leaseTable.addGlobalSecondaryIndex({
       indexName: LEASES_BY_SERVER_INDEX,
       partitionKey: { name: "serverId", type: AttributeType.STRING },
-      projectionType: ProjectionType.ALL,
+      // Keys only: a heartbeat learns which sessions to read from it, then reads each lease strongly
+      // consistently (the index lags), so projecting the state (up to 64 KB a lease) would only cost.
+      projectionType: ProjectionType.KEYS_ONLY,
     });
     this.serverTable = new Table(this, "ServerTable", {
       ...common,

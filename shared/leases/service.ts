@@ -12,6 +12,7 @@
 import { randomUUID } from "node:crypto";
 import { ConditionalCheckFailedException, TransactionCanceledException } from "@aws-sdk/client-dynamodb";
 import {
+  BatchGetCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -75,26 +76,64 @@ export class LeaseService {
     return this.options.config;
   }
 
-  /** Registers or renews a server, which renews every lease of its registration. */
+  /**
+   * Registers or renews a server, which renews every lease of its registration, and answers the leases
+   * it holds with how long it may hold each. The index only says which sessions to look at (it lags its
+   * table): each lease is then read strongly consistently, after the renewal, so a lease frozen by a
+   * move is answered with its frozen expiry and one reassigned since is left out.
+   */
   async heartbeat(serverId: string) {
     let server: ServerRecord | undefined;
     for (let attempt = 0; attempt < 5 && !server; attempt++) server = await this.renewRegistration(serverId);
     if (!server) throw unavailable("Contention", `could not register ${serverId}; retry`, { serverId });
-    const { Items = [] } = await this.documents.send(
-      new QueryCommand({
-        TableName: this.options.leaseTable,
-        IndexName: LEASES_BY_SERVER_INDEX,
-        KeyConditionExpression: "serverId = :serverId",
-        ExpressionAttributeValues: { ":serverId": serverId },
-      }),
-    );
-    const leases = (Items as StoredLease[]).flatMap((lease) => {
+    const leases = (await this.readLeases(await this.sessionsListedFor(serverId))).flatMap((lease) => {
       const expiresAt = leaseExpiry(lease, server);
-      return expiresAt === undefined || lease.serverEpoch !== server.epoch
+      return expiresAt === undefined || lease.serverId !== serverId || lease.serverEpoch !== server.epoch
         ? []
         : [{ sessionId: lease.sessionId, fencingToken: lease.fencingToken, leaseExpiresAt: expiresAt }];
     });
     return { serverId, expiresAt: server.expiresAt, epoch: server.epoch, leases };
+  }
+
+  /** The sessions the byServer index lists for a server, every page of them (keys only). */
+  private async sessionsListedFor(serverId: string): Promise<string[]> {
+    const sessions: string[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.documents.send(
+        new QueryCommand({
+          TableName: this.options.leaseTable,
+          IndexName: LEASES_BY_SERVER_INDEX,
+          KeyConditionExpression: "serverId = :serverId",
+          ExpressionAttributeValues: { ":serverId": serverId },
+          ExclusiveStartKey: start,
+        }),
+      );
+      sessions.push(...(page.Items ?? []).map((item) => String(item.sessionId)));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return sessions;
+  }
+
+  /** Strongly consistent reads of lease items, 100 a request, until none is left unprocessed. */
+  private async readLeases(sessionIds: string[]): Promise<StoredLease[]> {
+    const leases: StoredLease[] = [];
+    for (let offset = 0; offset < sessionIds.length; offset += 100) {
+      let keys: Array<Record<string, unknown>> = sessionIds
+        .slice(offset, offset + 100)
+        .map((sessionId) => ({ sessionId }));
+      for (let attempt = 0; keys.length > 0; attempt++) {
+        if (attempt > 0) await this.sleep(Math.min(1000, 10 * 2 ** attempt));
+        const answer = await this.documents.send(
+          new BatchGetCommand({
+            RequestItems: { [this.options.leaseTable]: { Keys: keys, ConsistentRead: true } },
+          }),
+        );
+        leases.push(...((answer.Responses?.[this.options.leaseTable] ?? []) as StoredLease[]));
+        keys = answer.UnprocessedKeys?.[this.options.leaseTable]?.Keys ?? [];
+      }
+    }
+    return leases;
   }
 
   private async renewRegistration(serverId: string): Promise<ServerRecord | undefined> {
@@ -104,12 +143,15 @@ export class LeaseService {
     const ttl = Math.floor(expiresAt / 1000) + 86_400;
     try {
       if (canExtendRegistration(current, now)) {
+        // A registration's expiry never moves backwards: a service instance whose clock is behind
+        // another's would otherwise cut short leases that a server was already told it holds.
+        if (expiresAt <= current.expiresAt) return current;
         await this.documents.send(
           new UpdateCommand({
             TableName: this.options.serverTable,
             Key: { serverId },
             UpdateExpression: "SET expiresAt = :expiresAt, #ttl = :ttl",
-            ConditionExpression: "epoch = :epoch AND expiresAt >= :now",
+            ConditionExpression: "epoch = :epoch AND expiresAt >= :now AND expiresAt < :expiresAt",
             ExpressionAttributeNames: { "#ttl": "ttl" },
             ExpressionAttributeValues: {
               ":expiresAt": expiresAt,
@@ -267,35 +309,62 @@ export class LeaseService {
     }
   }
 
-  /** Stores the session's state, only with its newest fencing token (else 409, state unchanged). */
+  /**
+   * Stores the session's state, only from the server that holds a live lease under `fencingToken`: not
+   * released, not reassigned, and by this service's clock not past its expiry plus the skew bound (else
+   * 409 StaleFencingToken, state unchanged). The write is conditioned on the lease item being unchanged
+   * since it was read and, for a lease that lives with its registration, on that registration.
+   */
   async writeState(sessionId: string, serverId: string, fencingToken: number, state: unknown) {
-    try {
-      await this.documents.send(
-        new UpdateCommand({
-          TableName: this.options.leaseTable,
-          Key: { sessionId },
-          UpdateExpression: "SET #state = :state, stateToken = :token",
-          ConditionExpression: "fencingToken = :token AND serverId = :serverId",
-          ExpressionAttributeNames: { "#state": "state" },
-          ExpressionAttributeValues: {
-            ":state": JSON.stringify(state),
-            ":token": fencingToken,
-            ":serverId": serverId,
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const { lease, holder } = await this.read(sessionId);
+      if (!lease) throw notFound("SessionNotFound", `${sessionId} has never been assigned`, { sessionId });
+      const now = this.now();
+      const status = leaseStatus(lease, holder, now, this.config);
+      const live = status.status === "held" && status.fencingToken === fencingToken;
+      if (!fenceAccepts(lease, serverId, fencingToken) || !live) {
+        const why = !fenceAccepts(lease, serverId, fencingToken)
+          ? `is not ${sessionId}'s newest (${lease.fencingToken}, ${lease.serverId})`
+          : lease.released
+            ? "was released"
+            : "has expired";
+        throw conflict("StaleFencingToken", `token ${fencingToken} of ${serverId} ${why}`, {
+          sessionId,
+          fencingToken: lease.fencingToken,
+        });
+      }
+      const actions: Array<Record<string, unknown>> = [
+        {
+          Update: {
+            TableName: this.options.leaseTable,
+            Key: { sessionId },
+            UpdateExpression: "SET #state = :state, stateToken = :token",
+            ConditionExpression: "rvn = :rvn",
+            ExpressionAttributeNames: { "#state": "state" },
+            ExpressionAttributeValues: {
+              ":state": JSON.stringify(state),
+              ":token": fencingToken,
+              ":rvn": lease.rvn,
+            },
           },
-          ReturnValuesOnConditionCheckFailure: "ALL_OLD",
-        }),
-      );
-      return { sessionId, serverId, fencingToken, state };
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      const current = error.Item ? (unmarshall(error.Item) as StoredLease) : undefined;
-      if (!current) throw notFound("SessionNotFound", `${sessionId} has never been assigned`, { sessionId });
-      throw conflict(
-        "StaleFencingToken",
-        `token ${fencingToken} of ${serverId} is not ${sessionId}'s newest (${current.fencingToken}, ${current.serverId})`,
-        { sessionId, fencingToken: current.fencingToken },
-      );
+        },
+      ];
+      if (lease.frozenExpiresAt === undefined)
+        actions.push({
+          ConditionCheck: {
+            TableName: this.options.serverTable,
+            Key: { serverId },
+            ConditionExpression: "epoch = :epoch AND expiresAt >= :cutoff",
+            ExpressionAttributeValues: {
+              ":epoch": lease.serverEpoch,
+              ":cutoff": now - this.config.maxSkewMs,
+            },
+          },
+        });
+      if (await this.transact(actions)) return { sessionId, serverId, fencingToken, state };
+      // The lease or the registration changed since it was read: decide again on what they are now.
     }
+    throw unavailable("Contention", `could not store the state of ${sessionId}; retry`, { sessionId });
   }
 
   async readState(sessionId: string) {
@@ -374,12 +443,7 @@ export class LeaseService {
         },
       });
     }
-    try {
-      await this.documents.send(new TransactWriteCommand({ TransactItems: actions }));
-    } catch (error) {
-      if (error instanceof TransactionCanceledException) return undefined;
-      throw error;
-    }
+    if (!(await this.transact(actions))) return undefined;
     return { sessionId, serverId: target.serverId, leaseExpiresAt: target.expiresAt, fencingToken };
   }
 
@@ -415,6 +479,14 @@ export class LeaseService {
           ExpressionAttributeValues: { ":epoch": holder.epoch, ":expiresAt": holder.expiresAt },
         },
       });
+    return this.transact(actions);
+  }
+
+  /**
+   * Commits the actions all or nothing; false when the transaction was cancelled (a condition failed, or
+   * a conflicting transaction): every caller then reads again and decides anew.
+   */
+  private async transact(actions: Array<Record<string, unknown>>): Promise<boolean> {
     try {
       await this.documents.send(new TransactWriteCommand({ TransactItems: actions }));
       return true;

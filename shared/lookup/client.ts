@@ -38,6 +38,8 @@ export interface LookupClientOptions {
 
 export class LookupClient {
   private readonly cache = new Map<string, CachedAssignment>();
+  /** The highest token this client gave up per session: an answer carrying it or a lower one is stale. */
+  private readonly released = new Map<string, number>();
   private readonly fetch: typeof fetch;
   private readonly now: () => number;
   /** Calls that went to the service, for whoever wants to see the cache work. */
@@ -52,13 +54,39 @@ export class LookupClient {
     const cached = this.cache.get(sessionId);
     if (cached && this.now() < holderValidUntil(cached.leaseExpiresAt, { maxSkewMs: this.options.maxSkewMs }))
       return cached;
-    this.remoteLookups++;
-    const assignment = (await this.call(
-      "GET",
-      `/sessions/${encodeURIComponent(sessionId)}`,
-    )) as CachedAssignment;
-    this.cache.set(sessionId, assignment);
-    return assignment;
+    // An answer sent before our release can arrive after it and still name the released lease: it is
+    // not ours any more, so it is neither used nor cached; ask again.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      this.remoteLookups++;
+      const assignment = (await this.call(
+        "GET",
+        `/sessions/${encodeURIComponent(sessionId)}`,
+      )) as CachedAssignment;
+      if (assignment.fencingToken <= (this.released.get(sessionId) ?? 0)) continue;
+      this.cache.set(sessionId, assignment);
+      return assignment;
+    }
+    throw new LookupError(409, "StaleAnswer", `the service keeps answering ${sessionId}'s released lease`);
+  }
+
+  /**
+   * Gives up the session held by `serverId` (the holder's graceful handoff): the client forgets the
+   * lease first, then tells the service, and ignores any later answer that still carries its token.
+   */
+  async release(sessionId: string, serverId: string): Promise<void> {
+    const assignment = this.cache.get(sessionId) ?? (await this.lookup(sessionId));
+    if (assignment.serverId !== serverId)
+      throw new LookupError(
+        409,
+        "NotHolder",
+        `${sessionId} is held by ${assignment.serverId}, not ${serverId}`,
+      );
+    this.cache.delete(sessionId);
+    this.released.set(sessionId, Math.max(this.released.get(sessionId) ?? 0, assignment.fencingToken));
+    await this.call("DELETE", `/sessions/${encodeURIComponent(sessionId)}/lease`, {
+      serverId,
+      fencingToken: assignment.fencingToken,
+    });
   }
 
   invalidate(sessionId: string): void {

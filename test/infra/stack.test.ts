@@ -144,8 +144,19 @@ describe("replication", () => {
       Environment: { Variables: Match.objectLike({ LEASE_DURATION_MS: "10000", MAX_CLOCK_SKEW_MS: "1000" }) },
     });
     template.hasResourceProperties("AWS::DynamoDB::Table", {
-      GlobalSecondaryIndexes: [Match.objectLike({ IndexName: "byServer" })],
+      GlobalSecondaryIndexes: [
+        Match.objectLike({ IndexName: "byServer", Projection: { ProjectionType: "KEYS_ONLY" } }),
+      ],
     });
+  });
+
+  it("never expires lease items by TTL: a session's fencing tokens must never start again", () => {
+    const tables = template.findResources("AWS::DynamoDB::Table");
+    const leaseTables = Object.entries(tables).filter(([, table]) =>
+      JSON.stringify(table.Properties.KeySchema).includes('"sessionId"'),
+    );
+    expect(leaseTables).toHaveLength(1);
+    expect(leaseTables[0]![1].Properties.TimeToLiveSpecification).toBeUndefined();
   });
 
   it("outputs the names a deployment's tests and operators need", () => {

@@ -1,5 +1,6 @@
 /** The lookup service on DynamoDB Local, with a clock the test moves. */
 import { CreateTableCommand } from "@aws-sdk/client-dynamodb";
+import { GetCommand } from "@aws-sdk/lib-dynamodb";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { AppError } from "../../shared/errors.ts";
 import { LEASES_BY_SERVER_INDEX, LeaseService } from "../../shared/leases/service.ts";
@@ -28,7 +29,7 @@ beforeAll(async () => {
         {
           IndexName: LEASES_BY_SERVER_INDEX,
           KeySchema: [{ AttributeName: "serverId", KeyType: "HASH" }],
-          Projection: { ProjectionType: "ALL" },
+          Projection: { ProjectionType: "KEYS_ONLY" },
         },
       ],
       BillingMode: "PAY_PER_REQUEST",
@@ -214,5 +215,109 @@ describe("move, release and the fence", () => {
       state: { turn: 2 },
       fencingToken: moved.fencingToken,
     });
+  });
+});
+
+describe("what a lease answer promises a server", () => {
+  it("refuses state writes under a released token, and under an expired lease", async () => {
+    await heartbeatAll(["a", "b"]);
+    const id = session();
+    const first = await service().lookup(id);
+    await service().writeState(id, first.serverId, first.fencingToken, { turn: 1 });
+    await service().release(id, first.serverId, first.fencingToken);
+    // Released, not yet assigned again: the old holder's token no longer writes.
+    expect(
+      await conflictOf(service().writeState(id, first.serverId, first.fencingToken, { turn: 99 })),
+    ).toMatchObject({ status: 409, code: "StaleFencingToken" });
+    const second = await service().lookup(id);
+    // Its server stops heartbeating: past expiry plus skew, nobody has taken it yet, and still no write.
+    clock += config.leaseDurationMs + config.maxSkewMs + 1;
+    expect(
+      await conflictOf(service().writeState(id, second.serverId, second.fencingToken, { turn: 98 })),
+    ).toMatchObject({ status: 409, code: "StaleFencingToken" });
+    expect((await service().readState(id)).state).toEqual({ turn: 1 });
+  });
+
+  it("never moves a registration's expiry backwards (a service instance whose clock is behind)", async () => {
+    const ahead = await service().heartbeat(`${prefix}a`);
+    const behind = new LeaseService(documents, { leaseTable, serverTable, config, now: () => clock - 500 });
+    const answer = await behind.heartbeat(`${prefix}a`);
+    expect(answer.expiresAt).toBe(ahead.expiresAt);
+    expect(
+      (await service().liveServers()).find((server) => server.serverId === `${prefix}a`)?.expiresAt,
+    ).toBe(ahead.expiresAt);
+  });
+
+  it("a heartbeat racing a takeover at the boundary: never both the old holder and the new one", async () => {
+    // Service instances with clocks a skew bound apart: one may still renew, the other may take over.
+    const renewer = new LeaseService(documents, { leaseTable, serverTable, config, now: () => clock });
+    const taker = new LeaseService(documents, {
+      leaseTable,
+      serverTable,
+      config,
+      now: () => clock + config.maxSkewMs + 1,
+    });
+    let takeovers = 0;
+    for (let round = 0; round < 20; round++) {
+      prefix = `t${n++}-`;
+      clock += 1_000_000;
+      await heartbeatAll(["a", "b"]);
+      const ids = Array.from({ length: 5 }, () => session());
+      const holders = await Promise.all(ids.map((id) => service().lookup(id)));
+      // Every holder's registration is at its last instant by the renewer's clock.
+      clock += config.leaseDurationMs;
+      // A third server, just registered, is live for the taker.
+      await taker.heartbeat(`${prefix}c`);
+      // Who starts first alternates, and the renewals start at staggered moments among the lookups.
+      const takeoverFirst = round % 2 === 1;
+      const later = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+      const lookupsDone = Promise.all(ids.map((id) => taker.lookup(id)));
+      const renewals = Promise.all(
+        [`${prefix}a`, `${prefix}b`].map(async (serverId, index) => {
+          if (takeoverFirst) await later(2 + index * 3);
+          return renewer.heartbeat(serverId);
+        }),
+      );
+      const [renewed, lookups] = await Promise.all([renewals, lookupsDone]);
+      let moved = 0;
+      for (const [index, id] of ids.entries()) {
+        const now = lookups[index]!;
+        if (now.serverId !== holders[index]!.serverId) moved++;
+        for (const renewal of renewed) {
+          const told = renewal.leases.some((lease) => lease.sessionId === id);
+          expect(
+            told && renewal.serverId !== now.serverId,
+            `${id} told to ${renewal.serverId}, given to ${now.serverId}`,
+          ).toBe(false);
+        }
+      }
+      takeovers += moved;
+    }
+    // The race went both ways: some sessions were taken over, some renewals won.
+    expect(takeovers).toBeGreaterThan(0);
+  });
+
+  it("a heartbeat racing a freeze never answers a later expiry than the frozen one", async () => {
+    for (let round = 0; round < 20; round++) {
+      prefix = `t${n++}-`;
+      clock += 1_000_000;
+      await heartbeatAll(["a", "b"]);
+      const id = session();
+      const holder = await service().lookup(id);
+      const other = holder.serverId === `${prefix}a` ? `${prefix}b` : `${prefix}a`;
+      clock += 1_000;
+      const [renewal] = await Promise.all([
+        service().heartbeat(holder.serverId),
+        service()
+          .move(id, other, false)
+          .catch(() => {}),
+      ]);
+      const { Item } = await documents.send(
+        new GetCommand({ TableName: leaseTable, Key: { sessionId: id }, ConsistentRead: true }),
+      );
+      const told = renewal.leases.find((lease) => lease.sessionId === id);
+      if (told && Item?.frozenExpiresAt !== undefined)
+        expect(told.leaseExpiresAt).toBeLessThanOrEqual(Item.frozenExpiresAt);
+    }
   });
 });
