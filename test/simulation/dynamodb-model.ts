@@ -383,7 +383,19 @@ function pickKey(definition: TableDefinition, item: Item): Item {
 
 type Token = { kind: "name" | "value" | "word" | "op" | "paren" | "comma"; text: string };
 
+const tokenCache = new Map<string, Token[]>();
+
+/** The expression's tokens; the same few expressions come back all the time, so they are kept. */
 function tokenize(expression: string): Token[] {
+  let tokens = tokenCache.get(expression);
+  if (!tokens) {
+    tokens = scan(expression);
+    tokenCache.set(expression, tokens);
+  }
+  return tokens;
+}
+
+function scan(expression: string): Token[] {
   const tokens: Token[] = [];
   const pattern =
     /\s*(?:(#[A-Za-z0-9_]+)|(:[A-Za-z0-9_]+)|(<>|<=|>=|=|<|>|\+|-)|([()])|(,)|([A-Za-z_][A-Za-z0-9_.]*))/y;

@@ -26,6 +26,7 @@ import {
   type RegisterOp,
   type RegisterOutput,
 } from "../support/linearizability.ts";
+import { Scheduler } from "./scheduler.ts";
 
 export interface AcceptorRules {
   prepare: typeof applyPrepare;
@@ -81,35 +82,6 @@ export interface SimulationResult {
   /** The most writes (sets answered or not) on one key, and the most proposers that wrote one key. */
   maxWritesPerKey: number;
   maxProposersPerKey: number;
-}
-
-class Scheduler {
-  time = 0;
-  private sequence = 0;
-  private readonly events: Array<{ time: number; sequence: number; run: () => void }> = [];
-
-  at(delay: number, run: () => void): void {
-    const event = { time: this.time + delay, sequence: this.sequence++, run };
-    // Keep the queue sorted by (time, sequence): insert after every event that runs no later.
-    let low = 0;
-    let high = this.events.length;
-    while (low < high) {
-      const middle = (low + high) >>> 1;
-      if (this.events[middle]!.time <= event.time) low = middle + 1;
-      else high = middle;
-    }
-    this.events.splice(low, 0, event);
-  }
-
-  async run(maxEvents: number): Promise<void> {
-    for (let count = 0; count < maxEvents && this.events.length > 0; count++) {
-      const event = this.events.shift()!;
-      this.time = event.time;
-      event.run();
-      // Let every promise chain the event started settle before the next event.
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-  }
 }
 
 const CALL_TIMEOUT = 60;

@@ -1,26 +1,55 @@
 import { describe, expect, it } from "vitest";
-import { simulateLeases } from "../simulation/lease-simulation.ts";
+import {
+  type LeaseInvariant,
+  type LeaseSimulationOptions,
+  type LeaseSimulationResult,
+  simulateLeases,
+} from "../simulation/lease-simulation.ts";
 
-describe("the lease protocol under clock skew, crashes, pauses and late answers (seeded simulation)", () => {
-  it("never lets two servers hold a session at once while clocks stay within the skew bound", () => {
-    let assignments = 0;
-    let rejected = 0;
-    for (let seed = 1; seed <= 1000; seed++) {
-      const result = simulateLeases(seed);
-      expect(result, `seed ${seed}: ${result.violation}`).toMatchObject({ ok: true });
-      assignments += result.assignments;
-      rejected += result.rejectedWrites;
+const SEEDS = 2000;
+
+async function firstFailure(
+  options: LeaseSimulationOptions,
+  seeds = 500,
+): Promise<LeaseSimulationResult | undefined> {
+  for (let seed = 1; seed <= seeds; seed++) {
+    const result = await simulateLeases(seed, options);
+    if (!result.ok) return result;
+  }
+  return undefined;
+}
+
+describe("the lookup service under worst-case clock offsets, crashes, pauses and late answers (the real LeaseService)", () => {
+  it(`never lets two servers hold a session at once over ${SEEDS} seeds`, async () => {
+    const totals = { assignments: 0, acceptedWrites: 0, rejectedWrites: 0, moves: 0, releases: 0 };
+    for (let seed = 1; seed <= SEEDS; seed++) {
+      const result = await simulateLeases(seed);
+      if (!result.ok)
+        expect.fail(
+          `seed ${seed}: ${result.violation} (replay: npm run sim -- --leases --from ${seed} --seeds 1)`,
+        );
+      for (const name of Object.keys(totals) as Array<keyof typeof totals>) totals[name] += result[name];
     }
-    // The runs did reassign sessions and did bounce stale writes: the checks had something to check.
-    expect(assignments).toBeGreaterThan(10_000);
-    expect(rejected).toBeGreaterThan(0);
-  });
+    // The runs reassigned sessions, moved and released them, and bounced stale writes: the checks had
+    // something to check.
+    expect(totals.assignments).toBeGreaterThan(SEEDS * 3);
+    expect(totals.moves).toBeGreaterThan(SEEDS);
+    expect(totals.releases).toBeGreaterThan(SEEDS / 2);
+    expect(totals.rejectedWrites).toBeGreaterThan(SEEDS / 10);
+    expect(totals.acceptedWrites).toBeGreaterThan(SEEDS * 5);
+  }, 300_000);
 
-  it("catches the violation when clocks drift beyond the bound (the check can fail)", () => {
-    const failures = Array.from({ length: 300 }, (_, i) =>
-      simulateLeases(i + 1, { clockOffsetMs: 400 }),
-    ).filter((result) => !result.ok);
-    expect(failures.length).toBeGreaterThan(0);
-    expect(failures[0]!.violation).toMatch(/both believe they hold/);
-  });
+  const controls: Array<[string, LeaseSimulationOptions, LeaseInvariant]> = [
+    ["clocks that drift beyond the bound", { clockOffsetMs: 300 }, "single-holder"],
+    ["a service that does not wait out the skew bound", { bug: "no-skew-wait" }, "single-holder"],
+    ["lease items that expire (a TTL on the lease table)", { bug: "lease-ttl" }, "tokens-grow"],
+    ["state writes that skip the fence", { bug: "unfenced-state" }, "fenced-state"],
+  ];
+  for (const [name, options, invariant] of controls) {
+    it(`catches ${name} (negative control: ${invariant})`, async () => {
+      const failure = await firstFailure(options);
+      expect(failure, "the broken world was never caught").toBeDefined();
+      expect(failure!.invariant).toBe(invariant);
+    }, 120_000);
+  }
 });
