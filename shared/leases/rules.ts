@@ -106,3 +106,27 @@ export const nextFencingToken = (lease: LeaseRecord | undefined) => (lease?.fenc
 /** A state write is accepted only with the session's newest token, from the server it was issued to. */
 export const fenceAccepts = (lease: LeaseRecord | undefined, serverId: string, fencingToken: number) =>
   lease !== undefined && lease.fencingToken === fencingToken && lease.serverId === serverId;
+
+/**
+ * A takeover of a lease that ended because its server's registration expired must check, in the same
+ * transaction, that the registration is still expired (by the skew bound): else a heartbeat could renew
+ * it at the same moment and both servers would hold the session.
+ */
+export const takeoverNeedsExpiredRegistration = (
+  lease: LeaseRecord | undefined,
+  holder: ServerRecord | undefined,
+  target: ServerRecord,
+) =>
+  lease?.serverId !== undefined &&
+  !lease.released &&
+  lease.frozenExpiresAt === undefined &&
+  holder !== undefined &&
+  holder.epoch === lease.serverEpoch &&
+  holder.serverId !== target.serverId;
+
+/**
+ * A lease is frozen at its registration's current expiry, so the freeze must check that the registration
+ * is unchanged: a renewal in between would make the frozen expiry earlier than what the holder was told.
+ */
+export const freezeNeedsUnchangedRegistration = (lease: LeaseRecord, holder: ServerRecord | undefined) =>
+  lease.frozenExpiresAt === undefined && holder !== undefined;

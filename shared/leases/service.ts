@@ -27,6 +27,7 @@ import { rendezvous } from "../mesh/hashing.ts";
 import {
   canExtendRegistration,
   fenceAccepts,
+  freezeNeedsUnchangedRegistration,
   type LeaseConfig,
   type LeaseRecord,
   leaseExpiry,
@@ -34,6 +35,7 @@ import {
   nextFencingToken,
   type ServerRecord,
   serverLive,
+  takeoverNeedsExpiredRegistration,
 } from "./rules.ts";
 
 export const LEASES_BY_SERVER_INDEX = "byServer";
@@ -426,14 +428,7 @@ export class LeaseService {
         },
       },
     ];
-    // The lease ended because its server's registration expired: check that it still is, so a heartbeat
-    // cannot renew it in the same moment.
-    const endedWithRegistration =
-      lease?.serverId &&
-      !lease.released &&
-      lease.frozenExpiresAt === undefined &&
-      holder?.epoch === lease.serverEpoch;
-    if (endedWithRegistration && holder && holder.serverId !== target.serverId) {
+    if (takeoverNeedsExpiredRegistration(lease, holder, target) && holder) {
       actions.push({
         ConditionCheck: {
           TableName: this.options.serverTable,
@@ -469,8 +464,7 @@ export class LeaseService {
         },
       },
     ];
-    // Frozen at the registration's current expiry: a renewal in between would make that too early.
-    if (lease.frozenExpiresAt === undefined && holder)
+    if (freezeNeedsUnchangedRegistration(lease, holder) && holder)
       actions.push({
         ConditionCheck: {
           TableName: this.options.serverTable,

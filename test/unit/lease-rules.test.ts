@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import {
   canExtendRegistration,
   fenceAccepts,
+  freezeNeedsUnchangedRegistration,
   holderValidUntil,
   type LeaseRecord,
   leaseExpiry,
@@ -10,6 +11,7 @@ import {
   nextFencingToken,
   type ServerRecord,
   serverLive,
+  takeoverNeedsExpiredRegistration,
 } from "../../shared/leases/rules.ts";
 
 const config = { leaseDurationMs: 10_000, maxSkewMs: 1_000 };
@@ -113,5 +115,26 @@ describe("fencing tokens", () => {
     expect(fenceAccepts(lease(), "a", 2)).toBe(false);
     expect(fenceAccepts(lease(), "b", 3)).toBe(false);
     expect(fenceAccepts(undefined, "a", 1)).toBe(false);
+  });
+});
+
+describe("transaction preconditions", () => {
+  const other: ServerRecord = { serverId: "b", epoch: "e9", expiresAt: 50_000 };
+  it("a takeover checks the old registration only when the lease ended with it", () => {
+    expect(takeoverNeedsExpiredRegistration(lease(), server(10_000), other)).toBe(true);
+    // Released, frozen, of an older registration, or back to the same server: nothing to race with.
+    expect(takeoverNeedsExpiredRegistration(lease({ released: true }), server(10_000), other)).toBe(false);
+    expect(takeoverNeedsExpiredRegistration(lease({ frozenExpiresAt: 9_000 }), server(10_000), other)).toBe(
+      false,
+    );
+    expect(takeoverNeedsExpiredRegistration(lease(), server(10_000, "e2"), other)).toBe(false);
+    expect(takeoverNeedsExpiredRegistration(lease(), server(10_000), server(60_000))).toBe(false);
+    expect(takeoverNeedsExpiredRegistration(undefined, undefined, other)).toBe(false);
+  });
+
+  it("a first freeze checks that the registration it freezes at is unchanged", () => {
+    expect(freezeNeedsUnchangedRegistration(lease(), server(10_000))).toBe(true);
+    expect(freezeNeedsUnchangedRegistration(lease({ frozenExpiresAt: 9_000 }), server(10_000))).toBe(false);
+    expect(freezeNeedsUnchangedRegistration(lease(), undefined)).toBe(false);
   });
 });
