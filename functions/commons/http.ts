@@ -1,6 +1,7 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import type { z } from "zod";
 import { AppError, badRequest } from "../../shared/errors.ts";
+import { numberProblem } from "../../shared/validation.ts";
 
 export type Route = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
 
@@ -22,6 +23,8 @@ export function parseBody<T extends z.ZodType>(event: APIGatewayProxyEventV2, sc
     } catch {
       throw badRequest("InvalidJson", "the request body is not valid JSON");
     }
+    const problem = numberProblem(text);
+    if (problem) throw badRequest("InvalidNumber", problem);
   }
   return parseWith(schema, raw, "InvalidBody");
 }

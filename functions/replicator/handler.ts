@@ -16,6 +16,7 @@ import { LambdaReplicas } from "../../shared/adapters/lambda-replicas.ts";
 import { sqs } from "../../shared/adapters/queues.ts";
 import { replicatorConfig } from "../../shared/config.ts";
 import { Claims } from "../../shared/idempotency/claims.ts";
+import { changeMessageSchema } from "../../shared/outbox/outbox.ts";
 import { ChangeCounter } from "../../shared/replication/change-counter.ts";
 import type { ApplyResult } from "../../shared/replication/replica-store.ts";
 import { VERSION_PATTERN } from "../../shared/replication/version.ts";
@@ -38,17 +39,11 @@ const counter = new ChangeCounter(
   }),
 );
 
-const change = z.object({
-  key: z.string().min(1),
-  version: z.string().regex(VERSION_PATTERN),
-  value: z.unknown(),
-});
-
 /** The delay before a failed message is delivered again: 1 s, doubling per receive, at most 30 s. */
 export const retryDelaySeconds = (receiveCount: number) => Math.min(30, 2 ** Math.max(0, receiveCount - 1));
 
 async function applyChange(record: SQSRecord): Promise<void> {
-  const message = change.parse(JSON.parse(record.body));
+  const message = changeMessageSchema.parse(JSON.parse(record.body));
   const results = await Promise.allSettled(
     replicas.replicaIds.map((id) =>
       replicas.invoke<{ result: ApplyResult; version: string }>(id, { op: "apply", ...message }),

@@ -18,7 +18,7 @@ import { randomUUID } from "node:crypto";
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { DeleteCommand, type DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
-import { commit, type TransactAction } from "../outbox/outbox.ts";
+import { type TransactAction, transact } from "../dynamodb/transactions.ts";
 
 export interface ClaimOptions {
   /** How long a claim protects the work before another worker may take it over. */
@@ -91,9 +91,10 @@ export class Claims {
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException) || !error.Item) throw error;
       const held = unmarshall(error.Item) as ClaimItem;
-      return held.status === "COMPLETED"
-        ? { status: "completed", id }
-        : { status: "held", id, expiresAt: held.expiresAt };
+      if (held.status === "COMPLETED") return { status: "completed", id };
+      // Our own token: the SDK retried this very request after its first attempt landed. It is ours.
+      if (held.owner === token) return { status: "claimed", id, token, expiresAt: held.expiresAt };
+      return { status: "held", id, expiresAt: held.expiresAt };
     }
   }
 
@@ -118,10 +119,16 @@ export class Claims {
         },
       },
     };
-    const result = await commit(this.documents, [...effects, completion], `${claim.id}:${claim.token}`);
-    if (!result.ok) {
+    // A conflicting transaction cancels ours without applying anything: send it again, or the claim
+    // would stay IN_PROGRESS (the work "busy") until it expires.
+    for (let attempt = 0; ; attempt++) {
+      const result = await transact(this.documents, [...effects, completion], `${claim.id}:${claim.token}`);
+      if (result.ok) return;
       if (result.failedConditions.includes(effects.length)) throw new StaleClaim(claim.id);
-      throw new Error(`an effect's condition failed while completing ${claim.id}`);
+      if (result.failedConditions.length > 0)
+        throw new Error(`an effect's condition failed while completing ${claim.id}`);
+      if (attempt >= 5) throw new Error(`transactions kept conflicting while completing ${claim.id}`);
+      await new Promise((resolve) => setTimeout(resolve, 5 * 2 ** attempt * Math.random()));
     }
   }
 

@@ -1,6 +1,6 @@
 /**
  * The Relay's work: outbox records (from the outbox table's stream) to ChangesQueue, in batches of up to
- * ten, with MessageGroupId = key (the FIFO group is the per-key order and the queue-side lock) and
+ * ten, with MessageGroupId = the key (see messageGroupId for keys longer than SQS allows; the FIFO group is the per-key order and the queue-side lock) and
  * MessageDeduplicationId = the outbox id (a record relayed twice is enqueued once within SQS's
  * five-minute deduplication window; the consumers' lastUpdate rule and claims cover the rest).
  *
@@ -18,6 +18,8 @@ import {
 } from "@aws-sdk/client-sqs";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { z } from "zod";
+import { keySchema } from "../validation.ts";
+import { messageGroupId } from "./outbox.ts";
 
 /** A stream record of the outbox table, as the Relay and the replay see it. */
 export interface RelayRecord {
@@ -42,7 +44,7 @@ export interface RelayOutcome {
 
 const outboxItem = z.object({
   id: z.string().regex(/^[A-Za-z0-9!-/:-@[-`{-~]{1,128}$/, "must be a valid MessageDeduplicationId"),
-  key: z.string().min(1).max(128),
+  key: keySchema,
   version: z.string().min(1),
   payload: z.string().refine((payload) => {
     try {
@@ -78,7 +80,7 @@ export async function relay(records: RelayRecord[], target: RelayTarget): Promis
           Entries: current.map(({ item }, index) => ({
             Id: String(index),
             MessageBody: item.payload,
-            MessageGroupId: item.key,
+            MessageGroupId: messageGroupId(item.key),
             MessageDeduplicationId: item.id,
           })),
         }),

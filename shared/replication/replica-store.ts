@@ -12,7 +12,8 @@ import { randomUUID } from "node:crypto";
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { type DynamoDBDocumentClient, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
-import { type ChangeMessage, commit, outboxRecord } from "../outbox/outbox.ts";
+import { transact } from "../dynamodb/transactions.ts";
+import { type ChangeMessage, outboxRecord } from "../outbox/outbox.ts";
 import { nextVersion } from "./version.ts";
 
 export const kvItemKey = (key: string) => ({ pk: `kv#${key}` });
@@ -80,7 +81,7 @@ export class ReplicaStore {
     for (let attempt = 0; attempt < 20; attempt++) {
       const current = await this.read(key);
       const change = { key, version: nextVersion(current?.version, this.now()), value };
-      const result = await commit(
+      const result = await transact(
         this.documents,
         [
           {
@@ -104,13 +105,15 @@ export class ReplicaStore {
         `${writeId}:${attempt}:${randomUUID()}`,
       );
       if (result.ok) return change;
+      // The outbox record exists: this write id committed before (a retried request).
       if (result.failedConditions.includes(1)) {
         const { Item } = await this.documents.send(
           new GetCommand({ TableName: this.outboxTable, Key: { id: writeId }, ConsistentRead: true }),
         );
         return JSON.parse((Item as { payload: string }).payload) as StoredValue;
       }
-      // Another writer committed the key between our read and our write: read again.
+      // Another writer committed the key between our read and our write, or a transaction conflicted
+      // with ours (nothing applied): read again and retry.
     }
     throw new Error(`could not commit ${key}: too many concurrent writers`);
   }

@@ -1,5 +1,5 @@
 /**
- * The sticky lookup service end to end, with short leases (2 s, skew bound 200 ms): servers heartbeat,
+ * The sticky lookup service end to end, with short leases (3 s, skew bound 300 ms): servers heartbeat,
  * sessions are assigned, kept, moved, released and fenced through the HTTP API.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -8,19 +8,27 @@ import { callApi, pool } from "../support/http.ts";
 import { uniqueId } from "../support/local-cloud.ts";
 import { type E2ETarget, startTarget } from "../support/target.ts";
 
-const LEASE_MS = 2_000;
-const SKEW_MS = 200;
+// Short leases, but long enough that heartbeats queued behind a burst of lookups on the local cloud
+// (up to ~1.5 s on two cores) still land in time.
+const LEASE_MS = 3_000;
+const SKEW_MS = 300;
 let target: E2ETarget;
 const run = uniqueId();
 const SERVERS = ["a", "b", "c"].map((name) => `srv-${run}-${name}`);
 const beating = new Set(SERVERS);
 let heartbeats: ReturnType<typeof setInterval> | undefined;
-const lastBeat = new Map<string, number>();
+/** When each server's last successful heartbeat was sent, and the expiry it was promised. */
+const lastBeat = new Map<string, { sentAt: number; expiresAt: number }>();
 
 const call = (method: string, path: string, body?: unknown) => callApi(target.baseUrl, method, path, body);
+const inFlight = new Map<string, number>();
 const heartbeat = async (serverId: string) => {
-  const answer = await call("POST", `/servers/${serverId}/heartbeat`, {});
-  if (answer.status === 200) lastBeat.set(serverId, Date.now());
+  const sentAt = Date.now();
+  inFlight.set(serverId, (inFlight.get(serverId) ?? 0) + 1);
+  const answer = await call("POST", `/servers/${serverId}/heartbeat`, {}).finally(() =>
+    inFlight.set(serverId, inFlight.get(serverId)! - 1),
+  );
+  if (answer.status === 200) lastBeat.set(serverId, { sentAt, expiresAt: answer.body.expiresAt });
   return answer;
 };
 const lookup = async (sessionId: string) => {
@@ -91,8 +99,8 @@ describe("a server that stops heartbeating", () => {
     const victim = SERVERS[0]!;
     const watched = sessions.slice(0, 300);
     beating.delete(victim);
-    await sleep(LEASE_MS / 4 + 50); // let any heartbeat in flight land
-    const stoppedAt = lastBeat.get(victim)!;
+    while ((inFlight.get(victim) ?? 0) > 0) await sleep(20); // let any heartbeat in flight land
+    const { sentAt: stoppedAt, expiresAt: promised } = lastBeat.get(victim)!;
     const theirs = watched.filter((id) => assigned.get(id) === victim);
     expect(theirs.length).toBeGreaterThan(0);
     // Until the lease (plus the skew bound) has run out, nothing moves.
@@ -112,7 +120,10 @@ describe("a server that stops heartbeating", () => {
     console.log(
       `sessions of ${victim} moved ${earliest}–${Math.max(...movedAt.values()) - stoppedAt} ms after its last heartbeat`,
     );
+    // The renewal happened after the heartbeat was sent: a lease duration from then at the earliest, and
+    // never before the promised expiry plus the skew bound.
     expect(earliest).toBeGreaterThanOrEqual(LEASE_MS);
+    expect(Math.min(...movedAt.values())).toBeGreaterThan(promised + SKEW_MS);
     for (const id of watched.filter((id) => assigned.get(id) !== victim)) {
       const answer = await lookup(id);
       expect(answer.serverId).toBe(assigned.get(id));

@@ -2,16 +2,17 @@
  * The outbox transaction, the lastUpdate rule and the claim, on DynamoDB Local, through the classes the
  * replicas and the Replicator use.
  */
+import { TransactionCanceledException } from "@aws-sdk/client-dynamodb";
 import { GetCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
 import { beforeAll, describe, expect, it } from "vitest";
-import { Claims, StaleClaim } from "../../shared/idempotency/claims.ts";
 import {
   checkTransactionLimits,
-  commit,
+  transact as commit,
   MAX_TRANSACTION_ACTIONS,
-  outboxRecord,
   TransactionTooLarge,
-} from "../../shared/outbox/outbox.ts";
+} from "../../shared/dynamodb/transactions.ts";
+import { Claims, StaleClaim } from "../../shared/idempotency/claims.ts";
+import { outboxRecord } from "../../shared/outbox/outbox.ts";
 import { ChangeCounter } from "../../shared/replication/change-counter.ts";
 import { kvItemKey, ReplicaStore } from "../../shared/replication/replica-store.ts";
 import { encodeVersion } from "../../shared/replication/version.ts";
@@ -229,5 +230,58 @@ describe("the claim", () => {
     expect(await counter.count(change)).toBe("duplicate");
     expect(await counter.count({ ...change, version: v(6) })).toBe("counted");
     expect(await counter.read(key)).toBe(2);
+  });
+});
+
+/** DynamoDB Local behind a fault: the first TransactWriteItems is cancelled by a conflicting transaction. */
+function conflictOnce(target: typeof documents) {
+  let conflicted = false;
+  return {
+    send: async (command: { constructor: { name: string } }) => {
+      if (!conflicted && command.constructor.name === "TransactWriteCommand") {
+        conflicted = true;
+        throw new TransactionCanceledException({
+          message: "Transaction cancelled [TransactionConflict]",
+          $metadata: {},
+          CancellationReasons: [{ Code: "TransactionConflict" }, { Code: "None" }],
+        });
+      }
+      return target.send(command as never);
+    },
+  } as unknown as typeof documents;
+}
+
+/** DynamoDB Local behind the SDK's retry of a write whose answer was lost: every request is sent twice. */
+function answerLost(target: typeof documents) {
+  return {
+    send: async (command: never) => {
+      await target.send(command).catch(() => {});
+      return target.send(command);
+    },
+  } as unknown as typeof documents;
+}
+
+describe("transaction conflicts and the SDK's own retries", () => {
+  it("the primary commits through a TransactionConflict instead of failing the write", async () => {
+    const store = new ReplicaStore(conflictOnce(documents), replicaTable, outboxTable);
+    const key = freshKey();
+    const committed = await store.commit(`w-${key}`, key, "through a conflict");
+    expect(await new ReplicaStore(documents, replicaTable).read(key)).toEqual(committed);
+  });
+
+  it("a claim completes through a TransactionConflict instead of staying IN_PROGRESS", async () => {
+    const id = `conflict-${n++}`;
+    const claims = new Claims(conflictOnce(documents), claimTable, { leaseMs: 30_000 });
+    const claim = await claims.claim(id);
+    expect(claim.status).toBe("claimed");
+    await claims.complete(claim as { id: string; token: string });
+    expect((await new Claims(documents, claimTable, { leaseMs: 30_000 }).claim(id)).status).toBe("completed");
+  });
+
+  it("a claim whose first attempt landed but whose answer was lost is ours, not someone else's", async () => {
+    const claims = new Claims(answerLost(documents), claimTable, { leaseMs: 30_000 });
+    const claim = await claims.claim(`retried-${n++}`);
+    expect(claim.status).toBe("claimed");
+    await claims.complete(claim as { id: string; token: string });
   });
 });

@@ -14,7 +14,7 @@ export interface E2ETarget {
 
 /**
  * `context` is CDK context for the local stack (e.g. short leases); a deployed stack must have been
- * deployed with the same (`cdk deploy -c leaseDurationMs=2000 -c maxClockSkewMs=200`).
+ * deployed with the same (`cdk deploy -c leaseDurationMs=3000 -c maxClockSkewMs=300`).
  */
 export async function startTarget(context: Record<string, unknown> = {}): Promise<E2ETarget> {
   const deployed = process.env.E2E_BASE_URL;
