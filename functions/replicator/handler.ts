@@ -10,7 +10,6 @@
 import { Logger } from "@aws-lambda-powertools/logger";
 import { ChangeMessageVisibilityBatchCommand } from "@aws-sdk/client-sqs";
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
-import { z } from "zod";
 import { documents, lambda } from "../../shared/adapters/clients.ts";
 import { LambdaReplicas } from "../../shared/adapters/lambda-replicas.ts";
 import { sqs } from "../../shared/adapters/queues.ts";
@@ -19,7 +18,6 @@ import { Claims } from "../../shared/idempotency/claims.ts";
 import { changeMessageSchema } from "../../shared/outbox/outbox.ts";
 import { ChangeCounter } from "../../shared/replication/change-counter.ts";
 import type { ApplyResult } from "../../shared/replication/replica-store.ts";
-import { VERSION_PATTERN } from "../../shared/replication/version.ts";
 import { processFifoGroups } from "../commons/fifo-batch.ts";
 
 const logger = new Logger();

@@ -154,7 +154,7 @@ export class DynamoDBModel {
     if (!versions || versions.length === 0) return undefined;
     const horizon = this.options.now() - (this.options.staleReadMs ?? 0);
     const candidates = versions.filter(
-      (version, index) => index === versions.length - 1 || versions[index + 1]!.at > horizon,
+      (_, index) => index === versions.length - 1 || versions[index + 1]!.at > horizon,
     );
     return candidates[Math.floor(this.random() * candidates.length)]!.item;
   }
