@@ -48,6 +48,7 @@ export const outboxReplayConfig = () =>
       CHANGES_QUEUE_URL: z.string().min(1),
       QUARANTINE_TABLE: z.string().min(1),
       RELAY_FAILURES_QUEUE_URL: z.string().min(1),
+      OUTBOX_TABLE: z.string().min(1),
     })
     .parse(process.env);
 

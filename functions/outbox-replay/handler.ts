@@ -19,7 +19,10 @@ export async function handler() {
     queueUrl: config.CHANGES_QUEUE_URL,
     quarantine: (record: Parameters<Quarantine["put"]>[0], reason: string) => quarantine.put(record, reason),
   };
-  const failedBatches = await replayFailedBatches(streams, config.RELAY_FAILURES_QUEUE_URL, target);
+  const failedBatches = await replayFailedBatches(streams, config.RELAY_FAILURES_QUEUE_URL, target, {
+    documents,
+    tableName: config.OUTBOX_TABLE,
+  });
   const quarantined = await quarantine.replay(sqs, config.CHANGES_QUEUE_URL);
   const result = { failedBatches, quarantined };
   logger.info("outbox replay", result);

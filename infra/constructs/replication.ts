@@ -93,7 +93,9 @@ export class Replication extends Construct {
       timeout: Duration.minutes(5),
     })
       .bindQueueSend(this.changesQueue, "CHANGES_QUEUE_URL")
-      .bindTableReadWrite(quarantine, "QUARANTINE_TABLE");
+      .bindTableReadWrite(quarantine, "QUARANTINE_TABLE")
+      // A batch whose records the stream no longer has is read back from the outbox table.
+      .bindTableRead(this.outbox, "OUTBOX_TABLE");
     this.outbox.grantStreamRead(replay);
     relayFailures.grantConsumeMessages(replay);
     replay.addEnvironment("RELAY_FAILURES_QUEUE_URL", relayFailures.queueUrl);

@@ -255,8 +255,6 @@ export class DynamoDBModel {
       if (!item) return [];
       if (index && item[index.hashKey] === undefined) return [];
       if (!evaluateCondition(String(input.KeyConditionExpression), item, input)) return [];
-      if (input.FilterExpression && !evaluateCondition(String(input.FilterExpression), item, input))
-        return [];
       if (!index || index.projection === "ALL") return [clone(item)];
       const keys = [table.definition.hashKey, table.definition.rangeKey, index.hashKey, index.rangeKey];
       return [
@@ -278,7 +276,8 @@ export class DynamoDBModel {
     const table = this.table(input.TableName);
     const items = [...table.items.values()].flatMap((versions) => {
       const item = input.ConsistentRead ? versions[versions.length - 1]!.item : this.eventual(versions);
-      return item ? [clone(item)] : [];
+      if (!item) return [];
+      return [clone(item)];
     });
     return this.page(items, input, [table.definition.hashKey, table.definition.rangeKey]);
   }
@@ -300,9 +299,12 @@ export class DynamoDBModel {
     const page = items.slice(start, start + size);
     const more = start + size < items.length;
     const last = page[page.length - 1];
+    // Limit and pages count the items read; the filter applies to them afterwards.
+    const filter = input.FilterExpression ? String(input.FilterExpression) : undefined;
+    const matching = filter ? page.filter((item) => evaluateCondition(filter, item, input)) : page;
     return {
-      Items: page,
-      Count: page.length,
+      Items: matching,
+      Count: matching.length,
       ScannedCount: page.length,
       ...(more && last
         ? { LastEvaluatedKey: Object.fromEntries(names.map((name) => [name, last[name]])) }
