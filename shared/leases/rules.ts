@@ -13,8 +13,9 @@
  *   `expiresAt` and that point the lease is in its grace period and nobody else gets the session;
  * - a holder must stop acting for a session at `expiresAt - maxSkewMs` by its own clock (the client
  *   library caches a lookup only until then);
- * - a server's registration is extended only while it has not passed `expiresAt` by the service's clock;
- *   a heartbeat after that starts a new epoch, and the old epoch's leases stay dead.
+ * - a server's registration is extended while it has not passed `expiresAt + maxSkewMs` by the
+ *   service's clock (nobody can have been given its sessions before that); a heartbeat after that starts
+ *   a new epoch, and the old epoch's leases stay dead.
  * - a server that released a session ignores any later answer that still carries the released token
  *   (an answer to a heartbeat or lookup sent before the release can arrive after it).
  * So while clocks differ by less than `maxSkewMs`, a holder has stopped before another server starts
@@ -53,9 +54,17 @@ export interface LeaseRecord {
 export const serverLive = (server: ServerRecord | undefined, now: number): server is ServerRecord =>
   server !== undefined && server.expiresAt >= now;
 
-/** Whether a heartbeat may extend the registration it found (else it starts a new epoch). */
-export const canExtendRegistration = (server: ServerRecord | undefined, now: number) =>
-  serverLive(server, now);
+/**
+ * Whether a heartbeat may extend the registration it found (else it starts a new epoch, which ends the
+ * old epoch's leases at once). Up to the expiry plus the skew bound: until then the holder may still be
+ * acting on its leases by its own clock and nobody else can have been given them, so extending is safe
+ * and ending them is not.
+ */
+export const canExtendRegistration = (
+  server: ServerRecord | undefined,
+  now: number,
+  config: Pick<LeaseConfig, "maxSkewMs">,
+): server is ServerRecord => server !== undefined && now <= server.expiresAt + config.maxSkewMs;
 
 /**
  * When a lease expires: when it was released, at its frozen expiry after a move, else with its server's

@@ -144,7 +144,8 @@ export class LeaseService {
     const current = await this.server(serverId);
     const ttl = Math.floor(expiresAt / 1000) + 86_400;
     try {
-      if (canExtendRegistration(current, now)) {
+      const cutoff = now - this.config.maxSkewMs;
+      if (canExtendRegistration(current, now, this.config)) {
         // A registration's expiry never moves backwards: a service instance whose clock is behind
         // another's would otherwise cut short leases that a server was already told it holds.
         if (expiresAt <= current.expiresAt) return current;
@@ -153,13 +154,13 @@ export class LeaseService {
             TableName: this.options.serverTable,
             Key: { serverId },
             UpdateExpression: "SET expiresAt = :expiresAt, #ttl = :ttl",
-            ConditionExpression: "epoch = :epoch AND expiresAt >= :now AND expiresAt < :expiresAt",
+            ConditionExpression: "epoch = :epoch AND expiresAt >= :cutoff AND expiresAt < :expiresAt",
             ExpressionAttributeNames: { "#ttl": "ttl" },
             ExpressionAttributeValues: {
               ":expiresAt": expiresAt,
               ":ttl": ttl,
               ":epoch": current.epoch,
-              ":now": now,
+              ":cutoff": cutoff,
             },
           }),
         );
@@ -170,8 +171,8 @@ export class LeaseService {
         new PutCommand({
           TableName: this.options.serverTable,
           Item: { serverId, epoch, expiresAt, ttl },
-          ConditionExpression: "attribute_not_exists(serverId) OR expiresAt < :now",
-          ExpressionAttributeValues: { ":now": now },
+          ConditionExpression: "attribute_not_exists(serverId) OR expiresAt < :cutoff",
+          ExpressionAttributeValues: { ":cutoff": cutoff },
         }),
       );
       return { serverId, epoch, expiresAt };

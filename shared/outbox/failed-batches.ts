@@ -91,7 +91,9 @@ export async function readOutboxWindow(
   pointer: BatchPointer["DDBStreamBatchInfo"],
 ): Promise<RelayRecord[]> {
   const first = Date.parse(pointer.approximateArrivalOfFirstRecord ?? "");
-  const last = Date.parse(pointer.approximateArrivalOfLastRecord ?? pointer.approximateArrivalOfFirstRecord ?? "");
+  const last = Date.parse(
+    pointer.approximateArrivalOfLastRecord ?? pointer.approximateArrivalOfFirstRecord ?? "",
+  );
   if (Number.isNaN(first) || Number.isNaN(last))
     throw new StreamRangeUnreadable("the pointer carries no arrival times to find its records by");
   const items: OutboxRecord[] = [];

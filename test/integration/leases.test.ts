@@ -72,14 +72,14 @@ const conflictOf = async (promise: Promise<unknown>) => {
 const heartbeatAll = (ids: string[]) => Promise.all(ids.map((id) => service().heartbeat(`${prefix}${id}`)));
 
 describe("servers", () => {
-  it("a heartbeat registers a server, renews it in the same epoch, and starts a new epoch after expiry", async () => {
+  it("a heartbeat registers a server, renews it in the same epoch, and starts a new epoch after expiry plus skew", async () => {
     const first = await service().heartbeat(`${prefix}a`);
     expect(first).toMatchObject({ serverId: `${prefix}a`, expiresAt: clock + 10_000, leases: [] });
     clock += 5_000;
     const renewed = await service().heartbeat(`${prefix}a`);
     expect(renewed.epoch).toBe(first.epoch);
     expect(renewed.expiresAt).toBe(clock + 10_000);
-    clock += 10_001;
+    clock += 10_000 + config.maxSkewMs + 1;
     const again = await service().heartbeat(`${prefix}a`);
     expect(again.epoch).not.toBe(first.epoch);
     expect((await service().liveServers()).map((server) => server.serverId)).toEqual([`${prefix}a`]);
@@ -319,5 +319,24 @@ describe("what a lease answer promises a server", () => {
       if (told && Item?.frozenExpiresAt !== undefined)
         expect(told.leaseExpiresAt).toBeLessThanOrEqual(Item.frozenExpiresAt);
     }
+  });
+});
+
+describe("a server that comes back within the skew bound after its registration's expiry", () => {
+  it("keeps its registration and its sessions: nobody could have been given them yet", async () => {
+    await heartbeatAll(["a", "b"]);
+    const id = session();
+    const held = await service().lookup(id);
+    const first = await service().heartbeat(held.serverId);
+    // Past the expiry by the service's clock, but within the skew bound: the holder may still (by its
+    // own clock) be acting on the lease.
+    clock += config.leaseDurationMs + config.maxSkewMs / 2;
+    const again = await service().heartbeat(held.serverId);
+    expect(again.epoch).toBe(first.epoch);
+    expect(again.leases.map((lease) => lease.sessionId)).toContain(id);
+    expect(await service().lookup(id)).toMatchObject({
+      serverId: held.serverId,
+      fencingToken: held.fencingToken,
+    });
   });
 });

@@ -42,6 +42,8 @@ export interface LeaseSimulationOptions {
   /** Virtual run time. */
   durationMs?: number;
   bug?: LeaseBug;
+  /** Receives a line per belief change and answer, for replaying a failing seed. */
+  trace?: (line: string) => void;
 }
 
 export interface LeaseSimulationResult {
@@ -139,13 +141,18 @@ export async function simulateLeases(
     return belief !== undefined && localTime(serverId) < holderValidUntil(belief.expiresAt, config);
   };
   /** An answer naming `serverId` as the holder reaches it after a delay. */
-  const tell = (serverId: string, session: string, token: number, expiresAt: number) =>
+  const trace = options.trace ?? (() => {});
+  const tell = (serverId: string, session: string, token: number, expiresAt: number, via: string) =>
     scheduler.at(1 + Math.floor(random() * 30), () => {
       if (token <= (released.get(serverId)!.get(session) ?? 0)) return;
       const belief = beliefs.get(serverId)!;
       const known = belief.get(session);
-      if (!known || known.token < token || (known.token === token && known.expiresAt < expiresAt))
+      if (!known || known.token < token || (known.token === token && known.expiresAt < expiresAt)) {
         belief.set(session, { token, expiresAt });
+        trace(
+          `${now()} ${serverId} (clock ${localTime(serverId).toFixed(0)}) holds ${session} token ${token} until ${expiresAt} (${via})`,
+        );
+      }
     });
 
   const ignoreConflicts = (error: unknown) => {
@@ -161,7 +168,13 @@ export async function simulateLeases(
         if (!answer.leases.some((lease) => lease.sessionId === session)) belief.delete(session);
     });
     for (const lease of answer.leases)
-      tell(serverId, lease.sessionId, lease.fencingToken, lease.leaseExpiresAt);
+      tell(
+        serverId,
+        lease.sessionId,
+        lease.fencingToken,
+        lease.leaseExpiresAt,
+        `heartbeat (${answer.epoch})`,
+      );
   };
 
   const highestWrite = new Map<string, number>();
@@ -234,10 +247,10 @@ export async function simulateLeases(
           const target = SERVERS[Math.floor(random() * SERVERS.length)]!;
           result.moves++;
           const moved = await instance().move(session, target, random() < 0.5);
-          tell(moved.serverId, session, moved.fencingToken, moved.leaseExpiresAt);
+          tell(moved.serverId, session, moved.fencingToken, moved.leaseExpiresAt, "move");
         } else {
           const answer = await instance().lookup(session);
-          tell(answer.serverId, session, answer.fencingToken, answer.leaseExpiresAt);
+          tell(answer.serverId, session, answer.fencingToken, answer.leaseExpiresAt, "lookup");
         }
       } catch (error) {
         ignoreConflicts(error);

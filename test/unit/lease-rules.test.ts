@@ -53,10 +53,11 @@ describe("renew", () => {
     expect(leaseExpiry(lease(), server(25_000))).toBe(25_000);
   });
 
-  it("a registration is extended only while live; after that a heartbeat starts a new epoch", () => {
-    expect(canExtendRegistration(server(10_000), 9_999)).toBe(true);
-    expect(canExtendRegistration(server(10_000), 10_001)).toBe(false);
-    expect(canExtendRegistration(undefined, 0)).toBe(false);
+  it("a registration is extended up to its expiry plus the skew bound; after that a heartbeat starts a new epoch", () => {
+    expect(canExtendRegistration(server(10_000), 9_999, config)).toBe(true);
+    expect(canExtendRegistration(server(10_000), 11_000, config)).toBe(true);
+    expect(canExtendRegistration(server(10_000), 11_001, config)).toBe(false);
+    expect(canExtendRegistration(undefined, 0, config)).toBe(false);
   });
 
   it("a new epoch does not revive the leases of the old one", () => {
