@@ -39,6 +39,13 @@ describe("the lookup service under worst-case clock offsets, crashes, pauses and
     expect(totals.acceptedWrites).toBeGreaterThan(SEEDS * 5);
   }, 300_000);
 
+  it("keeps a single holder in seed 2089: a heartbeat just past expiry must not end the registration", async () => {
+    // Found by `npm run sim -- --leases`: a server paused past its registration's expiry (by a service
+    // clock ahead of true time) came back within the skew bound; a new epoch freed its session while it
+    // still, by its own clock, acted on it.
+    expect(await simulateLeases(2089)).toMatchObject({ ok: true });
+  });
+
   const controls: Array<[string, LeaseSimulationOptions, LeaseInvariant]> = [
     ["clocks that drift beyond the bound", { clockOffsetMs: 300 }, "single-holder"],
     ["a service that does not wait out the skew bound", { bug: "no-skew-wait" }, "single-holder"],
