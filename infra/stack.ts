@@ -4,7 +4,7 @@ import { AppFunction } from "./constructs/app-function.ts";
 import { AppHttpApi, HttpMethod } from "./constructs/http-api.ts";
 import { Lookup } from "./constructs/lookup.ts";
 import { addReplicas, replicaCount } from "./constructs/replicas.ts";
-import { bindReplicas, Replication } from "./constructs/replication.ts";
+import { bindReplicas, Replication, table } from "./constructs/replication.ts";
 import { fromRoot } from "./paths.ts";
 
 /**
@@ -29,6 +29,8 @@ export class CoordinationStack extends Stack {
     });
     bindReplicas(api, replicas);
     api.bindTableRead(replication.changeCounters, "CHANGE_COUNTER_TABLE");
+    // Idempotency-Key records of the write routes, kept 24 hours by TTL.
+    api.bindTableReadWrite(table(this, "IdempotencyTable", "pk", { ttl: "ttl" }), "IDEMPOTENCY_TABLE");
     lookup.bind(api);
 
     new AppHttpApi(this, "Http", {

@@ -32,6 +32,7 @@ export const apiConfig = () =>
       ...replicas,
       PAXOS_MAX_ROUNDS: z.coerce.number().int().positive().default(20),
       CHANGE_COUNTER_TABLE: z.string().min(1),
+      IDEMPOTENCY_TABLE: z.string().min(1),
       LEASE_TABLE: z.string().min(1),
       SERVER_TABLE: z.string().min(1),
       LEASE_DURATION_MS: z.coerce.number().int().positive().default(10_000),

@@ -3,6 +3,7 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import { documents, lambda } from "../../shared/adapters/clients.ts";
 import { LambdaReplicas } from "../../shared/adapters/lambda-replicas.ts";
 import { apiConfig } from "../../shared/config.ts";
+import { IdempotentRequests } from "../../shared/idempotency/requests.ts";
 import { LeaseService } from "../../shared/leases/service.ts";
 import { Proposer } from "../../shared/paxos/proposer.ts";
 import { readChangeCount } from "../../shared/replication/change-counter.ts";
@@ -44,4 +45,6 @@ export const handler = router(
     ...kvRoutes(coordinator, (key) => readChangeCount(documents, config.CHANGE_COUNTER_TABLE, key)),
   },
   logger,
+  // A request holds its key for as long as the function may run (29 s), and a little more.
+  new IdempotentRequests(documents, config.IDEMPOTENCY_TABLE, { inProgressMs: 35_000 }),
 );

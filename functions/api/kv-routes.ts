@@ -3,7 +3,7 @@ import { z } from "zod";
 import { badRequest } from "../../shared/errors.ts";
 import type { ReplicationCoordinator } from "../../shared/replication/coordinator.ts";
 import { keySchema, valueSchema } from "../../shared/validation.ts";
-import { json, parseBody, parseWith, type Route } from "../commons/http.ts";
+import { json, parseBody, parseWith, type Route, writeIdOf } from "../commons/http.ts";
 
 const putBody = z.object({ value: valueSchema, consistency: z.enum(["all", "primary"]) });
 const getQuery = z
@@ -22,7 +22,7 @@ export function kvRoutes(
     "PUT /kv/{key}": async (event) => {
       const key = keyOf(event);
       const { value, consistency } = parseBody(event, putBody);
-      return json(200, await coordinator.put(key, value, consistency));
+      return json(200, await coordinator.put(key, value, consistency, writeIdOf(event)));
     },
     "GET /kv/{key}": async (event) => {
       const key = keyOf(event);

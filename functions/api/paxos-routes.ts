@@ -3,7 +3,7 @@ import { z } from "zod";
 import type { Proposer } from "../../shared/paxos/proposer.ts";
 import { proposeOnce, readRegister, setRegister } from "../../shared/paxos/register.ts";
 import { keySchema, valueSchema } from "../../shared/validation.ts";
-import { json, parseBody, parseWith, type Route } from "../commons/http.ts";
+import { json, parseBody, parseWith, type Route, writeIdOf } from "../commons/http.ts";
 
 const proposeBody = z.object({ value: valueSchema });
 const setBody = z.object({ value: valueSchema, ifVersion: z.number().int().min(0).optional() });
@@ -16,12 +16,12 @@ export function paxosRoutes(proposer: () => Proposer): Record<string, Route> {
     "POST /paxos/{key}": async (event) => {
       const key = keyOf(event);
       const { value } = parseBody(event, proposeBody);
-      return json(200, await proposeOnce(proposer(), key, value));
+      return json(200, await proposeOnce(proposer(), key, value, writeIdOf(event)));
     },
     "PUT /paxos/{key}": async (event) => {
       const key = keyOf(event);
       const { value, ifVersion } = parseBody(event, setBody);
-      return json(200, await setRegister(proposer(), key, value, ifVersion));
+      return json(200, await setRegister(proposer(), key, value, ifVersion, writeIdOf(event)));
     },
     "GET /paxos/{key}": async (event) => json(200, await readRegister(proposer(), keyOf(event))),
   };

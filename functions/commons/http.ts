@@ -1,6 +1,8 @@
+import { randomUUID } from "node:crypto";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import type { z } from "zod";
 import { AppError, badRequest } from "../../shared/errors.ts";
+import { fingerprint, type IdempotentRequests } from "../../shared/idempotency/requests.ts";
 import { numberProblem } from "../../shared/validation.ts";
 
 export type Route = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
@@ -40,20 +42,93 @@ export function parseWith<T extends z.ZodType>(schema: T, raw: unknown, code: st
   return result.data;
 }
 
-/** Dispatches on API Gateway's route key ("GET /health") and maps typed errors to responses. */
+/** An Idempotency-Key: 1 to 255 printable ASCII characters (a UUID is what clients usually send). */
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+
+/** The request's Idempotency-Key header, validated; undefined without one. */
+export function idempotencyKeyOf(event: APIGatewayProxyEventV2): string | undefined {
+  const key = event.headers?.["idempotency-key"];
+  if (key === undefined) return undefined;
+  if (!IDEMPOTENCY_KEY.test(key))
+    throw badRequest("InvalidIdempotencyKey", "Idempotency-Key must be 1 to 255 printable ASCII characters");
+  return key;
+}
+
+/**
+ * An id for the write a request makes, derived from its Idempotency-Key (so a retry makes the same
+ * write, which the stores recognise), or a fresh one without a key.
+ */
+export function writeIdOf(event: APIGatewayProxyEventV2): string {
+  const key = idempotencyKeyOf(event);
+  return key === undefined ? randomUUID() : `idem-${fingerprint(event.routeKey, event.rawPath, key)}`;
+}
+
+const WRITES = /^(POST|PUT|DELETE) /;
+
+/**
+ * Dispatches on API Gateway's route key ("GET /health") and maps typed errors to responses, once. Write
+ * routes honour an Idempotency-Key header through `idempotency` (see shared/idempotency/requests.ts).
+ */
 export function router(
   routes: Record<string, Route>,
   log: { error(message: string, error: Error | string): void },
+  idempotency?: IdempotentRequests,
 ) {
-  return async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
-    const route = routes[event.routeKey];
-    if (!route) return errorResponse(new AppError(404, "RouteNotFound", `no route ${event.routeKey}`));
+  const run = async (route: Route, event: APIGatewayProxyEventV2) => {
     try {
       return await route(event);
     } catch (error) {
       if (error instanceof AppError) return errorResponse(error);
       log.error("unhandled error", error instanceof Error ? error : String(error));
       return errorResponse(new AppError(500, "InternalError", "internal error"));
+    }
+  };
+  return async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
+    const route = routes[event.routeKey];
+    if (!route) return errorResponse(new AppError(404, "RouteNotFound", `no route ${event.routeKey}`));
+    if (!idempotency || !WRITES.test(event.routeKey)) return run(route, event);
+    let key: string | undefined;
+    try {
+      key = idempotencyKeyOf(event);
+    } catch (error) {
+      return errorResponse(error as AppError);
+    }
+    if (key === undefined) return run(route, event);
+    const scoped = `${event.routeKey} ${event.rawPath} ${key}`;
+    const body =
+      event.body && event.isBase64Encoded ? Buffer.from(event.body, "base64").toString("utf8") : event.body;
+    const begun = await idempotency.begin(scoped, fingerprint(event.routeKey, event.rawPath, body ?? ""));
+    switch (begun.status) {
+      case "replay":
+        return {
+          statusCode: begun.response.statusCode,
+          headers: { "content-type": "application/json", "idempotent-replayed": "true" },
+          body: begun.response.body,
+        };
+      case "mismatch":
+        return errorResponse(
+          new AppError(422, "IdempotencyKeyReused", "this Idempotency-Key was used with a different request"),
+        );
+      case "in-progress": {
+        const response = errorResponse(
+          new AppError(409, "RequestInProgress", "a request with this Idempotency-Key is still running", {
+            retryAfterMs: begun.retryAfterMs,
+          }),
+        );
+        return {
+          ...response,
+          headers: { ...response.headers, "retry-after": String(Math.ceil(begun.retryAfterMs / 1000)) },
+        };
+      }
+      case "new": {
+        const response = await run(route, event);
+        const statusCode = response.statusCode ?? 200;
+        // A final answer is kept; after a 5xx the key is given up and a retry runs again.
+        if (statusCode < 500)
+          await idempotency.complete(scoped, begun.token, { statusCode, body: String(response.body ?? "") });
+        else await idempotency.abandon(scoped, begun.token);
+        return response;
+      }
     }
   };
 }

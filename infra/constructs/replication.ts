@@ -15,7 +15,7 @@ export function bindReplicas(fn: AppFunction, replicas: Replica[]): void {
   fn.addEnvironment("REPLICA_FUNCTIONS", replicas.map((replica) => replica.fn.functionName).join(","));
 }
 
-const table = (
+export const table = (
   scope: Construct,
   id: string,
   partitionKey: string,

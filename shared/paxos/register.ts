@@ -31,8 +31,12 @@ const kindConflict = (key: string, writeOnce: boolean) =>
  * `won` is exact: a write-once state never changes once chosen, so the chosen state carries the origin
  * of the call that proposed it, whichever round (ours or another proposer's) got it chosen.
  */
-export async function proposeOnce(proposer: Proposer, key: string, value: unknown) {
-  const origin = randomUUID();
+export async function proposeOnce(
+  proposer: Proposer,
+  key: string,
+  value: unknown,
+  origin: string = randomUUID(),
+) {
   const { after } = await proposer.change(
     key,
     (current) => current ?? { version: 1, value, origin, writeOnce: true },
@@ -65,8 +69,9 @@ export async function setRegister(
   key: string,
   value: unknown,
   ifVersion?: number,
+  /** The write's identity: a retry of the same write (same Idempotency-Key) passes the same origin. */
+  origin: string = randomUUID(),
 ): Promise<RegisterValue> {
-  const origin = randomUUID();
   /** The versions of our attempts that a later round may still adopt. */
   const attempts: number[] = [];
   let lastWasAttempt = false;
@@ -78,6 +83,12 @@ export async function setRegister(
     // may have lost to another chain since.
     tookEffect = undefined;
     if (current?.origin === origin) return current;
+    // A retry of a write that took effect (an earlier request with the same origin) finds it here.
+    const earlier = current?.recent?.find((write) => write.origin === origin);
+    if (earlier && attempts.length === 0) {
+      tookEffect = earlier;
+      return current;
+    }
     const firstAttempt = attempts.length > 0 ? Math.min(...attempts) : undefined;
     if (firstAttempt !== undefined && current) {
       const ours = current.recent?.find((write) => write.origin === origin);

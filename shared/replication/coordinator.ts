@@ -48,7 +48,7 @@ export class ReplicationCoordinator {
     key: string,
     value: unknown,
     consistency: Consistency,
-    writeId = randomUUID(),
+    writeId: string = randomUUID(),
   ): Promise<PutResult> {
     let committed: StoredValue;
     try {

@@ -8,7 +8,7 @@ import { PutCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { localCredentials } from "../../local/engines.ts";
 import { LOCAL_REGION } from "../../local/names.ts";
-import { callApi, pool } from "../support/http.ts";
+import { callApi, callApiWithHeaders, pool } from "../support/http.ts";
 import { eventually, type TestCloud, uniqueId } from "../support/local-cloud.ts";
 import { type E2ETarget, startTarget } from "../support/target.ts";
 
@@ -338,5 +338,73 @@ describe.runIf(!process.env.E2E_BASE_URL)("faults", () => {
       ),
     ).toBe(2);
     expect((await versionsOn(key)).map((value) => value?.version)).toEqual(Array(3).fill(after.body.version));
+  });
+});
+
+describe("Idempotency-Key", () => {
+  const idempotent = (key: string, value: unknown, idempotencyKey: string) =>
+    callApiWithHeaders(
+      target.baseUrl,
+      "PUT",
+      `/kv/${key}`,
+      { value, consistency: "primary" },
+      { "idempotency-key": idempotencyKey },
+    );
+
+  it("a PUT retried after a lost answer commits once, is counted once, and answers the first outcome", async () => {
+    const key = `idem-${uniqueId()}`;
+    const idempotencyKey = `k-${uniqueId()}`;
+    // The client gives up on the first request before its answer arrives (the answer is lost).
+    const aborted = new AbortController();
+    const first = fetch(`${target.baseUrl}/kv/${key}`, {
+      method: "PUT",
+      headers: { "idempotency-key": idempotencyKey },
+      body: JSON.stringify({ value: { n: 1 }, consistency: "primary" }),
+      signal: aborted.signal,
+    }).catch(() => "aborted");
+    setTimeout(() => aborted.abort(), 5);
+    expect(await first).toBe("aborted");
+    // The retry: the first request's outcome, however far the first got (409 while it still runs).
+    const retry = await eventually(
+      () => idempotent(key, { n: 1 }, idempotencyKey),
+      (answer) => answer.status !== 409,
+      20_000,
+      50,
+    );
+    expect(retry.status).toBe(200);
+    const again = await idempotent(key, { n: 1 }, idempotencyKey);
+    expect(again).toMatchObject({ status: 200, body: retry.body });
+    expect(again.headers.get("idempotent-replayed")).toBe("true");
+    // One change: one version on every replica, counted once.
+    await eventually(
+      async () => ({ versions: await versionsOn(key), counted: await changes(key) }),
+      ({ versions, counted }) =>
+        versions.every((value) => value?.version === retry.body.version) && counted === 1,
+      20_000,
+      50,
+    );
+    // A later write moves the key on; the counter counted exactly two changes, never the retry.
+    await put(key, { n: 2 }, "all");
+    await eventually(
+      () => changes(key),
+      (counted) => counted === 2,
+      20_000,
+      50,
+    );
+  });
+
+  it("answers 422 for the same key with another request, and 400 for a malformed key; neither writes", async () => {
+    const key = `idem-${uniqueId()}`;
+    const idempotencyKey = `k-${uniqueId()}`;
+    expect((await idempotent(key, "a", idempotencyKey)).status).toBe(200);
+    expect(await idempotent(key, "b", idempotencyKey)).toMatchObject({
+      status: 422,
+      body: { error: { code: "IdempotencyKeyReused" } },
+    });
+    expect(await idempotent(key, "c", "bad key with spaces")).toMatchObject({
+      status: 400,
+      body: { error: { code: "InvalidIdempotencyKey" } },
+    });
+    expect((await call("GET", `/kv/${key}`)).body.value).toBe("a");
   });
 });

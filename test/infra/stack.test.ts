@@ -67,7 +67,7 @@ describe("the stack", () => {
         expect(resources).toMatch(/^\{"Fn::GetAtt":\["Replica\d+[A-F0-9]+","Arn"\]\}$/);
       } else if (actions.some((action) => action.startsWith("dynamodb:"))) {
         // It reads the change counters and keeps the lookup service's tables; the replicas own the data.
-        expect(resources).toMatch(/ChangeCounterTable|LookupLeaseTable|LookupServerTable/);
+        expect(resources).toMatch(/ChangeCounterTable|IdempotencyTable|LookupLeaseTable|LookupServerTable/);
         expect(resources).not.toMatch(/Replica\dTable|OutboxTable|ClaimTable/);
         if (/ChangeCounterTable/.test(resources))
           expect(

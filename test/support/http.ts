@@ -3,18 +3,32 @@ export type Json = any;
 
 export const readJson = (response: Response): Promise<Json> => response.json();
 
-/** Calls the API with an optional JSON body; answers the status and the parsed body. */
+/** Calls the API with an optional JSON body and headers; answers the status, the parsed body and the headers. */
+export async function callApiWithHeaders(
+  baseUrl: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: Json; headers: Headers }> {
+  const response = await fetch(`${baseUrl}${path}`, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: response.status, body: await readJson(response), headers: response.headers };
+}
+
+/** Calls the API with an optional JSON body and headers; answers the status and the parsed body. */
 export async function callApi(
   baseUrl: string,
   method: string,
   path: string,
   body?: unknown,
+  headers: Record<string, string> = {},
 ): Promise<{ status: number; body: Json }> {
-  const response = await fetch(`${baseUrl}${path}`, {
-    method,
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: response.status, body: await readJson(response) };
+  const { status, body: parsed } = await callApiWithHeaders(baseUrl, method, path, body, headers);
+  return { status, body: parsed };
 }
 
 /** Runs `work(i)` for every i below `count`, at most `limit` at a time; results in index order. */
