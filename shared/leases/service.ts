@@ -384,13 +384,28 @@ export class LeaseService {
     return Item as ServerRecord | undefined;
   }
 
-  private async read(sessionId: string, withHolder = true) {
+  private async lease(sessionId: string): Promise<StoredLease | undefined> {
     const { Item } = await this.documents.send(
       new GetCommand({ TableName: this.options.leaseTable, Key: { sessionId }, ConsistentRead: true }),
     );
-    const lease = Item as StoredLease | undefined;
-    const holder = withHolder && lease?.serverId ? await this.server(lease.serverId) : undefined;
-    return { lease, holder };
+    return Item as StoredLease | undefined;
+  }
+
+  /**
+   * The lease and its holder's registration as they were at one moment. Read one after the other, a
+   * lease that was frozen in between would be seen unfrozen next to a registration renewed after the
+   * freeze, and answered with an expiry later than its frozen one. So the lease is read again: unchanged
+   * (same `rvn`), it was as read while the registration was read.
+   */
+  private async read(sessionId: string, withHolder = true) {
+    let lease = await this.lease(sessionId);
+    for (;;) {
+      const holder = withHolder && lease?.serverId ? await this.server(lease.serverId) : undefined;
+      if (!holder || lease?.frozenExpiresAt !== undefined || lease?.released) return { lease, holder };
+      const again = await this.lease(sessionId);
+      if (again?.rvn === lease?.rvn) return { lease, holder };
+      lease = again;
+    }
   }
 
   private async assign(

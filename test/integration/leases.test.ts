@@ -340,3 +340,40 @@ describe("a server that comes back within the skew bound after its registration'
     });
   });
 });
+
+describe("a lookup that races a freeze and a renewal", () => {
+  it("never answers a later expiry than the frozen one", async () => {
+    await heartbeatAll(["a", "b"]);
+    const id = session();
+    const held = await service().lookup(id);
+    const other = held.serverId === `${prefix}a` ? `${prefix}b` : `${prefix}a`;
+    clock += 1_000;
+    // Between the lookup's read of the lease and its read of the registration, another instance freezes
+    // the lease (a move) and the holder's heartbeat renews its registration.
+    let raced = false;
+    const racing = {
+      send: async (command: { constructor: { name: string }; input: { TableName?: string } }) => {
+        const answer = await documents.send(command as never);
+        if (!raced && command.constructor.name === "GetCommand" && command.input.TableName === leaseTable) {
+          raced = true;
+          expect(await conflictOf(service().move(id, other, false))).toMatchObject({ code: "LeaseHeld" });
+          clock += 1_000;
+          await service().heartbeat(held.serverId);
+        }
+        return answer;
+      },
+    } as unknown as typeof documents;
+    const answer = await new LeaseService(racing, {
+      leaseTable,
+      serverTable,
+      config,
+      now: () => clock,
+    }).lookup(id);
+    const { Item } = await documents.send(
+      new GetCommand({ TableName: leaseTable, Key: { sessionId: id }, ConsistentRead: true }),
+    );
+    expect(raced).toBe(true);
+    expect(Item?.frozenExpiresAt).toBeDefined();
+    expect(answer.leaseExpiresAt).toBeLessThanOrEqual(Item!.frozenExpiresAt);
+  });
+});

@@ -46,6 +46,10 @@ describe("the lookup service under worst-case clock offsets, crashes, pauses and
     expect(await simulateLeases(2089)).toMatchObject({ ok: true });
   });
 
+  it("keeps a single holder in seed 2525: a lookup must not pair a lease read before a freeze with a renewal after it", async () => {
+    expect(await simulateLeases(2525)).toMatchObject({ ok: true });
+  });
+
   const controls: Array<[string, LeaseSimulationOptions, LeaseInvariant]> = [
     ["clocks that drift beyond the bound", { clockOffsetMs: 300 }, "single-holder"],
     ["a service that does not wait out the skew bound", { bug: "no-skew-wait" }, "single-holder"],
