@@ -251,7 +251,15 @@ describe("what a lease answer promises a server", () => {
   it("a heartbeat racing a takeover at the boundary: never both the old holder and the new one", async () => {
     // Service instances with clocks a skew bound apart: one may still renew, the other may take over.
     const renewer = new LeaseService(documents, { leaseTable, serverTable, config, now: () => clock });
-    const taker = new LeaseService(documents, {
+    // The taker's client says when it sends its first takeover transaction: the moment to race it.
+    let committing: () => void = () => {};
+    const taking = {
+      send: (command: { constructor: { name: string } }) => {
+        if (command.constructor.name === "TransactWriteCommand") committing();
+        return documents.send(command as never);
+      },
+    } as unknown as typeof documents;
+    const taker = new LeaseService(taking, {
       leaseTable,
       serverTable,
       config,
@@ -268,13 +276,16 @@ describe("what a lease answer promises a server", () => {
       clock += config.leaseDurationMs;
       // A third server, just registered, is live for the taker.
       await taker.heartbeat(`${prefix}c`);
-      // Who starts first alternates, and the renewals start at staggered moments among the lookups.
+      // Who starts first alternates: the renewals at once, or as the first takeover commits.
       const takeoverFirst = round % 2 === 1;
-      const later = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+      const takeoverSent = new Promise<void>((resolve) => {
+        committing = resolve;
+        setTimeout(resolve, 500);
+      });
       const lookupsDone = Promise.all(ids.map((id) => taker.lookup(id)));
       const renewals = Promise.all(
-        [`${prefix}a`, `${prefix}b`].map(async (serverId, index) => {
-          if (takeoverFirst) await later(2 + index * 3);
+        [`${prefix}a`, `${prefix}b`].map(async (serverId) => {
+          if (takeoverFirst) await takeoverSent;
           return renewer.heartbeat(serverId);
         }),
       );
