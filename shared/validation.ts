@@ -83,8 +83,13 @@ export const valueSchema = z.unknown().superRefine((value, context) => {
 /**
  * JSON text with only the characters SQS accepts in a message body (#x9 #xA #xD #x20–#xD7FF
  * #xE000–#xFFFD #x10000–#x10FFFF). JSON.stringify already escapes control characters and lone
- * surrogates; U+FFFE and U+FFFF it leaves raw, so they are escaped here. The text parses to the same value.
+ * surrogates; U+FFFE and U+FFFF it leaves raw, so they are escaped here, and so are characters beyond the
+ * BMP (as their surrogate pairs), which the SQS emulator and some SQS-compatible queues refuse although
+ * SQS itself takes them. The text parses to exactly the same value.
  */
 export function sqsSafeJson(value: unknown): string {
-  return JSON.stringify(value).replace(/[\uFFFE\uFFFF]/g, (c) => `\\u${c.charCodeAt(0).toString(16)}`);
+  return JSON.stringify(value).replace(
+    /[\uFFFE\uFFFF\uD800-\uDFFF]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16)}`,
+  );
 }

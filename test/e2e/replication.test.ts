@@ -408,3 +408,32 @@ describe("Idempotency-Key", () => {
     expect((await call("GET", `/kv/${key}`)).body.value).toBe("a");
   });
 });
+
+describe("every key and value the API accepts", () => {
+  it("a 200-character key and a value with every character class JSON can hold reach every replica exactly", async () => {
+    const key = `${"k".repeat(180)}-${uniqueId()}`.slice(0, 200).padEnd(200, "x");
+    expect(key).toHaveLength(200);
+    // Raw JSON text, so lone surrogates, controls and the two characters SQS refuses go over the wire.
+    const text =
+      '{"value":{"controls":"\\u0000\\u0001\\t\\n\\u001f\\u007f","bmp":"é中\\ud7ff\\ue000","sqsRefuses":"\\ufffe\\uffff",' +
+      '"loneSurrogates":"\\ud800 \\udfff","astral":"😀\\ud83d\\ude00","quotes":"\\"\\\\/","numbers":[0,-0.5,1e300,9007199254740991],' +
+      '"nested":[[[{"a":null,"b":true}]]]},"consistency":"primary"}';
+    const response = await fetch(`${target.baseUrl}/kv/${key}`, { method: "PUT", body: text });
+    expect(response.status).toBe(200);
+    const { version } = (await response.json()) as { version: string };
+    const expected = JSON.parse(text).value;
+    await eventually(
+      () => versionsOn(key),
+      (values) => values.every((value) => value?.version === version),
+      20_000,
+      50,
+    );
+    for (const replica of REPLICAS) expect((await readReplica(key, replica))?.value).toEqual(expected);
+    await eventually(
+      () => changes(key),
+      (counted) => counted === 1,
+      20_000,
+      50,
+    );
+  });
+});

@@ -79,6 +79,20 @@ function fakeSqs(
 const values = (sent: Sent[]) => sent.map((message) => JSON.parse(message.body).value);
 
 describe("relay", () => {
+  it("sends a record whose key is longer than a message group id may be", async () => {
+    const fake = fakeSqs();
+    const long = "k".repeat(200);
+    const quarantined: string[] = [];
+    const outcome = await relay([record(1, long)], {
+      sqs: fake.sqs,
+      queueUrl: "q",
+      quarantine: async (r) => void quarantined.push(r.sequenceNumber),
+    });
+    expect(outcome).toMatchObject({ sent: 1, quarantined: 0 });
+    expect(fake.sent[0]!.group.length).toBeLessThanOrEqual(128);
+    expect(JSON.parse(fake.sent[0]!.body).key).toBe(long);
+  });
+
   it("quarantines what SQS rejects as the sender's fault and sends the rest in order", async () => {
     const fake = fakeSqs((body) =>
       JSON.parse(body).value === 2 ? { Code: "InvalidMessageContents", SenderFault: true } : undefined,

@@ -19,8 +19,11 @@ const refusal = (text: string) => {
   return undefined;
 };
 
-/** SQS's rules for a FIFO message (the documented ones the Relay depends on). */
-const SQS_BODY = /^[\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]*$/u;
+/**
+ * SQS's rules for a FIFO message (the documented ones the Relay depends on); for the body, the stricter
+ * set the SQS emulator enforces (no characters beyond the BMP), which SQS's own set contains.
+ */
+const SQS_BODY = /^[\t\n\r\u0020-\uD7FF\uE000-\uFFFD]*$/;
 const SQS_GROUP_ID = /^[A-Za-z0-9!"#$%&'()*+,\-./:;<=>?@[\\\]^_`{|}~]{1,128}$/;
 
 describe("values that cannot be stored and read back exactly are refused with 400", () => {
