@@ -185,23 +185,28 @@ describe("the DynamoDB model answers as DynamoDB Local does", () => {
     );
   });
 
+  /** Version 1 → 2 of item a, conditioned on version 1 (the condition's old item asked for). */
+  const bumpVersion = (p: string) => ({
+    Update: {
+      TableName: TABLE,
+      Key: { pk: `${p}a` },
+      UpdateExpression: "SET version = :two",
+      ConditionExpression: "version = :one",
+      ExpressionAttributeValues: { ":one": 1, ":two": 2 },
+      ReturnValuesOnConditionCheckFailure: "ALL_OLD" as const,
+    },
+  });
+  const createOther = (p: string) => ({
+    Put: { TableName: OTHER, Item: { id: `${p}o` }, ConditionExpression: "attribute_not_exists(id)" },
+  });
+
   it("transactions: all or nothing, reasons per action, ClientRequestToken idempotency", async () => {
     await compare((p) => [
       new PutCommand({ TableName: TABLE, Item: { pk: `${p}a`, version: 1 } }),
       new TransactWriteCommand({
         TransactItems: [
-          {
-            Update: {
-              TableName: TABLE,
-              Key: { pk: `${p}a` },
-              UpdateExpression: "SET version = :two",
-              ConditionExpression: "version = :one",
-              ExpressionAttributeValues: { ":one": 1, ":two": 2 },
-            },
-          },
-          {
-            Put: { TableName: OTHER, Item: { id: `${p}o` }, ConditionExpression: "attribute_not_exists(id)" },
-          },
+          bumpVersion(p),
+          createOther(p),
           {
             ConditionCheck: {
               TableName: TABLE,
@@ -214,40 +219,12 @@ describe("the DynamoDB model answers as DynamoDB Local does", () => {
       }),
       new GetCommand({ TableName: OTHER, Key: { id: `${p}o` }, ConsistentRead: true }),
       new TransactWriteCommand({
-        TransactItems: [
-          {
-            Update: {
-              TableName: TABLE,
-              Key: { pk: `${p}a` },
-              UpdateExpression: "SET version = :two",
-              ConditionExpression: "version = :one",
-              ExpressionAttributeValues: { ":one": 1, ":two": 2 },
-              ReturnValuesOnConditionCheckFailure: "ALL_OLD",
-            },
-          },
-          {
-            Put: { TableName: OTHER, Item: { id: `${p}o` }, ConditionExpression: "attribute_not_exists(id)" },
-          },
-        ],
+        TransactItems: [bumpVersion(p), createOther(p)],
         ClientRequestToken: `${p}token`,
       }),
       // The same token and request again: succeeds without applying twice.
       new TransactWriteCommand({
-        TransactItems: [
-          {
-            Update: {
-              TableName: TABLE,
-              Key: { pk: `${p}a` },
-              UpdateExpression: "SET version = :two",
-              ConditionExpression: "version = :one",
-              ExpressionAttributeValues: { ":one": 1, ":two": 2 },
-              ReturnValuesOnConditionCheckFailure: "ALL_OLD",
-            },
-          },
-          {
-            Put: { TableName: OTHER, Item: { id: `${p}o` }, ConditionExpression: "attribute_not_exists(id)" },
-          },
-        ],
+        TransactItems: [bumpVersion(p), createOther(p)],
         ClientRequestToken: `${p}token`,
       }),
       // The same token with another request.
@@ -256,20 +233,7 @@ describe("the DynamoDB model answers as DynamoDB Local does", () => {
         ClientRequestToken: `${p}token`,
       }),
       // Without a token the retry's condition fails, with the item as it now is.
-      new TransactWriteCommand({
-        TransactItems: [
-          {
-            Update: {
-              TableName: TABLE,
-              Key: { pk: `${p}a` },
-              UpdateExpression: "SET version = :two",
-              ConditionExpression: "version = :one",
-              ExpressionAttributeValues: { ":one": 1, ":two": 2 },
-              ReturnValuesOnConditionCheckFailure: "ALL_OLD",
-            },
-          },
-        ],
-      }),
+      new TransactWriteCommand({ TransactItems: [bumpVersion(p)] }),
       new GetCommand({ TableName: TABLE, Key: { pk: `${p}a` }, ConsistentRead: true }),
     ]);
   });

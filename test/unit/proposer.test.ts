@@ -161,32 +161,45 @@ describe("Proposer", () => {
   });
 });
 
+/**
+ * A proposer whose first accept reaches r0 only, and which then backs off until `resume()`: its attempt
+ * sits on one acceptor, where another round may adopt it.
+ */
+function stalledAfterOneAccept(acceptors: MemoryAcceptor[]) {
+  let firstRound = true;
+  let resume: () => void = () => {};
+  const proposer = new Proposer({
+    proposerId: "a",
+    transport: transport(acceptors, (request, replica) =>
+      firstRound && request.op === "accept" && replica !== 0 ? undefined : 0,
+    ),
+    sleep: () => {
+      if (!firstRound) return Promise.resolve();
+      firstRound = false;
+      return new Promise<void>((resolve) => {
+        resume = resolve;
+      });
+    },
+  });
+  return { proposer, resume: () => resume() };
+}
+
+/** Another proposer, which reaches r0 and r1 (so it sees what sits on r0). */
+const throughR0AndR1 = (acceptors: MemoryAcceptor[]) =>
+  new Proposer({
+    proposerId: "b",
+    transport: transport(acceptors, (_, replica) => (replica === 2 ? undefined : 0)),
+    sleep: noSleep,
+  });
+
 describe("a set whose attempt took effect without its knowing", () => {
   /** A's accept reaches r0 only; another proposer adopts it and writes `after` more times; A resumes. */
   async function buried(after: number) {
     const acceptors = fresh();
-    let firstRound = true;
-    let resume: () => void = () => {};
-    const writer = new Proposer({
-      proposerId: "a",
-      transport: transport(acceptors, (request, replica) =>
-        firstRound && request.op === "accept" && replica !== 0 ? undefined : 0,
-      ),
-      sleep: () => {
-        if (!firstRound) return Promise.resolve();
-        firstRound = false;
-        return new Promise<void>((resolve) => {
-          resume = resolve;
-        });
-      },
-    });
+    const { proposer: writer, resume } = stalledAfterOneAccept(acceptors);
     const pending = setRegister(writer, "k", "mine").catch((error: AppError) => error.code);
     await new Promise((resolve) => setTimeout(resolve, 5));
-    const other = new Proposer({
-      proposerId: "b",
-      transport: transport(acceptors, (_, replica) => (replica === 2 ? undefined : 0)),
-      sleep: noSleep,
-    });
+    const other = throughR0AndR1(acceptors);
     expect(await readRegister(other, "k")).toMatchObject({ value: "mine", version: 1 });
     for (let write = 0; write < after; write++) await setRegister(other, "k", write);
     resume();
@@ -215,30 +228,11 @@ describe("write-once and rewritable keys", () => {
 
   it("answers won: true to the proposer whose value another round adopted before it returned", async () => {
     const acceptors = fresh();
-    // The first proposer's accept reaches only r0; it backs off until the others are done.
-    let firstRound = true;
-    let resume: () => void = () => {};
-    const first = new Proposer({
-      proposerId: "a",
-      transport: transport(acceptors, (request, replica) =>
-        firstRound && request.op === "accept" && replica !== 0 ? undefined : 0,
-      ),
-      sleep: () => {
-        if (!firstRound) return Promise.resolve();
-        firstRound = false;
-        return new Promise<void>((resolve) => {
-          resume = resolve;
-        });
-      },
-    });
+    const { proposer: first, resume } = stalledAfterOneAccept(acceptors);
     const pending = proposeOnce(first, "once", "mine");
     await new Promise((resolve) => setTimeout(resolve, 5));
-    // Another proposer reading through r0 and r1 adopts it; a third tries to overwrite it.
-    const other = new Proposer({
-      proposerId: "b",
-      transport: transport(acceptors, (_, replica) => (replica === 2 ? undefined : 0)),
-      sleep: noSleep,
-    });
+    // Another proposer reading through r0 and r1 adopts it, then tries to overwrite it.
+    const other = throughR0AndR1(acceptors);
     expect(await readRegister(other, "once")).toMatchObject({ value: "mine", version: 1 });
     await setRegister(other, "once", "overwritten").catch(() => {});
     resume();
