@@ -10,7 +10,7 @@
  *   waits it out; a release or a state write is conditioned on the holder and its fencing token.
  */
 import { randomUUID } from "node:crypto";
-import { ConditionalCheckFailedException, TransactionCanceledException } from "@aws-sdk/client-dynamodb";
+import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import {
   BatchGetCommand,
   type DynamoDBDocumentClient,
@@ -18,10 +18,10 @@ import {
   PutCommand,
   QueryCommand,
   ScanCommand,
-  TransactWriteCommand,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
+import { transact } from "../dynamodb/transactions.ts";
 import { conflict, notFound, unavailable } from "../errors.ts";
 import { rendezvous } from "../mesh/hashing.ts";
 import {
@@ -497,12 +497,6 @@ export class LeaseService {
    * a conflicting transaction): every caller then reads again and decides anew.
    */
   private async transact(actions: Array<Record<string, unknown>>): Promise<boolean> {
-    try {
-      await this.documents.send(new TransactWriteCommand({ TransactItems: actions }));
-      return true;
-    } catch (error) {
-      if (error instanceof TransactionCanceledException) return false;
-      throw error;
-    }
+    return (await transact(this.documents, actions)).ok;
   }
 }
