@@ -1,14 +1,18 @@
-/** Replica transport through the Lambda Invoke API: each replica is a function, called with a timeout. */
+/**
+ * Replica transport through the Lambda Invoke API: each replica is a function, called with a timeout, and
+ * each reply is parsed by the replica contract (shared/contracts/replica.ts) before anyone uses it.
+ */
 import { InvokeCommand, type LambdaClient } from "@aws-sdk/client-lambda";
+import { parseReply, type ReplicaInvoker, type ReplicaRequest, type ReplyTo } from "../contracts/replica.ts";
 import type { AcceptorRequest } from "../paxos/acceptor.ts";
 import type { ReplicaTransport } from "../paxos/proposer.ts";
 
-export class LambdaReplicas implements ReplicaTransport {
+export class LambdaReplicas implements ReplicaTransport, ReplicaInvoker {
   readonly replicaIds: readonly string[];
   private readonly functionNames: Map<string, string>;
 
   constructor(
-    private readonly lambda: LambdaClient,
+    private readonly lambda: Pick<LambdaClient, "send">,
     /** Replica ids (Replica1, ...) in replica order, the first being the primary. */
     ids: readonly string[],
     /** Their function names (or ARNs), in the same order. */
@@ -26,8 +30,12 @@ export class LambdaReplicas implements ReplicaTransport {
     return this.invoke(replicaId, request);
   }
 
-  /** Invokes a replica with any of its operations; rejects on a function error or after the timeout. */
-  async invoke<T>(replicaId: string, request: object, timeoutMs = this.callTimeoutMs): Promise<T> {
+  /** Invokes a replica with any of its operations; rejects on a function error, a broken reply or the timeout. */
+  async invoke<R extends ReplicaRequest>(
+    replicaId: string,
+    request: R,
+    timeoutMs = this.callTimeoutMs,
+  ): Promise<ReplyTo<R>> {
     const functionName = this.functionNames.get(replicaId);
     if (!functionName) throw new Error(`no replica ${replicaId}`);
     const response = await this.lambda.send(
@@ -36,6 +44,6 @@ export class LambdaReplicas implements ReplicaTransport {
     );
     const payload = response.Payload ? Buffer.from(response.Payload).toString("utf8") : "null";
     if (response.FunctionError) throw new Error(`replica ${replicaId} failed: ${payload}`);
-    return JSON.parse(payload) as T;
+    return parseReply(replicaId, request, JSON.parse(payload));
   }
 }

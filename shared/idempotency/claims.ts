@@ -15,10 +15,8 @@
  * bound never let two workers hold a claim at once.
  */
 import { randomUUID } from "node:crypto";
-import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { DeleteCommand, type DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
-import { unmarshall } from "@aws-sdk/util-dynamodb";
-import { type TransactAction, transact } from "../dynamodb/transactions.ts";
+import { conditionalWrite, type TransactAction, transact } from "../dynamodb/transactions.ts";
 
 export interface ClaimOptions {
   /** How long a claim protects the work before another worker may take it over. */
@@ -27,6 +25,8 @@ export interface ClaimOptions {
   /** How long a completed claim is remembered (TTL), i.e. the window in which duplicates are caught. */
   retentionSeconds?: number;
   now?: () => number;
+  /** How to wait between retries of a conflicting completion (a simulation passes its virtual time). */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 export type ClaimResult =
@@ -53,6 +53,7 @@ interface ClaimItem {
 
 export class Claims {
   private readonly now: () => number;
+  private readonly sleep: (ms: number) => Promise<void>;
 
   constructor(
     private readonly documents: DynamoDBDocumentClient,
@@ -60,42 +61,41 @@ export class Claims {
     private readonly options: ClaimOptions,
   ) {
     this.now = options.now ?? Date.now;
+    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
   }
 
   async claim(id: string): Promise<ClaimResult> {
     const now = this.now();
     const token = randomUUID();
     const expiresAt = now + this.options.leaseMs;
-    try {
-      await this.documents.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: {
-            pk: id,
-            status: "IN_PROGRESS",
-            owner: token,
-            expiresAt,
-            ttl: Math.floor(now / 1000) + (this.options.retentionSeconds ?? 86_400),
-          } satisfies ClaimItem,
-          ConditionExpression:
-            "attribute_not_exists(pk) OR (#status = :inProgress AND expiresAt < :expiredBefore)",
-          ExpressionAttributeNames: { "#status": "status" },
-          ExpressionAttributeValues: {
-            ":inProgress": "IN_PROGRESS",
-            ":expiredBefore": now - (this.options.maxSkewMs ?? 0),
-          },
-          ReturnValuesOnConditionCheckFailure: "ALL_OLD",
-        }),
-      );
-      return { status: "claimed", id, token, expiresAt };
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException) || !error.Item) throw error;
-      const held = unmarshall(error.Item) as ClaimItem;
-      if (held.status === "COMPLETED") return { status: "completed", id };
-      // Our own token: the SDK retried this very request after its first attempt landed. It is ours.
-      if (held.owner === token) return { status: "claimed", id, token, expiresAt: held.expiresAt };
-      return { status: "held", id, expiresAt: held.expiresAt };
-    }
+    const written = await conditionalWrite<ClaimItem>(
+      this.documents,
+      new PutCommand({
+        TableName: this.tableName,
+        Item: {
+          pk: id,
+          status: "IN_PROGRESS",
+          owner: token,
+          expiresAt,
+          ttl: Math.floor(now / 1000) + (this.options.retentionSeconds ?? 86_400),
+        } satisfies ClaimItem,
+        ConditionExpression:
+          "attribute_not_exists(pk) OR (#status = :inProgress AND expiresAt < :expiredBefore)",
+        ExpressionAttributeNames: { "#status": "status" },
+        ExpressionAttributeValues: {
+          ":inProgress": "IN_PROGRESS",
+          ":expiredBefore": now - (this.options.maxSkewMs ?? 0),
+        },
+        ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+      }),
+    );
+    if (written.ok) return { status: "claimed", id, token, expiresAt };
+    const held = written.old;
+    if (!held) throw new Error(`the claim on ${id} failed its condition but DynamoDB answered no item`);
+    if (held.status === "COMPLETED") return { status: "completed", id };
+    // Our own token: the SDK retried this very request after its first attempt landed. It is ours.
+    if (held.owner === token) return { status: "claimed", id, token, expiresAt: held.expiresAt };
+    return { status: "held", id, expiresAt: held.expiresAt };
   }
 
   /**
@@ -128,25 +128,22 @@ export class Claims {
       if (result.failedConditions.length > 0)
         throw new Error(`an effect's condition failed while completing ${claim.id}`);
       if (attempt >= 5) throw new Error(`transactions kept conflicting while completing ${claim.id}`);
-      await new Promise((resolve) => setTimeout(resolve, 5 * 2 ** attempt * Math.random()));
+      await this.sleep(5 * 2 ** attempt * Math.random());
     }
   }
 
   /** Gives the claim up (the work failed and may be retried at once); a stale owner gets StaleClaim. */
   async release(claim: { id: string; token: string }): Promise<void> {
-    try {
-      await this.documents.send(
-        new DeleteCommand({
-          TableName: this.tableName,
-          Key: { pk: claim.id },
-          ConditionExpression: "#owner = :token AND #status = :inProgress",
-          ExpressionAttributeNames: { "#status": "status", "#owner": "owner" },
-          ExpressionAttributeValues: { ":token": claim.token, ":inProgress": "IN_PROGRESS" },
-        }),
-      );
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) throw new StaleClaim(claim.id);
-      throw error;
-    }
+    const released = await conditionalWrite(
+      this.documents,
+      new DeleteCommand({
+        TableName: this.tableName,
+        Key: { pk: claim.id },
+        ConditionExpression: "#owner = :token AND #status = :inProgress",
+        ExpressionAttributeNames: { "#status": "status", "#owner": "owner" },
+        ExpressionAttributeValues: { ":token": claim.token, ":inProgress": "IN_PROGRESS" },
+      }),
+    );
+    if (!released.ok) throw new StaleClaim(claim.id);
   }
 }

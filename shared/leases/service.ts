@@ -10,7 +10,6 @@
  *   waits it out; a release or a state write is conditioned on the holder and its fencing token.
  */
 import { randomUUID } from "node:crypto";
-import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import {
   BatchGetCommand,
   type DynamoDBDocumentClient,
@@ -20,8 +19,7 @@ import {
   ScanCommand,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
-import { unmarshall } from "@aws-sdk/util-dynamodb";
-import { transact } from "../dynamodb/transactions.ts";
+import { conditionalWrite, transact } from "../dynamodb/transactions.ts";
 import { conflict, notFound, unavailable } from "../errors.ts";
 import { rendezvous } from "../mesh/hashing.ts";
 import {
@@ -143,43 +141,40 @@ export class LeaseService {
     const expiresAt = now + this.config.leaseDurationMs;
     const current = await this.server(serverId);
     const ttl = Math.floor(expiresAt / 1000) + 86_400;
-    try {
-      const cutoff = now - this.config.maxSkewMs;
-      if (canExtendRegistration(current, now, this.config)) {
-        // A registration's expiry never moves backwards: a service instance whose clock is behind
-        // another's would otherwise cut short leases that a server was already told it holds.
-        if (expiresAt <= current.expiresAt) return current;
-        await this.documents.send(
-          new UpdateCommand({
-            TableName: this.options.serverTable,
-            Key: { serverId },
-            UpdateExpression: "SET expiresAt = :expiresAt, #ttl = :ttl",
-            ConditionExpression: "epoch = :epoch AND expiresAt >= :cutoff AND expiresAt < :expiresAt",
-            ExpressionAttributeNames: { "#ttl": "ttl" },
-            ExpressionAttributeValues: {
-              ":expiresAt": expiresAt,
-              ":ttl": ttl,
-              ":epoch": current.epoch,
-              ":cutoff": cutoff,
-            },
-          }),
-        );
-        return { serverId, epoch: current.epoch, expiresAt };
-      }
-      const epoch = randomUUID();
-      await this.documents.send(
-        new PutCommand({
+    const cutoff = now - this.config.maxSkewMs;
+    if (canExtendRegistration(current, now, this.config)) {
+      // A registration's expiry never moves backwards: a service instance whose clock is behind
+      // another's would otherwise cut short leases that a server was already told it holds.
+      if (expiresAt <= current.expiresAt) return current;
+      const extended = await conditionalWrite(
+        this.documents,
+        new UpdateCommand({
           TableName: this.options.serverTable,
-          Item: { serverId, epoch, expiresAt, ttl },
-          ConditionExpression: "attribute_not_exists(serverId) OR expiresAt < :cutoff",
-          ExpressionAttributeValues: { ":cutoff": cutoff },
+          Key: { serverId },
+          UpdateExpression: "SET expiresAt = :expiresAt, #ttl = :ttl",
+          ConditionExpression: "epoch = :epoch AND expiresAt >= :cutoff AND expiresAt < :expiresAt",
+          ExpressionAttributeNames: { "#ttl": "ttl" },
+          ExpressionAttributeValues: {
+            ":expiresAt": expiresAt,
+            ":ttl": ttl,
+            ":epoch": current.epoch,
+            ":cutoff": cutoff,
+          },
         }),
       );
-      return { serverId, epoch, expiresAt };
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return undefined;
-      throw error;
+      return extended.ok ? { serverId, epoch: current.epoch, expiresAt } : undefined;
     }
+    const epoch = randomUUID();
+    const registered = await conditionalWrite(
+      this.documents,
+      new PutCommand({
+        TableName: this.options.serverTable,
+        Item: { serverId, epoch, expiresAt, ttl },
+        ConditionExpression: "attribute_not_exists(serverId) OR expiresAt < :cutoff",
+        ExpressionAttributeValues: { ":cutoff": cutoff },
+      }),
+    );
+    return registered.ok ? { serverId, epoch, expiresAt } : undefined;
   }
 
   async liveServers(): Promise<ServerRecord[]> {
@@ -277,39 +272,32 @@ export class LeaseService {
 
   /** The holder gives the lease up at once (graceful handoff). */
   async release(sessionId: string, serverId: string, fencingToken: number) {
-    try {
-      await this.documents.send(
-        new UpdateCommand({
-          TableName: this.options.leaseTable,
-          Key: { sessionId },
-          UpdateExpression: "SET released = :true, rvn = :rvn REMOVE movingTo",
-          ConditionExpression:
-            "serverId = :serverId AND fencingToken = :token AND attribute_not_exists(released)",
-          ExpressionAttributeValues: {
-            ":true": true,
-            ":rvn": randomUUID(),
-            ":serverId": serverId,
-            ":token": fencingToken,
-          },
-          ReturnValuesOnConditionCheckFailure: "ALL_OLD",
-        }),
-      );
-      return { sessionId, serverId, fencingToken, released: true };
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      const current = error.Item ? (unmarshall(error.Item) as StoredLease) : undefined;
-      if (!current) throw notFound("SessionNotFound", `${sessionId} has never been assigned`, { sessionId });
-      if (current.released && fenceAccepts(current, serverId, fencingToken))
-        return { sessionId, serverId, fencingToken, released: true };
-      throw conflict(
-        "StaleFencingToken",
-        `${serverId} with token ${fencingToken} does not hold ${sessionId}`,
-        {
-          sessionId,
-          fencingToken: current.fencingToken,
+    const released = await conditionalWrite<StoredLease>(
+      this.documents,
+      new UpdateCommand({
+        TableName: this.options.leaseTable,
+        Key: { sessionId },
+        UpdateExpression: "SET released = :true, rvn = :rvn REMOVE movingTo",
+        ConditionExpression:
+          "serverId = :serverId AND fencingToken = :token AND attribute_not_exists(released)",
+        ExpressionAttributeValues: {
+          ":true": true,
+          ":rvn": randomUUID(),
+          ":serverId": serverId,
+          ":token": fencingToken,
         },
-      );
-    }
+        ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+      }),
+    );
+    if (released.ok) return { sessionId, serverId, fencingToken, released: true };
+    const current = released.old;
+    if (!current) throw notFound("SessionNotFound", `${sessionId} has never been assigned`, { sessionId });
+    if (current.released && fenceAccepts(current, serverId, fencingToken))
+      return { sessionId, serverId, fencingToken, released: true };
+    throw conflict("StaleFencingToken", `${serverId} with token ${fencingToken} does not hold ${sessionId}`, {
+      sessionId,
+      fencingToken: current.fencingToken,
+    });
   }
 
   /**

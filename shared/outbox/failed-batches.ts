@@ -89,6 +89,7 @@ export async function readOutboxWindow(
   documents: Pick<DynamoDBDocumentClient, "send">,
   outboxTable: string,
   pointer: BatchPointer["DDBStreamBatchInfo"],
+  now: () => number = Date.now,
 ): Promise<RelayRecord[]> {
   const first = Date.parse(pointer.approximateArrivalOfFirstRecord ?? "");
   const last = Date.parse(
@@ -102,10 +103,13 @@ export async function readOutboxWindow(
     const page = await documents.send(
       new ScanCommand({
         TableName: outboxTable,
-        FilterExpression: "createdAt BETWEEN :from AND :to",
+        // Records past their expiry that TTL has not deleted yet are not sent again: the consumers
+        // remember a change (their claims) only a day beyond the outbox's retention.
+        FilterExpression: "createdAt BETWEEN :from AND :to AND expiresAt > :now",
         ExpressionAttributeValues: {
           ":from": new Date(first - 60_000).toISOString(),
           ":to": new Date(last + 60_000).toISOString(),
+          ":now": Math.floor(now() / 1000),
         },
         ExclusiveStartKey: start,
         ConsistentRead: true,
@@ -123,7 +127,7 @@ export async function replayFailedBatches(
   streams: Pick<DynamoDBStreamsClient, "send">,
   failureQueueUrl: string,
   target: RelayTarget,
-  outbox: { documents: Pick<DynamoDBDocumentClient, "send">; tableName: string },
+  outbox: { documents: Pick<DynamoDBDocumentClient, "send">; tableName: string; now?: () => number },
 ): Promise<{ batches: number; sent: number; fromOutboxTable: number; remaining: number }> {
   const result = { batches: 0, sent: 0, fromOutboxTable: 0, remaining: 0 };
   for (;;) {
@@ -141,7 +145,7 @@ export async function replayFailedBatches(
       } catch {
         // The stream no longer has them (past its 24 hours) or cannot be read to the batch's end.
         try {
-          records = await readOutboxWindow(outbox.documents, outbox.tableName, pointer);
+          records = await readOutboxWindow(outbox.documents, outbox.tableName, pointer, outbox.now);
           result.fromOutboxTable += records.length;
         } catch {
           records = [];

@@ -19,7 +19,7 @@ interface QuarantineItem {
 
 export class Quarantine {
   constructor(
-    private readonly documents: DynamoDBDocumentClient,
+    private readonly documents: Pick<DynamoDBDocumentClient, "send">,
     private readonly tableName: string,
   ) {}
 
@@ -57,7 +57,10 @@ export class Quarantine {
   }
 
   /** Relays every quarantined record again; those sent leave the quarantine, the others stay. */
-  async replay(sqs: SQSClient, queueUrl: string): Promise<{ replayed: number; remaining: number }> {
+  async replay(
+    sqs: Pick<SQSClient, "send">,
+    queueUrl: string,
+  ): Promise<{ replayed: number; remaining: number }> {
     let replayed = 0;
     let remaining = 0;
     for (const record of await this.list()) {

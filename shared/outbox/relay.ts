@@ -28,7 +28,7 @@ export interface RelayRecord {
 }
 
 export interface RelayTarget {
-  sqs: SQSClient;
+  sqs: Pick<SQSClient, "send">;
   queueUrl: string;
   quarantine(record: RelayRecord, reason: string): Promise<void>;
 }

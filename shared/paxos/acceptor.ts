@@ -10,49 +10,18 @@
  *   none higher accepted. It may also record the promise of the proposer's next ballot, which lets a
  *   proposer that still holds the latest ballot skip phase 1 next time (one round trip).
  */
-export interface RegisterState {
-  /** Starts at 1 and grows by one per accepted change. */
-  version: number;
-  value: unknown;
-  /** The request that wrote this version: makes a retried change idempotent and tells who won. */
-  origin: string;
-  /**
-   * The writes that led to this state, newest last (this one included), at most REGISTER_HISTORY: lets
-   * a writer whose earlier attempt may have taken effect find out whether it did.
-   */
-  recent?: Array<{ version: number; origin: string }>;
-  /** Set on a write-once key's state (POST); a key keeps the kind of its first chosen state. */
-  writeOnce?: true;
-}
+import type {
+  Accepted,
+  AcceptReply,
+  AcceptRequest,
+  PrepareReply,
+  PrepareRequest,
+  RegisterState,
+  Rejection,
+} from "../contracts/replica.ts";
 
-export interface Accepted {
-  ballot: string;
-  state: RegisterState;
-}
-
-/**
- * A rejection answers the conflicting ballot (the higher of the promise and the accepted ballot) and the
- * ballot the acceptor has accepted: when a majority already accepted above an attempt's ballot, no later
- * round can adopt that attempt.
- */
-export type Rejection = { ok: false; conflict: string; acceptedBallot: string };
-export type PrepareReply = { ok: true; accepted?: Accepted } | Rejection;
-export type AcceptReply = { ok: true } | Rejection;
-
-export interface PrepareRequest {
-  op: "prepare";
-  key: string;
-  ballot: string;
-}
-
-export interface AcceptRequest {
-  op: "accept";
-  key: string;
-  ballot: string;
-  state: RegisterState;
-  /** The promise to record along with the accept; the ballot itself when absent. */
-  promise?: string;
-}
+// The messages are defined once, in the replica contract.
+export type { Accepted, AcceptReply, AcceptRequest, PrepareReply, PrepareRequest, RegisterState, Rejection };
 
 export type AcceptorRequest = PrepareRequest | AcceptRequest;
 

@@ -3,16 +3,14 @@
  * ConditionExpression; a rejection reads the conflicting ballot from ReturnValuesOnConditionCheckFailure,
  * so it costs no extra read. Paxos items live under `paxos#<key>`, apart from other items of the table.
  */
-import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { type DynamoDBDocumentClient, UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import { unmarshall } from "@aws-sdk/util-dynamodb";
+import { conditionalWrite } from "../dynamodb/transactions.ts";
 import {
   type Acceptor,
   type AcceptReply,
   type AcceptRequest,
   type PrepareReply,
   type PrepareRequest,
-  type Rejection,
   rejection,
 } from "./acceptor.ts";
 
@@ -32,59 +30,51 @@ export class DynamoDBAcceptor implements Acceptor {
   ) {}
 
   async prepare(request: PrepareRequest): Promise<PrepareReply> {
-    try {
-      const result = await this.documents.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: paxosItemKey(request.key),
-          UpdateExpression: "SET promised = :ballot",
-          ConditionExpression:
-            "(attribute_not_exists(promised) OR promised < :ballot) AND " +
-            "(attribute_not_exists(acceptedBallot) OR acceptedBallot < :ballot)",
-          ExpressionAttributeValues: { ":ballot": request.ballot },
-          ReturnValues: "ALL_NEW",
-          ReturnValuesOnConditionCheckFailure: "ALL_OLD",
-        }),
-      );
-      const item = result.Attributes as StoredItem | undefined;
-      if (!item?.acceptedBallot) return { ok: true };
-      return {
-        ok: true,
-        accepted: { ballot: item.acceptedBallot, state: JSON.parse(item.acceptedState ?? "null") },
-      };
-    } catch (error) {
-      return rejected(error);
-    }
+    const result = await conditionalWrite<StoredItem>(
+      this.documents,
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: paxosItemKey(request.key),
+        UpdateExpression: "SET promised = :ballot",
+        ConditionExpression:
+          "(attribute_not_exists(promised) OR promised < :ballot) AND " +
+          "(attribute_not_exists(acceptedBallot) OR acceptedBallot < :ballot)",
+        ExpressionAttributeValues: { ":ballot": request.ballot },
+        ReturnValues: "ALL_NEW",
+        ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+      }),
+    );
+    if (!result.ok) return rejected(result.old);
+    const item = result.attributes as StoredItem | undefined;
+    if (!item?.acceptedBallot) return { ok: true };
+    return {
+      ok: true,
+      accepted: { ballot: item.acceptedBallot, state: JSON.parse(item.acceptedState ?? "null") },
+    };
   }
 
   async accept(request: AcceptRequest): Promise<AcceptReply> {
     const promise = request.promise && request.promise > request.ballot ? request.promise : request.ballot;
-    try {
-      await this.documents.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: paxosItemKey(request.key),
-          UpdateExpression: "SET promised = :promise, acceptedBallot = :ballot, acceptedState = :state",
-          ConditionExpression:
-            "(attribute_not_exists(promised) OR promised <= :ballot) AND " +
-            "(attribute_not_exists(acceptedBallot) OR acceptedBallot <= :ballot)",
-          ExpressionAttributeValues: {
-            ":promise": promise,
-            ":ballot": request.ballot,
-            ":state": JSON.stringify(request.state),
-          },
-          ReturnValuesOnConditionCheckFailure: "ALL_OLD",
-        }),
-      );
-      return { ok: true };
-    } catch (error) {
-      return rejected(error);
-    }
+    const result = await conditionalWrite<StoredItem>(
+      this.documents,
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: paxosItemKey(request.key),
+        UpdateExpression: "SET promised = :promise, acceptedBallot = :ballot, acceptedState = :state",
+        ConditionExpression:
+          "(attribute_not_exists(promised) OR promised <= :ballot) AND " +
+          "(attribute_not_exists(acceptedBallot) OR acceptedBallot <= :ballot)",
+        ExpressionAttributeValues: {
+          ":promise": promise,
+          ":ballot": request.ballot,
+          ":state": JSON.stringify(request.state),
+        },
+        ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+      }),
+    );
+    return result.ok ? { ok: true } : rejected(result.old);
   }
 }
 
-function rejected(error: unknown): Rejection {
-  if (!(error instanceof ConditionalCheckFailedException)) throw error;
-  const item = error.Item ? (unmarshall(error.Item) as StoredItem) : undefined;
-  return rejection(item?.promised ?? "", item?.acceptedBallot ?? "");
-}
+const rejected = (item: StoredItem | undefined) =>
+  rejection(item?.promised ?? "", item?.acceptedBallot ?? "");

@@ -6,11 +6,20 @@
  */
 import { type DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
 import type { Claims } from "../idempotency/claims.ts";
-import type { ChangeMessage } from "../outbox/outbox.ts";
+import { type ChangeMessage, OUTBOX_RETENTION_SECONDS } from "../outbox/outbox.ts";
 
 export type CountResult = "counted" | "duplicate" | "busy";
 
 export const CHANGE_COUNTER_CONSUMER = "change-counter";
+
+/**
+ * How long the counter remembers a change it counted (its claim's TTL): longer than a change can be sent
+ * again. OutboxReplay may resend a change from the outbox table for as long as its record lives
+ * (OUTBOX_RETENTION_SECONDS; it skips records past their expiry that TTL has not deleted yet), so the
+ * claims outlive it by a day. (With 24 hours, a change replayed from the outbox table a day after it was
+ * counted was counted again: found by the outbox simulation.)
+ */
+export const CHANGE_COUNTER_CLAIM_RETENTION_SECONDS = OUTBOX_RETENTION_SECONDS + 86_400;
 
 export class ChangeCounter {
   constructor(

@@ -11,16 +11,12 @@
  * Either way the write yields exactly one outbox record, hence one message on ChangesQueue.
  */
 import { randomUUID } from "node:crypto";
+import type { ReplicaInvoker, ReplicaRequest, ReplyTo, StoredValue } from "../contracts/replica.ts";
 import { badRequest, notFound, unavailable } from "../errors.ts";
-import type { ApplyResult, StoredValue } from "./replica-store.ts";
 
 export type Consistency = "all" | "primary";
 
-/** The replicas by id, the first being the primary; `invoke` rejects when a replica fails or times out. */
-export interface ReplicaInvoker {
-  readonly replicaIds: readonly string[];
-  invoke<T>(replicaId: string, request: object, timeoutMs?: number): Promise<T>;
-}
+export type { ReplicaInvoker };
 
 export interface PutResult {
   key: string;
@@ -36,8 +32,8 @@ export class ReplicationCoordinator {
     private readonly callTimeoutMs?: number,
   ) {}
 
-  private call<T>(replicaId: string, request: object): Promise<T> {
-    return this.replicas.invoke<T>(replicaId, request, this.callTimeoutMs);
+  private call<R extends ReplicaRequest>(replicaId: string, request: R): Promise<ReplyTo<R>> {
+    return this.replicas.invoke(replicaId, request, this.callTimeoutMs);
   }
 
   get primary(): string {
@@ -52,8 +48,8 @@ export class ReplicationCoordinator {
   ): Promise<PutResult> {
     let committed: StoredValue;
     try {
-      committed = await this.call<StoredValue>(this.primary, {
-        op: "commit",
+      committed = await this.call(this.primary, {
+        op: "commit" as const,
         writeId,
         key,
         value,
@@ -70,7 +66,7 @@ export class ReplicationCoordinator {
 
     const others = this.replicas.replicaIds.slice(1);
     const applied = await Promise.allSettled(
-      others.map((id) => this.call<{ result: ApplyResult }>(id, { op: "apply", ...committed })),
+      others.map((id) => this.call(id, { op: "apply" as const, ...committed })),
     );
     const missing = others.filter((_, index) => applied[index]!.status === "rejected");
     acks.push(...others.filter((_, index) => applied[index]!.status === "fulfilled"));
@@ -93,7 +89,7 @@ export class ReplicationCoordinator {
       );
     let stored: StoredValue | null;
     try {
-      stored = await this.call<StoredValue | null>(replicaId, { op: "read", key });
+      stored = await this.call(replicaId, { op: "read" as const, key });
     } catch {
       throw unavailable("ReplicaUnavailable", `${replicaId} did not answer`, { key, missing: [replicaId] });
     }
@@ -104,9 +100,7 @@ export class ReplicationCoordinator {
   /** Reads every replica, answers the newest version and repairs the replicas that are behind. */
   async readAll(key: string): Promise<StoredValue & { repaired: string[] }> {
     const ids = this.replicas.replicaIds;
-    const reads = await Promise.allSettled(
-      ids.map((id) => this.call<StoredValue | null>(id, { op: "read", key })),
-    );
+    const reads = await Promise.allSettled(ids.map((id) => this.call(id, { op: "read" as const, key })));
     const missing = ids.filter((_, index) => reads[index]!.status === "rejected");
     if (missing.length > 0)
       throw unavailable("ReplicaUnavailable", `${missing.join(", ")} did not answer`, { key, missing });
@@ -117,7 +111,9 @@ export class ReplicationCoordinator {
     );
     if (!newest) throw notFound("KeyNotFound", `${key} was never written`, { key });
     const stale = ids.filter((_, index) => values[index]?.version !== newest.version);
-    const repairs = await Promise.allSettled(stale.map((id) => this.call(id, { op: "apply", ...newest })));
+    const repairs = await Promise.allSettled(
+      stale.map((id) => this.call(id, { op: "apply" as const, ...newest })),
+    );
     // A repair that fails is left to the queue, which delivers the same change.
     return { ...newest, repaired: stale.filter((_, index) => repairs[index]!.status === "fulfilled") };
   }

@@ -9,20 +9,20 @@
  *   record in one transaction, so the change reaches ChangesQueue exactly when it is committed.
  */
 import { randomUUID } from "node:crypto";
-import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { type DynamoDBDocumentClient, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
-import { unmarshall } from "@aws-sdk/util-dynamodb";
-import { transact } from "../dynamodb/transactions.ts";
+import {
+  type ApplyReply,
+  type ApplyResult,
+  type StoredValue,
+  storedValueSchema,
+} from "../contracts/replica.ts";
+import { conditionalWrite, transact } from "../dynamodb/transactions.ts";
 import { type ChangeMessage, outboxRecord } from "../outbox/outbox.ts";
 import { nextVersion } from "./version.ts";
 
 export const kvItemKey = (key: string) => ({ pk: `kv#${key}` });
 
-export interface StoredValue {
-  key: string;
-  version: string;
-  value: unknown;
-}
+export type { ApplyResult, StoredValue };
 
 interface KvItem {
   pk: string;
@@ -32,8 +32,6 @@ interface KvItem {
   value: string;
   appliedAt: string;
 }
-
-export type ApplyResult = "applied" | "duplicate" | "stale";
 
 export class ReplicaStore {
   constructor(
@@ -52,23 +50,20 @@ export class ReplicaStore {
   }
 
   /** Writes the change if it is newer than this replica's version of the key (the lastUpdate rule). */
-  async apply(change: ChangeMessage): Promise<{ result: ApplyResult; version: string }> {
-    try {
-      await this.documents.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: this.item(change),
-          ConditionExpression: "attribute_not_exists(pk) OR version < :version",
-          ExpressionAttributeValues: { ":version": change.version },
-          ReturnValuesOnConditionCheckFailure: "ALL_OLD",
-        }),
-      );
-      return { result: "applied", version: change.version };
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      const current = error.Item ? (unmarshall(error.Item) as KvItem).version : change.version;
-      return { result: current === change.version ? "duplicate" : "stale", version: current };
-    }
+  async apply(change: ChangeMessage): Promise<ApplyReply> {
+    const written = await conditionalWrite<KvItem>(
+      this.documents,
+      new PutCommand({
+        TableName: this.tableName,
+        Item: this.item(change),
+        ConditionExpression: "attribute_not_exists(pk) OR version < :version",
+        ExpressionAttributeValues: { ":version": change.version },
+        ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+      }),
+    );
+    if (written.ok) return { result: "applied", version: change.version };
+    const current = written.old?.version ?? change.version;
+    return { result: current === change.version ? "duplicate" : "stale", version: current };
   }
 
   /**
@@ -110,7 +105,7 @@ export class ReplicaStore {
         const { Item } = await this.documents.send(
           new GetCommand({ TableName: this.outboxTable, Key: { id: writeId }, ConsistentRead: true }),
         );
-        return JSON.parse((Item as { payload: string }).payload) as StoredValue;
+        return storedValueSchema.parse(JSON.parse((Item as { payload: string }).payload));
       }
       // Another writer committed the key between our read and our write, or a transaction conflicted
       // with ours (nothing applied): read again and retry.

@@ -30,6 +30,8 @@ export interface TableDefinition {
   name: string;
   hashKey: string;
   rangeKey?: string;
+  /** The TTL attribute (epoch seconds): `expire()` deletes items past it. */
+  ttlAttribute?: string;
   indexes?: Array<{ name: string; hashKey: string; rangeKey?: string; projection: "ALL" | "KEYS_ONLY" }>;
 }
 
@@ -66,8 +68,12 @@ class ValidationException extends Error {
 
 const clone = <T>(value: T): T => (value === undefined ? value : structuredClone(value));
 
+/** Told of every item write as it lands (a stream model and the simulations' invariant checks listen). */
+export type WriteListener = (tableName: string, old: Item | undefined, next: Item | undefined) => void;
+
 export class DynamoDBModel {
   private readonly tables = new Map<string, { definition: TableDefinition; items: Map<string, Version[]> }>();
+  private readonly listeners: WriteListener[] = [];
   private readonly tokens = new Map<string, { input: string; at: number }>();
   private readonly random: () => number;
 
@@ -93,6 +99,29 @@ export class DynamoDBModel {
       }
     }
     return this.execute(name, input);
+  }
+
+  /** Calls `listener` after every write of an item (in the order the writes land). */
+  onWrite(listener: WriteListener): void {
+    this.listeners.push(listener);
+  }
+
+  /**
+   * Deletes every item whose TTL attribute is in the past, as DynamoDB's TTL does (AWS may take up to a
+   * few days; a simulation calls this often, the worst case for code that relies on the item).
+   */
+  expire(): void {
+    const now = this.options.now() / 1000;
+    for (const [name, table] of this.tables) {
+      const attribute = table.definition.ttlAttribute;
+      if (!attribute) continue;
+      for (const versions of [...table.items.values()]) {
+        const item = versions[versions.length - 1]!.item;
+        const ttl = item?.[attribute];
+        if (item && typeof ttl === "number" && ttl < now)
+          this.write(name, pickKey(table.definition, item), undefined);
+      }
+    }
   }
 
   /** Every item of a table as a strongly consistent read sees it. */
@@ -164,6 +193,7 @@ export class DynamoDBModel {
     const id = this.keyOf(table.definition, key);
     const versions = table.items.get(id) ?? [];
     const now = this.options.now();
+    const old = versions[versions.length - 1]?.item;
     versions.push({ at: now, item: clone(item) });
     // Keep what a stale read or a lagging index can still see.
     const keepAfter = now - Math.max(this.options.staleReadMs ?? 0, this.options.indexLagMs ?? 0) - 1;
@@ -172,6 +202,7 @@ export class DynamoDBModel {
     // The index applies this write after a lag: remember when.
     (versions[versions.length - 1] as Version & { indexedAt?: number }).indexedAt =
       now + Math.floor(this.random() * ((this.options.indexLagMs ?? 0) + 1));
+    for (const listener of this.listeners) listener(String(tableName), clone(old), clone(item));
   }
 
   private get(input: Item) {

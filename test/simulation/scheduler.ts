@@ -1,7 +1,8 @@
 /**
  * Virtual time for the deterministic simulations: events run one at a time in (time, insertion) order,
- * and every promise chain an event starts settles before the next event, so a seed always replays the
- * same execution.
+ * and every promise chain an event starts settles before the next event (the next event waits for
+ * setImmediate, which runs only once every pending microtask and nextTick callback has run, however long
+ * the chain and whatever else queued ticks), so a seed always replays the same execution.
  */
 export class Scheduler {
   time = 0;
@@ -27,8 +28,20 @@ export class Scheduler {
       this.time = event.time;
       event.run();
       // Let every promise chain the event started settle before the next event.
-      await new Promise((resolve) => process.nextTick(resolve));
+      await new Promise((resolve) => setImmediate(resolve));
     }
+  }
+
+  /** Runs events until `done()` holds (checked after each event), the queue empties or `maxEvents` ran. */
+  async runUntil(done: () => boolean, maxEvents: number): Promise<boolean> {
+    for (let count = 0; count < maxEvents && this.events.length > 0; count++) {
+      if (done()) return true;
+      const event = this.events.shift()!;
+      this.time = event.time;
+      event.run();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    return done();
   }
 
   /** A promise that resolves `ms` of virtual time from now (at least 1). */

@@ -1,0 +1,44 @@
+/**
+ * The Relay: the outbox table's stream → ChangesQueue (SQS FIFO), reporting partial batch failures (see
+ * shared/outbox/relay.ts for the rules). `relayHandler` takes its ports, so the function and the outbox
+ * simulation run the same code.
+ */
+import type { Logger } from "@aws-lambda-powertools/logger";
+import type { AttributeValue } from "@aws-sdk/client-dynamodb";
+import type { SQSClient } from "@aws-sdk/client-sqs";
+import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from "aws-lambda";
+import type { Quarantine } from "../../shared/outbox/quarantine.ts";
+import { type RelayRecord, relay } from "../../shared/outbox/relay.ts";
+
+export interface RelayPorts {
+  sqs: Pick<SQSClient, "send">;
+  queueUrl: string;
+  quarantine: Pick<Quarantine, "put">;
+  logger: Pick<Logger, "info" | "error">;
+}
+
+export function relayHandler({ sqs, queueUrl, quarantine, logger }: RelayPorts) {
+  return async (event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> => {
+    // Only inserts are changes to publish; the TTL's removals are not.
+    const records: RelayRecord[] = event.Records.flatMap((record) =>
+      record.eventName === "INSERT" && record.dynamodb?.NewImage && record.dynamodb.SequenceNumber
+        ? [
+            {
+              sequenceNumber: record.dynamodb.SequenceNumber,
+              image: record.dynamodb.NewImage as Record<string, AttributeValue>,
+            },
+          ]
+        : [],
+    );
+    const outcome = await relay(records, {
+      sqs,
+      queueUrl,
+      quarantine: async (record, reason) => {
+        logger.error("quarantined a poison outbox record", { sequenceNumber: record.sequenceNumber, reason });
+        await quarantine.put(record, reason);
+      },
+    });
+    logger.info("relayed", { records: records.length, ...outcome, failed: outcome.failed.length });
+    return { batchItemFailures: outcome.failed.map((itemIdentifier) => ({ itemIdentifier })) };
+  };
+}

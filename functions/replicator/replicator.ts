@@ -1,0 +1,90 @@
+/**
+ * The Replicator on ChangesQueue (SQS FIFO): applies each change to every replica, conditionally on the
+ * replica's lastUpdate (an equal version is a duplicate delivery, an older one a stale one: both are
+ * no-ops, and counted as such), then counts the change once through an idempotency claim.
+ *
+ * A message fails while any replica does not answer, and is retried with a growing delay until the
+ * replica is back; the FIFO group (the key) holds the key's later changes back meanwhile: the group is
+ * the queue-side lock that keeps two consumers off the same key. Other keys go on, side by side.
+ *
+ * `replicatorHandler` takes its ports (replicas, counter, queue), so the handler the function runs and
+ * the one the outbox simulation runs are the same code.
+ */
+import type { Logger } from "@aws-lambda-powertools/logger";
+import { ChangeMessageVisibilityBatchCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import type { ReplicaInvoker } from "../../shared/contracts/replica.ts";
+import { changeMessageSchema } from "../../shared/outbox/outbox.ts";
+import type { ChangeCounter } from "../../shared/replication/change-counter.ts";
+import { processFifoGroups } from "../commons/fifo-batch.ts";
+
+/** The delay before a failed message is delivered again: 1 s, doubling per receive, at most 30 s. */
+export const retryDelaySeconds = (receiveCount: number) => Math.min(30, 2 ** Math.max(0, receiveCount - 1));
+
+export interface ReplicatorPorts {
+  replicas: ReplicaInvoker;
+  counter: Pick<ChangeCounter, "count">;
+  sqs: Pick<SQSClient, "send">;
+  queueUrl: string;
+  logger: Pick<Logger, "info" | "warn">;
+}
+
+export function replicatorHandler({ replicas, counter, sqs, queueUrl, logger }: ReplicatorPorts) {
+  const applyChange = async (record: SQSRecord): Promise<void> => {
+    const message = changeMessageSchema.parse(JSON.parse(record.body));
+    const results = await Promise.allSettled(
+      replicas.replicaIds.map((id) => replicas.invoke(id, { op: "apply", ...message })),
+    );
+    const down = replicas.replicaIds.filter((_, index) => results[index]!.status === "rejected");
+    const outcomes = Object.fromEntries(
+      replicas.replicaIds.map((id, index) => {
+        const result = results[index]!;
+        return [id, result.status === "fulfilled" ? result.value.result : "unavailable"];
+      }),
+    );
+    if (down.length > 0)
+      throw new Error(`${down.join(", ")} did not apply ${message.key}@${message.version}`);
+    const counted = await counter.count(message);
+    if (counted === "busy") throw new Error(`another worker is counting ${message.key}@${message.version}`);
+    logger.info("change", {
+      key: message.key,
+      version: message.version,
+      replicas: outcomes,
+      counter: counted,
+    });
+  };
+
+  return async (event: SQSEvent): Promise<SQSBatchResponse> => {
+    const delays = new Map<string, number>();
+    const response = await processFifoGroups(event.Records, applyChange, (record, error) => {
+      const delay = retryDelaySeconds(Number(record.attributes.ApproximateReceiveCount ?? 1));
+      delays.set(record.attributes.MessageGroupId ?? record.messageId, delay);
+      logger.warn("change not applied; it will be retried", {
+        messageId: record.messageId,
+        retryInSeconds: delay,
+        error: error instanceof Error ? error.message : String(error),
+      });
+    });
+    // The failed messages, and the later ones of their groups, come back after the delay rather than the
+    // queue's visibility timeout.
+    const failed = new Set(response.batchItemFailures.map((failure) => failure.itemIdentifier));
+    const entries = event.Records.filter((record) => failed.has(record.messageId)).map((record, index) => ({
+      Id: String(index),
+      ReceiptHandle: record.receiptHandle,
+      VisibilityTimeout: delays.get(record.attributes.MessageGroupId ?? record.messageId) ?? 1,
+    }));
+    for (let start = 0; start < entries.length; start += 10) {
+      await sqs
+        .send(
+          new ChangeMessageVisibilityBatchCommand({
+            QueueUrl: queueUrl,
+            Entries: entries.slice(start, start + 10),
+          }),
+        )
+        .catch((error: unknown) =>
+          logger.warn("could not shorten the retry delay", { error: String(error) }),
+        );
+    }
+    return response;
+  };
+}
