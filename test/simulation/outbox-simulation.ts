@@ -76,6 +76,11 @@ export interface OutboxSimulationOptions {
   longOutage?: boolean;
   clients?: number;
   writesPerClient?: number;
+  /**
+   * Calm mode: no faults at all, and one client sends exactly these writes (the value as JSON text), one
+   * after another; the run then also checks that the primary holds each value exactly as sent.
+   */
+  writes?: Array<{ key: string; value: string }>;
   trace?: (line: string) => void;
 }
 
@@ -140,8 +145,9 @@ export async function simulateOutbox(
     quarantined: 0,
     duplicateDeliveries: 0,
     staleApplies: 0,
-    longOutage: options.longOutage ?? random() < 1 / 12,
+    longOutage: options.writes ? false : (options.longOutage ?? random() < 1 / 12),
   };
+  const calm = options.writes !== undefined;
   let failure: { invariant: OutboxInvariant; problem: string } | undefined;
   const fail = (invariant: OutboxInvariant, problem: string) => {
     failure ??= { invariant, problem: `at ${scheduler.time} ms: ${problem}` };
@@ -166,25 +172,27 @@ export async function simulateOutbox(
     emptyPageRate: 0.2,
   });
 
-  let faultsOn = true;
+  let faultsOn = !calm;
   const window = (from: number, length: number) => ({ from, to: from + length });
   const within = (windows: Array<{ from: number; to: number }>) =>
     faultsOn && windows.some((w) => scheduler.time >= w.from && scheduler.time < w.to);
-  const outage = stats.longOutage
-    ? [window(between(0, 20_000), 25 * HOUR)]
-    : random() < 0.4
-      ? [window(between(5_000, 120_000), between(30_000, 12 * 60_000))]
-      : [];
+  const outage = calm
+    ? []
+    : stats.longOutage
+      ? [window(between(0, 20_000), 25 * HOUR)]
+      : random() < 0.4
+        ? [window(between(5_000, 120_000), between(30_000, 12 * 60_000))]
+        : [];
   const replicaDown = new Map(
     REPLICAS.map((id) => [
       id,
-      Array.from({ length: Math.floor(random() * 3) }, () =>
+      Array.from({ length: calm ? 0 : Math.floor(random() * 3) }, () =>
         window(between(0, 180_000), between(1_000, 90_000)),
       ),
     ]),
   );
   const pauses = (chance: number) =>
-    random() < chance ? [window(between(0, 120_000), between(60_000, 10 * 60_000))] : [];
+    !calm && random() < chance ? [window(between(0, 120_000), between(60_000, 10 * 60_000))] : [];
   const relayPaused = pauses(0.4);
   const replicatorPaused = pauses(0.4);
   const faultsEnd = Math.max(
@@ -211,7 +219,7 @@ export async function simulateOutbox(
     entryFailureRate: 0.02,
     sendOutage: (url: string) => url === CHANGES && within(outage),
   };
-  sqs.faults = sqsFaults;
+  sqs.faults = calm ? {} : sqsFaults;
 
   // Every request takes a few milliseconds to land, so the actors interleave.
   const latency = () => sleep(1 + random() * 5);
@@ -494,7 +502,7 @@ export async function simulateOutbox(
   // --- Clients --------------------------------------------------------------------------------------
   const keys = Array.from({ length: 1 + Math.floor(random() * 4) }, (_, index) => `k${index}`);
   const requests: Request[] = [];
-  const clientCount = options.clients ?? 2 + Math.floor(random() * 3);
+  const clientCount = calm ? 1 : (options.clients ?? 2 + Math.floor(random() * 3));
   const writes = options.writesPerClient ?? 2 + Math.floor(random() * 4);
   let clientsRunning = clientCount;
 
@@ -532,6 +540,16 @@ export async function simulateOutbox(
     }
   };
 
+  const calmClient = async () => {
+    for (const [n, write] of (options.writes ?? []).entries()) {
+      const request: Request = { ...write, versions: [], idempotencyKey: `w${n}-${seed}` };
+      requests.push(request);
+      await send(request, n % 2 === 0 ? "all" : "primary");
+      if (request.versions.length === 0) fail("converged", `the write of ${write.key} was not answered 200`);
+    }
+    clientsRunning--;
+  };
+
   const client = async (index: number) => {
     for (let n = 0; n < writes; n++) {
       await sleep(between(0, 20_000));
@@ -550,10 +568,11 @@ export async function simulateOutbox(
     clientsRunning--;
   };
 
-  for (let index = 0; index < clientCount; index++) scheduler.at(1, () => void client(index));
+  if (calm) scheduler.at(1, () => void calmClient());
+  else for (let index = 0; index < clientCount; index++) scheduler.at(1, () => void client(index));
   for (const source of relaySources) source.start();
   replicator.start();
-  for (let count = Math.floor(random() * 4); count > 0; count--)
+  for (let count = calm ? 0 : Math.floor(random() * 4); count > 0; count--)
     scheduler.at(between(10_000, Math.max(20_000, faultsEnd)), () => void replay());
   // TTL runs in the background.
   const expire = () => {
@@ -621,6 +640,15 @@ export async function simulateOutbox(
       const changes = counted.get(key) ?? 0;
       if (changes !== committed.get(key)!.size)
         fail("counted-once", `${key} counted ${changes} changes of ${committed.get(key)!.size} committed`);
+    }
+  }
+  if (!failure && calm) {
+    // Each value as sent, exactly, at the version its answer named (the replicas were compared above).
+    for (const request of requests) {
+      const held = committed.get(request.key)?.get(request.versions[0] ?? "");
+      const sent = JSON.stringify(JSON.parse(request.value));
+      if (held !== sent)
+        fail("converged", `the primary holds ${request.key} as ${held}; the client sent ${sent}`);
     }
   }
   if (!failure) {

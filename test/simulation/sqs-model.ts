@@ -237,20 +237,17 @@ export class SqsModel {
     const queue = this.queue(url);
     const now = this.options.now();
     const picked: Message[] = [];
-    const busyGroups = new Set<string>();
+    // A group with any message in flight hands out nothing, whatever the position of that message.
+    const busyGroups = new Set(
+      queue.messages.filter((message) => message.visibleAt > now).map((message) => message.groupId),
+    );
     const candidates = queue.definition.fifo
-      ? queue.messages
+      ? [...queue.messages]
       : [...queue.messages].sort(() => this.options.random() - 0.5);
     for (const message of candidates) {
       if (picked.length >= max) break;
-      const inFlight = message.visibleAt > now;
-      if (queue.definition.fifo) {
-        if (busyGroups.has(message.groupId!)) continue;
-        if (inFlight) {
-          busyGroups.add(message.groupId!);
-          continue;
-        }
-      } else if (inFlight) continue;
+      if (message.visibleAt > now) continue;
+      if (queue.definition.fifo && busyGroups.has(message.groupId)) continue;
       const deadLetter = queue.definition.deadLetter;
       if (deadLetter && message.receiveCount >= deadLetter.maxReceiveCount) {
         // Received too often: moved to the dead-letter queue instead of delivered.
