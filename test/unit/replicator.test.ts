@@ -1,0 +1,104 @@
+/**
+ * The Replicator's own rules, with fakes for its ports: the retry-delay schedule, which messages it fails
+ * and how long each waits, and the lastUpdate rule of the replica store on the DynamoDB model (which
+ * test/integration/dynamodb-model.test.ts checks against DynamoDB Local).
+ */
+import { Logger } from "@aws-lambda-powertools/logger";
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import type { SQSEvent, SQSRecord } from "aws-lambda";
+import { describe, expect, it } from "vitest";
+import { replicatorHandler, retryDelaySeconds } from "../../functions/replicator/replicator.ts";
+import type { ReplicaInvoker } from "../../shared/contracts/replica.ts";
+import { ReplicaStore } from "../../shared/replication/replica-store.ts";
+import { DynamoDBModel } from "../simulation/dynamodb-model.ts";
+
+const record = (messageId: string, key: string, version: string, receiveCount: number) =>
+  ({
+    messageId,
+    receiptHandle: `handle-${messageId}`,
+    body: JSON.stringify({ key, version, value: messageId }),
+    attributes: { MessageGroupId: key, ApproximateReceiveCount: String(receiveCount) },
+  }) as unknown as SQSRecord;
+
+const v = (n: number) => `${String(1_700_000_000_000 + n).padStart(15, "0")}.000000`;
+
+describe("the Replicator", () => {
+  it("waits 1 s after the first failed receive, doubling per receive, at most 30 s", () => {
+    expect([1, 2, 3, 4, 5, 6, 7, 50].map(retryDelaySeconds)).toEqual([1, 2, 4, 8, 16, 30, 30, 30]);
+    expect(retryDelaySeconds(0)).toBe(1);
+  });
+
+  it("fails a change a replica did not apply and the later changes of its key, each with its key's delay; counts only what every replica applied", async () => {
+    const applied: string[] = [];
+    const replicas: ReplicaInvoker = {
+      replicaIds: ["Replica1", "Replica2"],
+      invoke: (async (id: string, request: { key: string; version: string }) => {
+        if (id === "Replica2" && request.key === "a") throw new Error("Replica2 timed out");
+        applied.push(`${id} ${request.key}@${request.version}`);
+        return { result: "applied", version: request.version };
+      }) as ReplicaInvoker["invoke"],
+    };
+    const counted: string[] = [];
+    const visibility: Array<{ ReceiptHandle: string; VisibilityTimeout: number }> = [];
+    const handler = replicatorHandler({
+      replicas,
+      counter: {
+        count: async (change) => {
+          counted.push(`${change.key}@${change.version}`);
+          return "counted";
+        },
+      },
+      sqs: {
+        send: (async (command: { input: { Entries: typeof visibility } }) => {
+          visibility.push(...command.input.Entries);
+          return {};
+        }) as never,
+      },
+      queueUrl: "queue",
+      logger: new Logger({ logLevel: "SILENT" }),
+    });
+    const event: SQSEvent = {
+      Records: [record("a1", "a", v(1), 3), record("b1", "b", v(1), 1), record("a2", "a", v(2), 1)],
+    };
+    const response = await handler(event);
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: "a1" }, { itemIdentifier: "a2" }]);
+    // Both of a's messages come back after the delay of the failed one's receive count (3 → 4 s).
+    expect(visibility).toEqual([
+      { Id: "0", ReceiptHandle: "handle-a1", VisibilityTimeout: 4 },
+      { Id: "1", ReceiptHandle: "handle-a2", VisibilityTimeout: 4 },
+    ]);
+    expect(counted).toEqual([`b@${v(1)}`]);
+    // a2 was never tried: a's order holds.
+    expect(applied.filter((call) => call.includes(v(2)))).toEqual([]);
+  });
+
+  it("applies a change only over an older version: a repeat is a duplicate, an older one stale, neither written", async () => {
+    let time = 1_700_000_000_000;
+    const model = new DynamoDBModel([{ name: "Replica", hashKey: "pk" }], { now: () => time });
+    const store = new ReplicaStore(
+      model as unknown as DynamoDBDocumentClient,
+      "Replica",
+      undefined,
+      () => time,
+    );
+    expect(await store.apply({ key: "k", version: v(2), value: "two" })).toEqual({
+      result: "applied",
+      version: v(2),
+    });
+    time += 1;
+    expect(await store.apply({ key: "k", version: v(1), value: "one" })).toEqual({
+      result: "stale",
+      version: v(2),
+    });
+    expect(await store.apply({ key: "k", version: v(2), value: "two" })).toEqual({
+      result: "duplicate",
+      version: v(2),
+    });
+    expect(await store.read("k")).toEqual({ key: "k", version: v(2), value: "two" });
+    expect(await store.apply({ key: "k", version: v(3), value: "three" })).toEqual({
+      result: "applied",
+      version: v(3),
+    });
+    expect(await store.read("k")).toEqual({ key: "k", version: v(3), value: "three" });
+  });
+});
