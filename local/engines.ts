@@ -2,18 +2,23 @@
  * The two storage engines the local cloud runs on: DynamoDB Local (AWS's own engine, shipped as a jar
  * inside the npm package amplify-dynamodb-simulator) and the SQS emulator fauxqs in library mode.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
-import { createServer } from "node:net";
+import { connect, createServer, type Server } from "node:net";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { DynamoDBClient, ListTablesCommand } from "@aws-sdk/client-dynamodb";
 import { ListQueuesCommand, SQSClient } from "@aws-sdk/client-sqs";
-import { startFauxqs } from "fauxqs";
+import { buildApp } from "fauxqs";
 import { LOCAL_REGION } from "./names.ts";
 
 export interface Engines {
   dynamodbEndpoint: string;
+  /** DynamoDB Local runs in a network namespace of its own (see startDynamoDBLocal). */
+  dynamodbIsolated: boolean;
   sqsEndpoint: string;
   stop(): Promise<void>;
 }
@@ -69,22 +74,65 @@ async function waitUntil(
   throw new Error(`${what} did not answer within ${timeoutMs} ms: ${String(last)}`);
 }
 
+/** The port DynamoDB Local listens on inside its own network namespace (nothing else is there). */
+const ISOLATED_PORT = 8000;
+
+/**
+ * Whether DynamoDB Local can run in a network namespace of its own: Linux, `unshare` and `ip` present,
+ * and unprivileged user namespaces allowed. DynamoDB Local has no option to choose the address it binds
+ * (it listens on every interface); in its own namespace the only interface is loopback, and this process
+ * reaches it through a UNIX socket. `SC_DYNAMODB_ISOLATION=off` turns it off.
+ */
+function canIsolate(): boolean {
+  if (process.platform !== "linux" || process.env.SC_DYNAMODB_ISOLATION === "off") return false;
+  const probe = spawnSync("unshare", ["-rn", "sh", "-c", "ip link set lo up"], { stdio: "ignore" });
+  return probe.status === 0;
+}
+
+/**
+ * DynamoDB Local, reachable on 127.0.0.1:`port` only. Started with `-disableTelemetry` and a CORS
+ * allow-list of no real origin (its default is `*`, which lets any web page a developer opens read and
+ * write the local tables). Where the platform allows it, the JVM runs in a network namespace of its own
+ * (see canIsolate) and this process relays loopback connections to it; elsewhere it listens on every
+ * interface, and start-up says so. The JVM runs in its own process group, so a Ctrl-C in the terminal
+ * reaches this process only, which stops it after the functions have drained.
+ */
 export async function startDynamoDBLocal(options: { port?: number; dataDir?: string } = {}) {
   const port = options.port ?? (await freePort());
   const dir = emulatorDir();
-  const args = [
+  const isolated = canIsolate();
+  const java = [
+    "java",
     `-Djava.library.path=${join(dir, "DynamoDBLocal_lib")}`,
     "-jar",
     join(dir, "DynamoDBLocal.jar"),
+    "-port",
+    String(isolated ? ISOLATED_PORT : port),
+    "-disableTelemetry",
+    // An allow-list with no origin a browser can have: cross-origin requests are refused.
+    "-cors",
+    "null",
   ];
-  args.push("-port", String(port));
   if (options.dataDir) {
     mkdirSync(options.dataDir, { recursive: true });
-    args.push("-dbPath", options.dataDir);
+    java.push("-dbPath", options.dataDir);
   } else {
-    args.push("-inMemory");
+    java.push("-inMemory");
   }
-  const child: ChildProcess = spawn("java", args, { stdio: ["ignore", "ignore", "pipe"] });
+  const socketPath = join(tmpdir(), `sc-dynamodb-${process.pid}-${randomBytes(4).toString("hex")}.sock`);
+  const quote = (arg: string) => `'${arg.replaceAll("'", "'\\''")}'`;
+  const child: ChildProcess = isolated
+    ? spawn(
+        "unshare",
+        [
+          "-rn",
+          "sh",
+          "-c",
+          `ip link set lo up && { ${java.map(quote).join(" ")} & exec ${quote(process.execPath)} ${quote(fileURLToPath(new URL("./runtime/unix-relay.mjs", import.meta.url)))} ${quote(socketPath)} ${ISOLATED_PORT}; }`,
+        ],
+        { stdio: ["ignore", "ignore", "pipe"], detached: true },
+      )
+    : spawn(java[0]!, java.slice(1), { stdio: ["ignore", "ignore", "pipe"], detached: true });
   let stderr = "";
   let exit: string | undefined;
   child.stderr?.on("data", (chunk) => {
@@ -96,10 +144,41 @@ export async function startDynamoDBLocal(options: { port?: number; dataDir?: str
   child.on("exit", (code, signal) => {
     exit ??= `code ${code} signal ${signal} ${stderr}`;
   });
-  // Never leave the JVM behind, even when this process ends without stopping the engines.
-  const killOnExit = () => child.kill("SIGKILL");
+  // The whole group (the JVM, and in a namespace the relay): never leave it behind, even when this
+  // process ends without stopping the engines.
+  const killGroup = (signal: NodeJS.Signals) => {
+    try {
+      if (child.pid) process.kill(-child.pid, signal);
+    } catch {
+      // Already gone.
+    }
+  };
+  const groupAlive = () => {
+    try {
+      if (child.pid) process.kill(-child.pid, 0);
+      return child.pid !== undefined;
+    } catch {
+      return false;
+    }
+  };
+  const killOnExit = () => killGroup("SIGKILL");
   process.once("exit", killOnExit);
   child.once("exit", () => process.off("exit", killOnExit));
+
+  // In a namespace: this process listens on loopback and relays to the UNIX socket.
+  const proxy = isolated
+    ? await new Promise<Server>((resolve, reject) => {
+        const server = createServer((client) => {
+          const engine = connect(socketPath);
+          client.pipe(engine).pipe(client);
+          client.on("error", () => engine.destroy());
+          engine.on("error", () => client.destroy());
+        });
+        server.on("error", reject);
+        server.listen(port, "127.0.0.1", () => resolve(server));
+      })
+    : undefined;
+
   const endpoint = `http://127.0.0.1:${port}`;
   const client = new DynamoDBClient({
     endpoint,
@@ -114,25 +193,43 @@ export async function startDynamoDBLocal(options: { port?: number; dataDir?: str
       () => exit,
     );
   } catch (error) {
-    child.kill("SIGKILL");
+    killGroup("SIGKILL");
+    proxy?.close();
     throw error;
   } finally {
     client.destroy();
   }
   return {
     endpoint,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        child.once("exit", () => resolve());
-        child.kill("SIGTERM");
-        setTimeout(() => child.kill("SIGKILL"), 3000).unref();
-      }),
+    /** Where DynamoDB Local listens: its own network namespace, or every interface of this machine. */
+    isolated,
+    pid: child.pid,
+    /** Stops the whole process group (the JVM and the relay) and waits until none of it is left. */
+    stop: async () => {
+      proxy?.close();
+      killGroup("SIGTERM");
+      const deadline = Date.now() + 3000;
+      while (groupAlive()) {
+        if (Date.now() > deadline) killGroup("SIGKILL");
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      rmSync(socketPath, { force: true });
+    },
   };
 }
 
+/**
+ * The SQS emulator on 127.0.0.1 only (its `startFauxqs` listens on 0.0.0.0, so the app is built and
+ * bound here). Queue URLs name the host a request came to, so they resolve.
+ */
 export async function startSqsEmulator(options: { port?: number } = {}) {
-  const server = await startFauxqs({ port: options.port ?? 0, logger: false });
+  const app = buildApp({ logger: false });
+  await app.listen({ port: options.port ?? 0, host: "127.0.0.1" });
+  const address = app.server.address();
+  const server = {
+    port: typeof address === "object" && address ? address.port : 0,
+    stop: () => app.close(),
+  };
   const endpoint = `http://127.0.0.1:${server.port}`;
   const client = new SQSClient({ endpoint, region: LOCAL_REGION, credentials: localCredentials("probe") });
   await waitUntil("SQS emulator", () => client.send(new ListQueuesCommand({})), 10_000);
@@ -147,6 +244,7 @@ export async function startEngines(options: EngineOptions = {}): Promise<Engines
   ]);
   return {
     dynamodbEndpoint: dynamodb.endpoint,
+    dynamodbIsolated: dynamodb.isolated,
     sqsEndpoint: sqs.endpoint,
     stop: async () => {
       await Promise.all([dynamodb.stop(), sqs.stop()]);

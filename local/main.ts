@@ -61,6 +61,10 @@ console.log(`[${elapsed()}] synthesizing the stack and bundling its functions...
 const stack = synthesizeStack((app) => buildApp(app).stack, join(localDir, "cdk.out"));
 const engines = await enginesStarting;
 running.push(() => engines.stop());
+if (!engines.dynamodbIsolated)
+  console.warn(
+    "warning: DynamoDB Local listens on every interface of this machine (no network namespace here: Linux with unshare and ip is needed); anyone who can reach its port can read and write the local tables",
+  );
 console.log(`[${elapsed()}] creating the stack's resources...`);
 
 const cloud = await startLocalCloud({

@@ -1,0 +1,195 @@
+/**
+ * `npm start` as a user runs it, seen from the machine's socket table: every socket the local cloud
+ * listens on is bound to loopback (DynamoDB Local, which cannot choose its address, listens only inside a
+ * network namespace of its own), DynamoDB Local refuses cross-origin browser requests, and a SIGTERM
+ * leaves nothing running. All traffic here goes to 127.0.0.1.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "../../local/engines.ts";
+
+let child: ChildProcess;
+let output = "";
+const ports = { http: 0, lambda: 0, dynamodb: 0, sqs: 0 };
+
+/** The pids of a process and all its descendants, from /proc. */
+function tree(root: number): number[] {
+  const parents = new Map<number, number[]>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      parents.set(ppid, [...(parents.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      // The process ended meanwhile.
+    }
+  }
+  const pids = [root];
+  for (let index = 0; index < pids.length; index++) pids.push(...(parents.get(pids[index]!) ?? []));
+  return pids;
+}
+
+const netns = (pid: number | "self") => readlinkSync(`/proc/${pid}/ns/net`);
+
+/** Socket inodes a process holds. */
+function sockets(pid: number): Set<string> {
+  const inodes = new Set<string>();
+  try {
+    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+      const target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+      const match = /^socket:\[(\d+)\]$/.exec(target);
+      if (match) inodes.add(match[1]!);
+    }
+  } catch {
+    // Gone, or not ours to read.
+  }
+  return inodes;
+}
+
+/** The listening TCP sockets of this network namespace: inode → "address:port". */
+function listening(): Map<string, string> {
+  const result = new Map<string, string>();
+  for (const file of ["/proc/self/net/tcp", "/proc/self/net/tcp6"]) {
+    for (const line of readFileSync(file, "utf8").trim().split("\n").slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      if (fields[3] !== "0A") continue; // LISTEN
+      const [hex, port] = fields[1]!.split(":") as [string, string];
+      result.set(fields[9]!, `${decodeAddress(hex)}:${Number.parseInt(port, 16)}`);
+    }
+  }
+  return result;
+}
+
+function decodeAddress(hex: string): string {
+  if (hex.length === 8)
+    return (hex.match(/../g) ?? [])
+      .reverse()
+      .map((byte) => Number.parseInt(byte, 16))
+      .join(".");
+  // IPv6: four little-endian 32-bit words.
+  const words = (hex.match(/.{8}/g) ?? []).map((word) => (word.match(/../g) ?? []).reverse().join(""));
+  const full = words.join("");
+  if (full === "00000000000000000000000000000001") return "::1";
+  if (full.startsWith("00000000000000000000ffff"))
+    return `::ffff:${decodeAddress(words[3]!.match(/../g)!.reverse().join(""))}`;
+  if (/^0+$/.test(full)) return "::";
+  return full;
+}
+
+const loopback = (address: string) =>
+  /^127\./.test(address) || address.startsWith("::1:") || /^::ffff:127\./.test(address);
+
+beforeAll(async () => {
+  for (const name of Object.keys(ports) as Array<keyof typeof ports>) ports[name] = await freePort();
+  child = spawn(
+    process.execPath,
+    [
+      "--import",
+      "tsx",
+      "local/main.ts",
+      "--in-memory",
+      "--quiet",
+      "--port",
+      String(ports.http),
+      "--lambda-port",
+      String(ports.lambda),
+      "--dynamodb-port",
+      String(ports.dynamodb),
+      "--sqs-port",
+      String(ports.sqs),
+    ],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  child.stdout!.on("data", (chunk) => {
+    output += chunk;
+  });
+  child.stderr!.on("data", (chunk) => {
+    output += chunk;
+  });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setInterval(() => {
+      if (output.includes("ready in")) {
+        clearInterval(timer);
+        resolve();
+      }
+      if (child.exitCode !== null) {
+        clearInterval(timer);
+        reject(new Error(`npm start exited: ${output}`));
+      }
+    }, 100);
+  });
+}, 120_000);
+
+afterAll(() => {
+  if (child.exitCode === null) child.kill("SIGKILL");
+});
+
+describe("the local cloud on the network", () => {
+  it("listens on loopback only: every listening socket of its processes in this namespace, and DynamoDB Local in a namespace of its own", () => {
+    const pids = tree(child.pid!);
+    const host = netns("self");
+    const table = listening();
+    const bound: string[] = [];
+    for (const pid of pids) {
+      if (netns(pid) !== host) continue;
+      for (const inode of sockets(pid)) {
+        const address = table.get(inode);
+        if (address) bound.push(address);
+      }
+    }
+    // The four services this test asked for, and nothing on another address.
+    for (const port of Object.values(ports)) expect(bound).toContain(`127.0.0.1:${port}`);
+    expect(bound.filter((address) => !loopback(address))).toEqual([]);
+    // The JVM is in another network namespace: what it listens on there is not reachable from here.
+    const java = pids.filter((pid) =>
+      readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("DynamoDBLocal.jar"),
+    );
+    expect(java.length).toBe(1);
+    expect(netns(java[0]!)).not.toBe(host);
+    // Started with a CORS allow-list of no real origin (its default is "*") and without telemetry.
+    const args = readFileSync(`/proc/${java[0]}/cmdline`, "utf8").split("\0");
+    expect(args[args.indexOf("-cors") + 1]).toBe("null");
+    expect(args).toContain("-disableTelemetry");
+    expect(output).not.toContain("listens on every interface");
+  });
+
+  it("refuses cross-origin browser requests to DynamoDB Local", async () => {
+    const endpoint = `http://127.0.0.1:${ports.dynamodb}`;
+    const preflight = await fetch(endpoint, {
+      method: "OPTIONS",
+      headers: {
+        Origin: "https://attacker.example",
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type,x-amz-target,authorization",
+      },
+    });
+    expect(preflight.headers.get("access-control-allow-origin")).toBeNull();
+    const simple = await fetch(endpoint, {
+      method: "POST",
+      headers: { Origin: "https://attacker.example", "content-type": "text/plain" },
+      body: "{}",
+    });
+    expect(simple.headers.get("access-control-allow-origin")).toBeNull();
+  });
+
+  it("stops everything on SIGTERM", async () => {
+    const pids = tree(child.pid!);
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    child.kill("SIGTERM");
+    expect(await exited).toBe(0);
+    // Give the process group's last members a moment, then nothing of it may be left.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    // A zombie (exited, not yet reaped by whoever adopted it) runs nothing and holds no socket.
+    const alive = pids.filter((pid) => {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+        return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+      } catch {
+        return false;
+      }
+    });
+    expect(alive.map((pid) => `${pid} ${readFileSync(`/proc/${pid}/cmdline`, "utf8")}`)).toEqual([]);
+  }, 30_000);
+});
