@@ -29,6 +29,9 @@ interface Pending {
 
 const WORKER_SCRIPT = new URL("./runtime/worker.mjs", import.meta.url);
 
+/** Lambda's limit on a synchronous invocation's payload. */
+export const MAX_SYNC_PAYLOAD_BYTES = 6 * 1024 * 1024;
+
 export interface FunctionOptions {
   /** Upper bound of concurrent environments when the template reserves none. */
   defaultConcurrency: number;
@@ -71,8 +74,13 @@ export class LocalFunction {
     return this.fault;
   }
 
-  /** Runs one invocation; never rejects: handler errors and timeouts come back as `ok: false`. */
-  async invoke(event: unknown, signal?: AbortSignal): Promise<InvokeResult> {
+  /**
+   * Runs one invocation; never rejects: handler errors and timeouts come back as `ok: false`. The event
+   * travels to the worker as JSON text (`payload` when the caller already has it, as the Lambda API
+   * does); an event that cannot be serialized, or whose JSON is over Lambda's 6 MB limit, fails at once
+   * without touching an environment.
+   */
+  async invoke(event: unknown, signal?: AbortSignal, payload?: string): Promise<InvokeResult> {
     if (this.fault === "error") {
       return {
         ok: false,
@@ -83,6 +91,28 @@ export class LocalFunction {
       await sleep(this.config.timeoutMs, signal);
       return this.timedOut();
     }
+    let text = payload;
+    if (text === undefined) {
+      try {
+        text = JSON.stringify(event ?? null);
+      } catch (error) {
+        return {
+          ok: false,
+          error: {
+            errorType: "InvalidRequestContentException",
+            errorMessage: `the event cannot be sent: ${error}`,
+          },
+        };
+      }
+    }
+    if (Buffer.byteLength(text) > MAX_SYNC_PAYLOAD_BYTES)
+      return {
+        ok: false,
+        error: {
+          errorType: "RequestEntityTooLargeException",
+          errorMessage: `the event is ${Buffer.byteLength(text)} bytes; Lambda takes at most ${MAX_SYNC_PAYLOAD_BYTES}`,
+        },
+      };
     const environment = await this.acquire();
     const requestId = randomUUID();
     const deadline = Date.now() + this.config.timeoutMs;
@@ -101,7 +131,20 @@ export class LocalFunction {
           },
         });
         environment.requestId = requestId;
-        environment.worker.postMessage({ requestId, event, deadline });
+        try {
+          environment.worker.postMessage({ requestId, payload: text, deadline });
+        } catch (error) {
+          // Never leave the timer armed: it would discard this environment under a later invocation.
+          clearTimeout(timer);
+          this.inFlight.delete(requestId);
+          resolve({
+            ok: false,
+            error: {
+              errorType: "InvalidRequestContentException",
+              errorMessage: `the event cannot be sent: ${error}`,
+            },
+          });
+        }
       });
     } finally {
       this.release(environment);

@@ -6,7 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { LocalFunction } from "./functions.ts";
-import { type FunctionRegistry, readBody } from "./lambda-api.ts";
+import { type FunctionRegistry, PayloadTooLarge, readBody, refuseTooLarge } from "./lambda-api.ts";
 import type { Template } from "./template.ts";
 
 export interface LocalRoute {
@@ -20,6 +20,10 @@ export interface LocalRoute {
 
 /** API Gateway's own limit on an integration. */
 const INTEGRATION_TIMEOUT_MS = 30_000;
+/** API Gateway's limit on a request's payload (HTTP APIs). */
+export const MAX_REQUEST_BYTES = 10 * 1024 * 1024;
+
+class MalformedPath extends Error {}
 
 export function readRoutes(template: Template, registry: FunctionRegistry): LocalRoute[] {
   const routes = template.resourcesOfType("AWS::ApiGatewayV2::Route").map(([, resource]) => {
@@ -58,7 +62,13 @@ function match(routes: LocalRoute[], method: string, path: string) {
     const found = route.pattern.exec(path);
     if (!found) continue;
     const pathParameters = Object.fromEntries(
-      route.params.map((name, index) => [name, decodeURIComponent(found[index + 1]!)]),
+      route.params.map((name, index) => {
+        try {
+          return [name, decodeURIComponent(found[index + 1]!)];
+        } catch {
+          throw new MalformedPath(`malformed percent-encoding in ${path}`);
+        }
+      }),
     );
     return { route, pathParameters: route.params.length ? pathParameters : undefined };
   }
@@ -146,8 +156,21 @@ export function startHttpApi(routes: LocalRoute[], port: number, host = "127.0.0
     };
     try {
       const url = new URL(request.url ?? "/", "http://localhost");
-      const body = await readBody(request);
-      const found = match(routes, request.method ?? "GET", url.pathname);
+      let body: Buffer;
+      try {
+        body = await readBody(request, MAX_REQUEST_BYTES);
+      } catch (error) {
+        if (error instanceof PayloadTooLarge)
+          return refuseTooLarge(response, { message: "Request Entity Too Large" });
+        throw error;
+      }
+      let found: ReturnType<typeof match>;
+      try {
+        found = match(routes, request.method ?? "GET", url.pathname);
+      } catch (error) {
+        if (error instanceof MalformedPath) return reply(400, { message: "Bad Request" });
+        throw error;
+      }
       if (!found) return reply(404, { message: "Not Found" });
       const abort = new AbortController();
       const timer = setTimeout(() => abort.abort(), INTEGRATION_TIMEOUT_MS);
@@ -157,6 +180,8 @@ export function startHttpApi(routes: LocalRoute[], port: number, host = "127.0.0
       );
       clearTimeout(timer);
       if (abort.signal.aborted) return reply(503, { message: "Service Unavailable" });
+      if (!result.ok && result.error?.errorType === "RequestEntityTooLargeException")
+        return reply(413, { message: "Request Entity Too Large" });
       if (!result.ok) return reply(500, { message: "Internal Server Error" });
       const mapped = toResponse(result.payload);
       reply(mapped.status, mapped.body, mapped.headers);

@@ -6,7 +6,7 @@
  *   PUT  /_local/faults/{functionId}                {"mode":"error"|"timeout"|"none"}
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { FaultMode, LocalFunction } from "./functions.ts";
+import { type FaultMode, type LocalFunction, MAX_SYNC_PAYLOAD_BYTES } from "./functions.ts";
 
 const INVOKE_PATH = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/;
 const FAULT_PATH = /^\/_local\/faults\/([^/]+)$/;
@@ -28,10 +28,57 @@ export class FunctionRegistry {
   }
 }
 
-export async function readBody(request: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of request) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
+export class PayloadTooLarge extends Error {
+  constructor(readonly limit: number) {
+    super(`the request body is over ${limit} bytes`);
+    this.name = "PayloadTooLarge";
+  }
+}
+
+/**
+ * The request body, refused with PayloadTooLarge as soon as it is known to be over `limit` (by its
+ * Content-Length before anything is read, or while it streams in): nothing over the limit is buffered.
+ */
+export function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
+  if (Number(request.headers["content-length"] ?? 0) > limit) {
+    request.pause();
+    return Promise.reject(new PayloadTooLarge(limit));
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        // Stop reading (the stream stays open, so the 413 can still be written back).
+        request.off("data", onData);
+        request.pause();
+        reject(new PayloadTooLarge(limit));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    request.on("data", onData);
+    request.once("end", () => resolve(Buffer.concat(chunks)));
+    request.once("error", reject);
+  });
+}
+
+/**
+ * Answers 413: the rest of an oversized upload is discarded as it arrives (never buffered) until the
+ * client, having read the answer, stops, or five seconds have passed.
+ */
+export function refuseTooLarge(
+  response: ServerResponse,
+  body: unknown,
+  headers: Record<string, string> = {},
+) {
+  response.writeHead(413, { "content-type": "application/json", ...headers });
+  response.end(JSON.stringify(body));
+  // Closing at once would reset the connection under the client's upload, and the client might never
+  // read the answer: keep reading and dropping what comes, and close after a few seconds at most.
+  response.req.resume();
+  setTimeout(() => response.socket?.destroy(), 5000).unref();
 }
 
 function send(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
@@ -65,7 +112,20 @@ export function startLambdaApi(
 
 async function handle(registry: FunctionRegistry, request: IncomingMessage, response: ServerResponse) {
   const url = new URL(request.url ?? "/", "http://localhost");
-  const body = await readBody(request);
+  let body: Buffer;
+  try {
+    body = await readBody(request, MAX_SYNC_PAYLOAD_BYTES);
+  } catch (error) {
+    if (!(error instanceof PayloadTooLarge)) throw error;
+    return refuseTooLarge(
+      response,
+      {
+        Type: "User",
+        message: `Request must be smaller than ${MAX_SYNC_PAYLOAD_BYTES} bytes for the InvokeFunction operation`,
+      },
+      { "x-amzn-errortype": "RequestEntityTooLargeException" },
+    );
+  }
 
   if (request.method === "GET" && url.pathname === "/_local/functions") {
     return send(response, 200, {
@@ -124,15 +184,26 @@ async function handle(registry: FunctionRegistry, request: IncomingMessage, resp
     const type = request.headers["x-amz-invocation-type"] ?? "RequestResponse";
     if (type === "DryRun") return send(response, 204, "");
     if (type === "Event") {
-      void fn.invoke(event);
+      void fn.invoke(event, undefined, body.length ? body.toString("utf8") : "{}");
       return send(response, 202, "");
     }
     // A caller that gives up (a proxy's per-call timeout) should not keep a faulted "hang" alive.
     const abort = new AbortController();
     response.on("close", () => abort.abort());
-    const result = await fn.invoke(event, abort.signal);
+    const result = await fn.invoke(event, abort.signal, body.length ? body.toString("utf8") : "{}");
     if (result.ok)
       return send(response, 200, JSON.stringify(result.payload), { "x-amz-executed-version": "$LATEST" });
+    // Refused before the function ran: the service's own error, as Lambda answers it.
+    const refused = { RequestEntityTooLargeException: 413, InvalidRequestContentException: 400 }[
+      result.error.errorType
+    ];
+    if (refused)
+      return send(
+        response,
+        refused,
+        { Type: "User", message: result.error.errorMessage },
+        { "x-amzn-errortype": result.error.errorType },
+      );
     return send(response, 200, result.error, {
       "x-amz-function-error": "Unhandled",
       "x-amz-executed-version": "$LATEST",

@@ -40,7 +40,7 @@ function describe(error) {
   return { errorType: "Error", errorMessage: String(error), trace: [] };
 }
 
-parentPort.on("message", async ({ requestId, event, deadline }) => {
+parentPort.on("message", async ({ requestId, payload, deadline }) => {
   const context = {
     functionName,
     functionVersion: "$LATEST",
@@ -53,13 +53,24 @@ parentPort.on("message", async ({ requestId, event, deadline }) => {
     getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
   };
   try {
+    // The event comes as JSON text, as Lambda's runtime API hands it over: any depth JSON can parse.
+    const event = JSON.parse(payload);
     const handler = await handlerPromise;
     const result = await new Promise((resolve, reject) => {
       const callback = (error, value) => (error ? reject(error) : resolve(value));
       const returned = handler(event, context, callback);
       if (returned && typeof returned.then === "function") returned.then(resolve, reject);
     });
-    parentPort.postMessage({ requestId, ok: true, payload: result === undefined ? null : result });
+    try {
+      parentPort.postMessage({ requestId, ok: true, payload: result === undefined ? null : result });
+    } catch (error) {
+      // A result that cannot be handed back (too deep to copy) is the function's error, not a hang.
+      parentPort.postMessage({
+        requestId,
+        ok: false,
+        error: { errorType: "Runtime.ResponseNotSerializable", errorMessage: String(error), trace: [] },
+      });
+    }
   } catch (error) {
     parentPort.postMessage({ requestId, ok: false, error: describe(error) });
   }

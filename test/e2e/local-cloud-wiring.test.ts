@@ -110,6 +110,78 @@ describe("HTTP API routes", () => {
   });
 });
 
+describe("limits AWS enforces", () => {
+  /** Streams 50 MB at a route; answers the status and how much was written when the answer came. */
+  const upload = async (headers: Record<string, string>) => {
+    const { request } = await import("node:http");
+    const url = new URL(`${cloud.apiUrl}/items/a/notes/b`);
+    let written = 0;
+    const status = await new Promise<number>((resolve, reject) => {
+      const sending = request(
+        { host: url.hostname, port: url.port, path: url.pathname, method: "POST", headers },
+        (response) => {
+          response.resume();
+          resolve(response.statusCode ?? 0);
+          sending.destroy();
+        },
+      );
+      sending.on("error", reject);
+      const chunk = Buffer.alloc(1024 * 1024, 97);
+      const pump = () => {
+        while (written < 50 * 1024 * 1024 && !sending.destroyed) {
+          written += chunk.length;
+          if (!sending.write(chunk)) return sending.once("drain", pump);
+        }
+        sending.end();
+      };
+      pump();
+      setTimeout(() => reject(new Error(`no answer after ${written} bytes`)), 20_000).unref();
+    });
+    return { status, written };
+  };
+
+  it("refuses a body over API Gateway's 10 MB with 413 before reading it all, and serves the next request", async () => {
+    // Streamed without a length: refused once 10 MB have come in.
+    const streamed = await upload({ "transfer-encoding": "chunked" });
+    expect(streamed.status).toBe(413);
+    expect(streamed.written).toBeLessThan(30 * 1024 * 1024);
+    // Announced by Content-Length: refused before any of it is read.
+    const announced = await upload({ "content-length": String(50 * 1024 * 1024) });
+    expect(announced.status).toBe(413);
+    expect(announced.written).toBeLessThan(30 * 1024 * 1024);
+    expect((await fetch(`${cloud.apiUrl}/items/after`)).status).toBe(200);
+  }, 60_000);
+
+  it("answers 400 for malformed percent-encoding in a path", async () => {
+    const response = await fetch(`${cloud.apiUrl}/items/%E0%A4%A`);
+    expect(response.status).toBe(400);
+    expect((await fetch(`${cloud.apiUrl}/items/ok`)).status).toBe(200);
+  });
+
+  it("refuses an Invoke payload over Lambda's 6 MB with RequestEntityTooLargeException", async () => {
+    const response = await fetch(`${cloud.lambdaEndpoint}/2015-03-31/functions/Echo/invocations`, {
+      method: "POST",
+      body: JSON.stringify({ big: "x".repeat(6 * 1024 * 1024) }),
+    });
+    expect(response.status).toBe(413);
+    expect(response.headers.get("x-amzn-errortype")).toBe("RequestEntityTooLargeException");
+  });
+
+  it("hands a 10,000-level event to its function and leaves no timer behind to hit the next invocation", async () => {
+    const deep = `${"[".repeat(10_000)}${"]".repeat(10_000)}`;
+    const first = await fetch(`${cloud.lambdaEndpoint}/2015-03-31/functions/Echo/invocations`, {
+      method: "POST",
+      body: deep,
+    });
+    expect(first.status).toBeLessThan(500);
+    await first.arrayBuffer();
+    // Longer than what is left of Echo's 2 s timeout after the first invocation, in the environment it
+    // used: a timer left armed by the first would discard this environment mid-invocation.
+    const next = await fetch(`${cloud.apiUrl}/items/after?sleepMs=1900`);
+    expect(next.status).toBe(200);
+  }, 15_000);
+});
+
 describe("Lambda Invoke API", () => {
   it("lets one function invoke another through the unchanged SDK client", async () => {
     const response = await fetch(`${cloud.apiUrl}/call`, { method: "POST", body: "{}" });
