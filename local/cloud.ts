@@ -159,7 +159,6 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     const lambdaServer = await startLambdaApi(registry, lambdaPort, host);
     stoppers.push(() => closeServer(lambdaServer));
     const httpServer = await startHttpApi(routes, httpPort, host);
-    stoppers.push(() => closeServer(httpServer));
 
     const mappings = readMappings(template, registry);
     const onError = (mapping: MappingConfig) => (error: unknown) =>
@@ -173,6 +172,9 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       );
     // Pollers stop before the functions they invoke.
     stoppers.push(() => Promise.all(pollers.map((poller) => poller.stop())));
+    // First of all (the stoppers run in reverse): the HTTP API stops taking requests and lets the ones
+    // in flight finish, while the functions and the Lambda API they call are still up.
+    stoppers.push(() => closeServer(httpServer));
 
     const outputs = Object.fromEntries(
       Object.entries(stack.template.Outputs ?? {}).map(([name, output]) => {
@@ -213,9 +215,27 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
   }
 }
 
+/** How long a stop waits for requests in flight before it cuts their connections. */
+const DRAIN_MS = 5_000;
+
+/**
+ * Stops accepting connections, closes idle ones as they become idle, and lets requests in flight finish
+ * for up to DRAIN_MS; then cuts what is left.
+ */
 function closeServer(server: Server): Promise<void> {
   return new Promise((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections();
+    let closed = false;
+    server.close(() => {
+      closed = true;
+      resolve();
+    });
+    const deadline = Date.now() + DRAIN_MS;
+    const sweep = () => {
+      if (closed) return;
+      if (Date.now() >= deadline) return server.closeAllConnections();
+      server.closeIdleConnections();
+      setTimeout(sweep, 50).unref();
+    };
+    sweep();
   });
 }
