@@ -5,6 +5,7 @@ import { AppHttpApi, HttpMethod } from "./constructs/http-api.ts";
 import { Lookup } from "./constructs/lookup.ts";
 import { addReplicas, replicaCount } from "./constructs/replicas.ts";
 import { bindReplicas, Replication, table } from "./constructs/replication.ts";
+import { contextInteger } from "./context.ts";
 import { fromRoot } from "./paths.ts";
 
 /**
@@ -23,9 +24,12 @@ export class CoordinationStack extends Stack {
     const lookup = new Lookup(this, "Lookup");
 
     // A move waits up to one lease duration plus the skew bound; API Gateway gives a request 30 s.
+    const apiConcurrency = contextInteger(this, "apiConcurrency", 20, 0);
     const api = new AppFunction(this, "Api", {
       entry: fromRoot("functions/api/handler.ts"),
       timeout: Duration.seconds(29),
+      // Bounds what a flood of requests can run up (see infra/context.ts); 0 leaves it unreserved.
+      ...(apiConcurrency > 0 ? { reservedConcurrentExecutions: apiConcurrency } : {}),
     });
     bindReplicas(api, replicas);
     api.bindTableRead(replication.changeCounters, "CHANGE_COUNTER_TABLE");
@@ -35,6 +39,10 @@ export class CoordinationStack extends Stack {
 
     new AppHttpApi(this, "Http", {
       handler: api,
+      throttle: {
+        rateLimit: contextInteger(this, "apiRateLimit", 100, 1),
+        burstLimit: contextInteger(this, "apiBurstLimit", 200, 1),
+      },
       routes: [
         { method: HttpMethod.GET, path: "/health" },
         { method: HttpMethod.POST, path: "/paxos/{key}" },

@@ -302,7 +302,14 @@ export function createFunctions(
         env,
         timeoutMs: Number(props.Timeout ?? 3) * 1000,
         memoryMb,
-        concurrency: Number(props.ReservedConcurrentExecutions ?? options.defaultConcurrency),
+        // Reserved concurrency is a ceiling on AWS; here the machine's own ceiling applies too.
+        concurrency: Math.max(
+          1,
+          Math.min(
+            Number(props.ReservedConcurrentExecutions ?? Number.POSITIVE_INFINITY),
+            options.defaultConcurrency,
+          ),
+        ),
         log: options.log,
       });
     });

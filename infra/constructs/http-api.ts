@@ -20,7 +20,16 @@ export class AppHttpApi extends Construct {
   readonly api: HttpApi;
   readonly stage: HttpStage;
 
-  constructor(scope: Construct, id: string, props: { handler: IFunction; routes: RouteSpec[] }) {
+  constructor(
+    scope: Construct,
+    id: string,
+    props: {
+      handler: IFunction;
+      routes: RouteSpec[];
+      /** The stage's throttling: steady requests per second and burst. */
+      throttle?: { rateLimit: number; burstLimit: number };
+    },
+  ) {
     super(scope, id);
     this.api = new HttpApi(this, "Api", { createDefaultStage: false });
     const accessLogs = new LogGroup(this, "AccessLogs", {
@@ -31,6 +40,7 @@ export class AppHttpApi extends Construct {
       httpApi: this.api,
       stageName: "$default",
       autoDeploy: true,
+      throttle: props.throttle,
       accessLogSettings: { destination: new LogGroupLogDestination(accessLogs) },
     });
     const integrations = new Map<IFunction, HttpLambdaIntegration>();

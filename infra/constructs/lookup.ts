@@ -1,7 +1,8 @@
-import { type CfnElement, CfnOutput, RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
+import { type CfnElement, CfnOutput, Stack, Validations } from "aws-cdk-lib";
 import { AttributeType, BillingMode, ProjectionType, Table } from "aws-cdk-lib/aws-dynamodb";
 import { Construct } from "constructs";
 import { LEASES_BY_SERVER_INDEX } from "../../shared/leases/service.ts";
+import { statefulRemovalPolicy } from "../context.ts";
 import type { AppFunction } from "./app-function.ts";
 
 /** Reads a positive integer of milliseconds from CDK context. */
@@ -36,7 +37,7 @@ export class Lookup extends Construct {
     const common = {
       billingMode: BillingMode.PAY_PER_REQUEST,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      removalPolicy: RemovalPolicy.DESTROY,
+      removalPolicy: statefulRemovalPolicy(scope),
     };
     // Lease items are never deleted: a session's fencing token must never start again from 1.
     this.leaseTable = new Table(this, "LeaseTable", {

@@ -1,6 +1,7 @@
-import { Duration, RemovalPolicy } from "aws-cdk-lib";
+import { Duration } from "aws-cdk-lib";
 import { AttributeType, BillingMode, Table } from "aws-cdk-lib/aws-dynamodb";
 import type { Construct } from "constructs";
+import { statefulRemovalPolicy } from "../context.ts";
 import { fromRoot } from "../paths.ts";
 import { AppFunction } from "./app-function.ts";
 
@@ -31,7 +32,7 @@ export function addReplicas(scope: Construct, count: number): Replica[] {
       partitionKey: { name: "pk", type: AttributeType.STRING },
       billingMode: BillingMode.PAY_PER_REQUEST,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      removalPolicy: RemovalPolicy.DESTROY,
+      removalPolicy: statefulRemovalPolicy(scope),
     });
     const fn = new AppFunction(scope, id, {
       entry: fromRoot("functions/replica/handler.ts"),

@@ -1,9 +1,10 @@
-import { CfnOutput, Duration, RemovalPolicy, Validations } from "aws-cdk-lib";
+import { CfnOutput, Duration, Validations } from "aws-cdk-lib";
 import { AttributeType, BillingMode, StreamViewType, Table } from "aws-cdk-lib/aws-dynamodb";
 import { StartingPosition } from "aws-cdk-lib/aws-lambda";
 import { DynamoEventSource, SqsDlq, SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import { Queue } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
+import { statefulRemovalPolicy } from "../context.ts";
 import { fromRoot } from "../paths.ts";
 import { AppFunction } from "./app-function.ts";
 import type { Replica } from "./replicas.ts";
@@ -25,7 +26,7 @@ export const table = (
     partitionKey: { name: partitionKey, type: AttributeType.STRING },
     billingMode: BillingMode.PAY_PER_REQUEST,
     pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-    removalPolicy: RemovalPolicy.DESTROY,
+    removalPolicy: statefulRemovalPolicy(scope),
     timeToLiveAttribute: extra.ttl,
     stream: extra.stream ? StreamViewType.NEW_IMAGE : undefined,
   });

@@ -181,6 +181,48 @@ describe("replication", () => {
     expect(leaseTables[0]![1].Properties.TimeToLiveSpecification).toBeUndefined();
   });
 
+  it("retains every table when the stack is deleted, unless the stack is ephemeral", () => {
+    const tables = Object.values(template.findResources("AWS::DynamoDB::Table"));
+    // Replicas (acceptors; the primary), leases, servers, outbox, quarantine, claims, counters, idempotency.
+    expect(tables.length).toBeGreaterThanOrEqual(10);
+    for (const table of tables) {
+      expect(table.DeletionPolicy).toBe("Retain");
+      expect(table.UpdateReplacePolicy).toBe("Retain");
+    }
+    const app = new App({
+      outdir: fromRoot(".local/test-assemblies/infra-ephemeral"),
+      context: { ephemeral: "true" },
+    });
+    const ephemeral = Template.fromStack(buildApp(app).stack);
+    for (const table of Object.values(ephemeral.findResources("AWS::DynamoDB::Table")))
+      expect(table.DeletionPolicy).toBe("Delete");
+    expect(() => buildApp(new App({ context: { ephemeral: "yes" } }))).toThrow(/ephemeral/);
+  });
+
+  it("throttles the API stage and bounds the Api function's concurrency, from context", () => {
+    template.hasResourceProperties("AWS::ApiGatewayV2::Stage", {
+      DefaultRouteSettings: { ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 },
+    });
+    const api = Object.entries(template.findResources("AWS::Lambda::Function")).filter(([id]) =>
+      id.startsWith("Api"),
+    );
+    expect(api).toHaveLength(1);
+    expect(api[0]![1].Properties.ReservedConcurrentExecutions).toBe(20);
+    const custom = Template.fromStack(
+      buildApp(
+        new App({
+          outdir: fromRoot(".local/test-assemblies/infra-limits"),
+          context: { apiRateLimit: 5, apiBurstLimit: 10, apiConcurrency: 0 },
+        }),
+      ).stack,
+    );
+    custom.hasResourceProperties("AWS::ApiGatewayV2::Stage", {
+      DefaultRouteSettings: { ThrottlingRateLimit: 5, ThrottlingBurstLimit: 10 },
+    });
+    for (const [id, fn] of Object.entries(custom.findResources("AWS::Lambda::Function")))
+      if (id.startsWith("Api")) expect(fn.Properties.ReservedConcurrentExecutions).toBeUndefined();
+  });
+
   it("outputs the names a deployment's tests and operators need", () => {
     for (const output of [
       "ChangesQueueUrl",
