@@ -15,11 +15,14 @@ import { fromRoot } from "../infra/paths.ts";
 import { type LocalCloud, startLocalCloud, synthesizeStack } from "../local/cloud.ts";
 import { freePort, localCredentials, startEngines } from "../local/engines.ts";
 import { LOCAL_REGION } from "../local/names.ts";
+import { signedFetch } from "../shared/client/signing.ts";
 
 export interface BenchCloud extends LocalCloud {
   documents: DynamoDBDocumentClient;
   sqs: SQSClient;
   lambda: LambdaClient;
+  /** fetch that signs requests (SigV4) with the local credentials, as the API requires. */
+  fetch: typeof fetch;
   functionName(constructId: string): string;
   tableName(constructId: string): string;
   queueUrl(constructId: string): string;
@@ -51,6 +54,7 @@ export async function startBenchCloud(context: Record<string, unknown> = {}): Pr
     documents,
     sqs,
     lambda,
+    fetch: signedFetch(config),
     functionName: (id) => cloud.byConstruct(cloud.functions, id).name,
     tableName: (id) => cloud.byConstruct(cloud.tables, id).name,
     queueUrl: (id) => cloud.byConstruct(cloud.queues, id).url,

@@ -13,7 +13,7 @@ export async function benchLookup(cloud: BenchCloud, scale: number) {
     Promise.all(
       servers.map(async (server) =>
         expectStatus(
-          await fetch(`${cloud.apiUrl}/servers/${server}/heartbeat`, { method: "POST", body: "{}" }),
+          await cloud.fetch(`${cloud.apiUrl}/servers/${server}/heartbeat`, { method: "POST", body: "{}" }),
           200,
           "heartbeat",
         ),
@@ -21,7 +21,8 @@ export async function benchLookup(cloud: BenchCloud, scale: number) {
     );
   await heartbeat();
   const beating = setInterval(() => void heartbeat().catch(() => {}), 2_000);
-  const get = async (path: string) => expectStatus(await fetch(`${cloud.apiUrl}${path}`), 200, `GET ${path}`);
+  const get = async (path: string) =>
+    expectStatus(await cloud.fetch(`${cloud.apiUrl}${path}`), 200, `GET ${path}`);
   console.log("lookup");
   try {
     const floor = await measure("baseline: GET /health (HTTP API + Api function)", () => get("/health"), {

@@ -24,7 +24,7 @@ import {
 const TARGETS = { warm: 1.5, cold: 2.5 };
 
 async function put(cloud: BenchCloud, key: string, value: unknown) {
-  const response = await fetch(`${cloud.apiUrl}/paxos/${key}`, {
+  const response = await cloud.fetch(`${cloud.apiUrl}/paxos/${key}`, {
     method: "PUT",
     body: JSON.stringify({ value }),
   });
@@ -89,7 +89,7 @@ export async function benchPaxos(cloud: BenchCloud, scale: number) {
   const hop = await measure(
     "HTTP API + Api function, no replica (GET /health)",
     async () => {
-      const response = await fetch(`${cloud.apiUrl}/health`);
+      const response = await cloud.fetch(`${cloud.apiUrl}/health`);
       await response.text();
       if (response.status !== 200) throw new Error(`GET /health: ${response.status}`);
     },

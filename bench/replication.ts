@@ -27,7 +27,7 @@ interface PutAnswer {
 }
 
 async function put(cloud: BenchCloud, key: string, value: unknown, consistency: "all" | "primary") {
-  const response = await fetch(`${cloud.apiUrl}/kv/${key}`, {
+  const response = await cloud.fetch(`${cloud.apiUrl}/kv/${key}`, {
     method: "PUT",
     body: JSON.stringify({ value, consistency }),
   });

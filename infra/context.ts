@@ -5,6 +5,8 @@
  *   is deleted unless this is true: acceptor tables (deleting promises breaks Paxos safety), the lease
  *   table (fencing tokens must never start again from 1), the primary replica and the outbox, the claims
  *   and counters, the idempotency keys and the quarantine.
+ * - `auth` (default `iam`): every route but /health requires IAM authorization (SigV4-signed requests);
+ *   `none` leaves every route open.
  * - `apiRateLimit` / `apiBurstLimit` (default 100 / 200): the HTTP API stage's throttling, requests per
  *   second and burst.
  * - `apiConcurrency` (default 20): reserved concurrency of the Api function, which bounds what a flood of
@@ -33,4 +35,12 @@ export function contextInteger(scope: Construct, name: string, fallback: number,
 /** How a stateful table is removed with the stack: retained, unless the stack is `ephemeral`. */
 export function statefulRemovalPolicy(scope: Construct): RemovalPolicy {
   return flag(scope, "ephemeral") ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
+}
+
+/** The HTTP API's authorization: `iam` (SigV4, the default) or `none`. */
+export function authMode(scope: Construct): "iam" | "none" {
+  const raw = scope.node.tryGetContext("auth") ?? "iam";
+  if (raw !== "iam" && raw !== "none")
+    throw new Error(`context "auth" must be "iam" or "none", got ${JSON.stringify(raw)}`);
+  return raw;
 }

@@ -1,11 +1,12 @@
 import { Duration, Stack, type StackProps } from "aws-cdk-lib";
+import { HttpIamAuthorizer } from "aws-cdk-lib/aws-apigatewayv2-authorizers";
 import type { Construct } from "constructs";
 import { AppFunction } from "./constructs/app-function.ts";
 import { AppHttpApi, HttpMethod } from "./constructs/http-api.ts";
 import { Lookup } from "./constructs/lookup.ts";
 import { addReplicas, replicaCount } from "./constructs/replicas.ts";
 import { bindReplicas, Replication, table } from "./constructs/replication.ts";
-import { contextInteger } from "./context.ts";
+import { authMode, contextInteger } from "./context.ts";
 import { fromRoot } from "./paths.ts";
 
 /**
@@ -43,8 +44,10 @@ export class CoordinationStack extends Stack {
         rateLimit: contextInteger(this, "apiRateLimit", 100, 1),
         burstLimit: contextInteger(this, "apiBurstLimit", 200, 1),
       },
+      // Callers need execute-api:Invoke on the API and sign their requests (SigV4).
+      ...(authMode(this) === "iam" ? { authorizer: new HttpIamAuthorizer() } : {}),
       routes: [
-        { method: HttpMethod.GET, path: "/health" },
+        { method: HttpMethod.GET, path: "/health", public: true },
         { method: HttpMethod.POST, path: "/paxos/{key}" },
         { method: HttpMethod.PUT, path: "/paxos/{key}" },
         { method: HttpMethod.GET, path: "/paxos/{key}" },

@@ -158,7 +158,11 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     const routes = readRoutes(template, registry);
     const lambdaServer = await startLambdaApi(registry, lambdaPort, host);
     stoppers.push(() => closeServer(lambdaServer));
-    const httpServer = await startHttpApi(routes, httpPort, host);
+    const httpServer = await startHttpApi(routes, httpPort, host, {
+      accessKeyId,
+      secretAccessKey: localCredentials(accessKeyId).secretAccessKey,
+      region: LOCAL_REGION,
+    });
 
     const mappings = readMappings(template, registry);
     const onError = (mapping: MappingConfig) => (error: unknown) =>

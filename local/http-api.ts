@@ -5,12 +5,15 @@
  */
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server } from "node:http";
+import { type LocalIdentity, verifySigV4 } from "./auth.ts";
 import type { LocalFunction } from "./functions.ts";
 import { type FunctionRegistry, PayloadTooLarge, readBody, refuseTooLarge } from "./lambda-api.ts";
 import type { Template } from "./template.ts";
 
 export interface LocalRoute {
   routeKey: string;
+  /** NONE, or AWS_IAM: the request must be SigV4-signed with the local credentials (local/auth.ts). */
+  authorization: "NONE" | "AWS_IAM";
   method: string;
   path?: string;
   pattern?: RegExp;
@@ -35,7 +38,12 @@ export function readRoutes(template: Template, registry: FunctionRegistry): Loca
       throw new Error(`route ${routeKey}: only Lambda proxy integrations with payload 2.0 run locally`);
     }
     const fn = registry.require(template.resolveString(integration.IntegrationUri));
-    if (routeKey === "$default") return { routeKey, method: "ANY", params: [], fn };
+    const authorization = String(props.AuthorizationType ?? "NONE") as LocalRoute["authorization"];
+    if (authorization !== "NONE" && authorization !== "AWS_IAM")
+      throw new Error(
+        `route ${routeKey}: authorization ${authorization} does not run locally (NONE and AWS_IAM do)`,
+      );
+    if (routeKey === "$default") return { routeKey, authorization, method: "ANY", params: [], fn };
     const [method = "", path = ""] = routeKey.split(" ");
     const params: string[] = [];
     const source = path
@@ -47,7 +55,7 @@ export function readRoutes(template: Template, registry: FunctionRegistry): Loca
         return match[2] ? "(.+)" : "([^/]+)";
       })
       .join("/");
-    return { routeKey, method, path, pattern: new RegExp(`^${source}$`), params, fn };
+    return { routeKey, authorization, method, path, pattern: new RegExp(`^${source}$`), params, fn };
   });
   // API Gateway prefers the most specific route: literal paths before parameters, greedy ones last.
   const rank = (route: LocalRoute) =>
@@ -82,6 +90,7 @@ function toEvent(
   body: Buffer,
   routeKey: string,
   pathParameters?: Record<string, string>,
+  caller?: string,
 ) {
   const url = new URL(request.url ?? "/", "http://localhost");
   const headers: Record<string, string> = {};
@@ -117,6 +126,20 @@ function toEvent(
         userAgent: headers["user-agent"] ?? "",
       },
       requestId: randomUUID(),
+      ...(caller
+        ? {
+            authorizer: {
+              iam: {
+                accessKey: caller,
+                accountId: "000000000000",
+                callerId: caller,
+                principalOrgId: null,
+                userArn: `arn:aws:iam::000000000000:user/${caller}`,
+                userId: caller,
+              },
+            },
+          }
+        : {}),
       routeKey,
       stage: "$default",
       time: now.toISOString(),
@@ -148,7 +171,12 @@ function toResponse(payload: unknown): { status: number; headers: Record<string,
   return { status: 200, headers: { "content-type": "application/json" }, body: Buffer.from(text ?? "") };
 }
 
-export function startHttpApi(routes: LocalRoute[], port: number, host = "127.0.0.1"): Promise<Server> {
+export function startHttpApi(
+  routes: LocalRoute[],
+  port: number,
+  host: string,
+  identity: LocalIdentity,
+): Promise<Server> {
   const server = createServer(async (request, response) => {
     const reply = (status: number, body: unknown, headers: Record<string, string> = {}) => {
       response.writeHead(status, { "content-type": "application/json", ...headers });
@@ -172,10 +200,17 @@ export function startHttpApi(routes: LocalRoute[], port: number, host = "127.0.0
         throw error;
       }
       if (!found) return reply(404, { message: "Not Found" });
+      let caller: string | undefined;
+      if (found.route.authorization === "AWS_IAM") {
+        const verdict = await verifySigV4(request, body, identity);
+        if (!verdict.ok)
+          return reply(403, { message: verdict.message }, { "x-amzn-errortype": "ForbiddenException" });
+        caller = verdict.accessKeyId;
+      }
       const abort = new AbortController();
       const timer = setTimeout(() => abort.abort(), INTEGRATION_TIMEOUT_MS);
       const result = await found.route.fn.invoke(
-        toEvent(request, body, found.route.routeKey, found.pathParameters),
+        toEvent(request, body, found.route.routeKey, found.pathParameters, caller),
         abort.signal,
       );
       clearTimeout(timer);

@@ -7,7 +7,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort } from "../../local/engines.ts";
+import { freePort, localCredentials } from "../../local/engines.ts";
+import { LOCAL_REGION } from "../../local/names.ts";
+import { signatureHeaders, signedFetch } from "../../shared/client/signing.ts";
 
 let child: ChildProcess;
 let output = "";
@@ -177,6 +179,8 @@ describe("the local cloud on the network", () => {
   it("answers every request accepted before a SIGTERM, then stops everything", async () => {
     const pids = tree(child.pid!);
     // Warm environments first, so the drain (bounded at 5 s) is not spent on cold starts.
+    const signing = { region: LOCAL_REGION, credentials: localCredentials("local") };
+    const fetch = signedFetch(signing);
     await Promise.all(
       Array.from({ length: 4 }, async (_, index) => {
         for (let attempt = 0; attempt < 40; attempt++) {
@@ -196,6 +200,14 @@ describe("the local cloud on the network", () => {
     const written: Array<Promise<void>> = [];
     for (let index = 0; index < 12; index++) {
       const body = JSON.stringify({ value: { index }, consistency: "all" });
+      const path = `/kv/drain-${index}`;
+      const signed = await signatureHeaders(
+        "PUT",
+        new URL(`http://127.0.0.1:${ports.http}${path}`),
+        body,
+        { "content-type": "application/json" },
+        signing,
+      );
       let wrote!: () => void;
       written.push(new Promise<void>((resolve) => (wrote = resolve)));
       sent.push(
@@ -204,9 +216,9 @@ describe("the local cloud on the network", () => {
             {
               host: "127.0.0.1",
               port: ports.http,
-              path: `/kv/drain-${index}`,
+              path,
               method: "PUT",
-              headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) },
+              headers: { ...signed, "content-length": Buffer.byteLength(body) },
             },
             (response) => {
               response.resume();

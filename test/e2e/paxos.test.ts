@@ -87,7 +87,7 @@ describe("rewritable register", () => {
   it("rejects bad input with 400 and writes nothing", async () => {
     const key = `bad-${uniqueId()}`;
     expect((await call("PUT", "bad key!", { value: 1 })).status).toBe(400);
-    const badJson = await fetch(url(key), { method: "PUT", body: "{not json" });
+    const badJson = await target.fetch(url(key), { method: "PUT", body: "{not json" });
     expect(badJson.status).toBe(400);
     expect((await readJson(badJson)).error.code).toBe("InvalidJson");
     const big = await call("PUT", key, { value: "x".repeat(64 * 1024 + 1) });

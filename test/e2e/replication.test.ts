@@ -103,7 +103,7 @@ describe("writes and reads", () => {
         body: { error: { code } },
       });
     }
-    const badJson = await fetch(`${target.baseUrl}/kv/${key}`, { method: "PUT", body: "{nope" });
+    const badJson = await target.fetch(`${target.baseUrl}/kv/${key}`, { method: "PUT", body: "{nope" });
     expect(badJson.status).toBe(400);
     expect((await call("GET", `/kv/${key}?consistency=most`)).status).toBe(400);
     expect((await call("GET", `/kv/${key}?replica=Replica9`)).status).toBe(400);
@@ -386,12 +386,14 @@ describe("Idempotency-Key", () => {
     const idempotencyKey = `k-${uniqueId()}`;
     // The client gives up on the first request before its answer arrives (the answer is lost).
     const aborted = new AbortController();
-    const first = fetch(`${target.baseUrl}/kv/${key}`, {
-      method: "PUT",
-      headers: { "idempotency-key": idempotencyKey },
-      body: JSON.stringify({ value: { n: 1 }, consistency: "primary" }),
-      signal: aborted.signal,
-    }).catch(() => "aborted");
+    const first = target
+      .fetch(`${target.baseUrl}/kv/${key}`, {
+        method: "PUT",
+        headers: { "idempotency-key": idempotencyKey },
+        body: JSON.stringify({ value: { n: 1 }, consistency: "primary" }),
+        signal: aborted.signal,
+      })
+      .catch(() => "aborted");
     setTimeout(() => aborted.abort(), 5);
     expect(await first).toBe("aborted");
     // The retry: the first request's outcome, however far the first got (409 while it still runs).
@@ -448,7 +450,7 @@ describe("every key and value the API accepts", () => {
       '{"value":{"controls":"\\u0000\\u0001\\t\\n\\u001f\\u007f","bmp":"é中\\ud7ff\\ue000","sqsRefuses":"\\ufffe\\uffff",' +
       '"loneSurrogates":"\\ud800 \\udfff","astral":"😀\\ud83d\\ude00","quotes":"\\"\\\\/","numbers":[0,-0.5,1e300,9007199254740991],' +
       '"nested":[[[{"a":null,"b":true}]]]},"consistency":"primary"}';
-    const response = await fetch(`${target.baseUrl}/kv/${key}`, { method: "PUT", body: text });
+    const response = await target.fetch(`${target.baseUrl}/kv/${key}`, { method: "PUT", body: text });
     expect(response.status).toBe(200);
     const { version } = (await response.json()) as { version: string };
     const expected = JSON.parse(text).value;

@@ -181,6 +181,24 @@ describe("replication", () => {
     expect(leaseTables[0]![1].Properties.TimeToLiveSpecification).toBeUndefined();
   });
 
+  it("requires IAM authorization on every route but GET /health, unless context auth=none", () => {
+    const routes = Object.values(template.findResources("AWS::ApiGatewayV2::Route"));
+    expect(routes.length).toBeGreaterThan(10);
+    for (const route of routes) {
+      const { RouteKey, AuthorizationType } = route.Properties;
+      expect(`${RouteKey} ${AuthorizationType ?? "NONE"}`).toBe(
+        `${RouteKey} ${RouteKey === "GET /health" ? "NONE" : "AWS_IAM"}`,
+      );
+    }
+    const open = Template.fromStack(
+      buildApp(new App({ outdir: fromRoot(".local/test-assemblies/infra-open"), context: { auth: "none" } }))
+        .stack,
+    );
+    for (const route of Object.values(open.findResources("AWS::ApiGatewayV2::Route")))
+      expect(route.Properties.AuthorizationType ?? "NONE").toBe("NONE");
+    expect(() => buildApp(new App({ context: { auth: "cognito" } }))).toThrow(/auth/);
+  });
+
   it("retains every table when the stack is deleted, unless the stack is ephemeral", () => {
     const tables = Object.values(template.findResources("AWS::DynamoDB::Table"));
     // Replicas (acceptors; the primary), leases, servers, outbox, quarantine, claims, counters, idempotency.

@@ -3,6 +3,16 @@ export type Json = any;
 
 export const readJson = (response: Response): Promise<Json> => response.json();
 
+/** How to call each API base URL: a SigV4-signing fetch when its routes need IAM authorization. */
+const fetchers = new Map<string, typeof fetch>();
+
+export function registerFetch(baseUrl: string, call: typeof fetch): void {
+  fetchers.set(baseUrl, call);
+}
+
+/** The fetch to use for `baseUrl` (signing, if the target registered one). */
+export const fetchFor = (baseUrl: string): typeof fetch => fetchers.get(baseUrl) ?? fetch;
+
 /** Calls the API with an optional JSON body and headers; answers the status, the parsed body and the headers. */
 export async function callApiWithHeaders(
   baseUrl: string,
@@ -11,7 +21,7 @@ export async function callApiWithHeaders(
   body?: unknown,
   headers: Record<string, string> = {},
 ): Promise<{ status: number; body: Json; headers: Headers }> {
-  const response = await fetch(`${baseUrl}${path}`, {
+  const response = await fetchFor(baseUrl)(`${baseUrl}${path}`, {
     method,
     headers,
     body: body === undefined ? undefined : JSON.stringify(body),

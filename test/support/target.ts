@@ -2,11 +2,18 @@
  * The stack an e2e test talks to: a deployed one when E2E_BASE_URL is set (LocalStack or AWS), else the
  * project's own stack started on the local cloud for this test file.
  */
+import { defaultProvider } from "@aws-sdk/credential-provider-node";
 import { buildApp } from "../../infra/app.ts";
+import { localCredentials } from "../../local/engines.ts";
+import { LOCAL_REGION } from "../../local/names.ts";
+import { signedFetch } from "../../shared/client/signing.ts";
+import { registerFetch } from "./http.ts";
 import { startTestCloud, type TestCloud } from "./local-cloud.ts";
 
 export interface E2ETarget {
   baseUrl: string;
+  /** fetch that signs requests (SigV4), as the API's IAM authorization requires. */
+  fetch: typeof fetch;
   /** Present only on the local cloud: fault injection and direct engine access. */
   cloud?: TestCloud;
   stop(): Promise<void>;
@@ -18,10 +25,21 @@ export interface E2ETarget {
  */
 export async function startTarget(context: Record<string, unknown> = {}): Promise<E2ETarget> {
   const deployed = process.env.E2E_BASE_URL;
-  if (deployed) return { baseUrl: deployed.replace(/\/$/, ""), stop: async () => {} };
+  if (deployed) {
+    // The caller's own AWS credentials (the SDK's chain), for the deployed stack's region.
+    const call = signedFetch({
+      region: process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? "us-east-1",
+      credentials: defaultProvider(),
+    });
+    const baseUrl = deployed.replace(/\/$/, "");
+    registerFetch(baseUrl, call);
+    return { baseUrl, fetch: call, stop: async () => {} };
+  }
   const cloud = await startTestCloud((app) => {
     for (const [key, value] of Object.entries(context)) app.node.setContext(key, value);
     return buildApp(app).stack;
   });
-  return { baseUrl: cloud.apiUrl, cloud, stop: () => cloud.stop() };
+  const call = signedFetch({ region: LOCAL_REGION, credentials: localCredentials(cloud.accessKeyId) });
+  registerFetch(cloud.apiUrl, call);
+  return { baseUrl: cloud.apiUrl, fetch: call, cloud, stop: () => cloud.stop() };
 }
