@@ -219,7 +219,7 @@ describe("moves, release and the fence", () => {
 
 describe("the client library", () => {
   it("caches a lookup while the lease lives, and drops it when a fencing rejection says the session moved", async () => {
-    const client = new LookupClient({ baseUrl: target.baseUrl, maxSkewMs: SKEW_MS });
+    const client = new LookupClient({ baseUrl: target.baseUrl, maxSkewMs: SKEW_MS, fetch: target.fetch });
     const id = `client-${run}`;
     const first = await client.lookup(id);
     for (let i = 0; i < 10; i++) expect(await client.lookup(id)).toEqual(first);
