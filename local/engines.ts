@@ -128,11 +128,14 @@ export async function startDynamoDBLocal(options: { port?: number; dataDir?: str
           "-rn",
           "sh",
           "-c",
-          `ip link set lo up && { ${java.map(quote).join(" ")} & exec ${quote(process.execPath)} ${quote(fileURLToPath(new URL("./runtime/unix-relay.mjs", import.meta.url)))} ${quote(socketPath)} ${ISOLATED_PORT}; }`,
+          // The JVM without stdin; the relay keeps ours and takes the JVM down when it closes.
+          `ip link set lo up && { ${java.map(quote).join(" ")} </dev/null & exec ${quote(process.execPath)} ${quote(fileURLToPath(new URL("./runtime/unix-relay.mjs", import.meta.url)))} ${quote(socketPath)} ${ISOLATED_PORT} $!; }`,
         ],
-        { stdio: ["ignore", "ignore", "pipe"], detached: true },
+        { stdio: ["pipe", "ignore", "pipe"], detached: true },
       )
     : spawn(java[0]!, java.slice(1), { stdio: ["ignore", "ignore", "pipe"], detached: true });
+  // The relay's lifeline: held open, never written, and not keeping this process alive by itself.
+  (child.stdin as unknown as { unref?: () => void } | null)?.unref?.();
   let stderr = "";
   let exit: string | undefined;
   child.stderr?.on("data", (chunk) => {
