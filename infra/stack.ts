@@ -4,6 +4,7 @@ import type { Construct } from "constructs";
 import { AppFunction } from "./constructs/app-function.ts";
 import { AppHttpApi, HttpMethod } from "./constructs/http-api.ts";
 import { Lookup } from "./constructs/lookup.ts";
+import { Operations } from "./constructs/operations.ts";
 import { addReplicas, replicaCount } from "./constructs/replicas.ts";
 import { bindReplicas, Replication, table } from "./constructs/replication.ts";
 import { authMode, contextInteger } from "./context.ts";
@@ -38,7 +39,7 @@ export class CoordinationStack extends Stack {
     api.bindTableReadWrite(table(this, "IdempotencyTable", "pk", { ttl: "ttl" }), "IDEMPOTENCY_TABLE");
     lookup.bind(api);
 
-    new AppHttpApi(this, "Http", {
+    const http = new AppHttpApi(this, "Http", {
       handler: api,
       throttle: {
         rateLimit: contextInteger(this, "apiRateLimit", 100, 1),
@@ -63,6 +64,19 @@ export class CoordinationStack extends Stack {
         { method: HttpMethod.GET, path: "/sessions/{sessionId}/state" },
         { method: HttpMethod.GET, path: "/mesh/subsets/{clientId}" },
       ],
+    });
+
+    new Operations(this, "Operations", {
+      api: http.api,
+      functions: {
+        Api: api,
+        Relay: replication.relay,
+        Replicator: replication.replicator,
+        ...Object.fromEntries(replicas.map((replica) => [replica.id, replica.fn])),
+      },
+      changesDlq: replication.changesDlq,
+      relayFailures: replication.relayFailures,
+      relay: replication.relay,
     });
   }
 }

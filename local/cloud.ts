@@ -14,6 +14,7 @@ import { type MappingConfig, type Poller, QueuePoller, readMappings, StreamPolle
 import { createFunctions, type LocalFunction } from "./functions.ts";
 import { type LocalRoute, readRoutes, startHttpApi } from "./http-api.ts";
 import { FunctionRegistry, startLambdaApi } from "./lambda-api.ts";
+import { LocalMetrics } from "./metrics.ts";
 import { LOCAL_REGION } from "./names.ts";
 import { createQueues, createTables, type LocalQueue, type LocalTable } from "./resources.ts";
 import { type CfnTemplate, Template } from "./template.ts";
@@ -105,6 +106,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       });
   const engines = options.engines ?? ownedEngines!;
   const stoppers: Array<() => Promise<unknown>> = [];
+  const metrics = new LocalMetrics();
   const stop = async () => {
     for (const stopper of stoppers.reverse()) await stopper().catch(() => {});
     await ownedEngines?.stop();
@@ -150,13 +152,13 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
         TZ: "UTC",
       },
-      { defaultConcurrency: options.defaultConcurrency ?? 4, log: options.functionLog },
+      { defaultConcurrency: options.defaultConcurrency ?? 4, log: options.functionLog, metrics },
     );
     stoppers.push(() => Promise.all(functions.map((fn) => fn.stop())));
     const registry = new FunctionRegistry(functions);
 
     const routes = readRoutes(template, registry);
-    const lambdaServer = await startLambdaApi(registry, lambdaPort, host);
+    const lambdaServer = await startLambdaApi(registry, lambdaPort, host, metrics);
     stoppers.push(() => closeServer(lambdaServer));
     const httpServer = await startHttpApi(routes, httpPort, host, {
       accessKeyId,

@@ -8,6 +8,7 @@ import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { Worker } from "node:worker_threads";
+import type { LocalMetrics } from "./metrics.ts";
 import type { Template } from "./template.ts";
 
 export type FaultMode = "none" | "error" | "timeout";
@@ -37,6 +38,8 @@ export interface FunctionOptions {
   defaultConcurrency: number;
   /** Where function output goes; `undefined` discards it. */
   log?: (functionId: string, line: string) => void;
+  /** Reads the metrics (EMF lines) in function output. */
+  metrics?: LocalMetrics;
 }
 
 export class LocalFunction {
@@ -59,6 +62,7 @@ export class LocalFunction {
       memoryMb: number;
       concurrency: number;
       log?: (functionId: string, line: string) => void;
+      metrics?: LocalMetrics;
     },
   ) {}
 
@@ -189,7 +193,7 @@ export class LocalFunction {
   }
 
   private spawn(): Worker {
-    const { codeDir, handler, env, memoryMb, log } = this.config;
+    const { codeDir, handler, env, memoryMb, log, metrics } = this.config;
     const worker = new Worker(WORKER_SCRIPT, {
       env,
       stdout: true,
@@ -203,7 +207,11 @@ export class LocalFunction {
         logGroupName: `/aws/lambda/${this.name}`,
       },
     });
-    for (const stream of [worker.stdout, worker.stderr]) pipeLines(stream, (line) => log?.(this.id, line));
+    for (const stream of [worker.stdout, worker.stderr])
+      pipeLines(stream, (line) => {
+        metrics?.observe(this.id, line);
+        log?.(this.id, line);
+      });
     worker.on("message", (message: { requestId: string } & InvokeResult) => {
       const pending = this.inFlight.get(message.requestId);
       this.inFlight.delete(message.requestId);
@@ -311,6 +319,7 @@ export function createFunctions(
           ),
         ),
         log: options.log,
+        metrics: options.metrics,
       });
     });
 }

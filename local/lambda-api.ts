@@ -3,10 +3,12 @@
  * fault-injection routes:
  *   POST /2015-03-31/functions/{name}/invocations   RequestResponse, Event or DryRun
  *   GET  /_local/functions                          the function ids
+ *   GET  /_local/metrics                            the functions' metrics (EMF), summed
  *   PUT  /_local/faults/{functionId}                {"mode":"error"|"timeout"|"none"}
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { type FaultMode, type LocalFunction, MAX_SYNC_PAYLOAD_BYTES } from "./functions.ts";
+import type { LocalMetrics } from "./metrics.ts";
 
 const INVOKE_PATH = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/;
 const FAULT_PATH = /^\/_local\/faults\/([^/]+)$/;
@@ -91,10 +93,11 @@ export function startLambdaApi(
   registry: FunctionRegistry,
   port: number,
   host = "127.0.0.1",
+  metrics?: LocalMetrics,
 ): Promise<Server> {
   const server = createServer(async (request, response) => {
     try {
-      await handle(registry, request, response);
+      await handle(registry, request, response, metrics);
     } catch (error) {
       send(
         response,
@@ -110,7 +113,12 @@ export function startLambdaApi(
   });
 }
 
-async function handle(registry: FunctionRegistry, request: IncomingMessage, response: ServerResponse) {
+async function handle(
+  registry: FunctionRegistry,
+  request: IncomingMessage,
+  response: ServerResponse,
+  metrics?: LocalMetrics,
+) {
   const url = new URL(request.url ?? "/", "http://localhost");
   let body: Buffer;
   try {
@@ -125,6 +133,10 @@ async function handle(registry: FunctionRegistry, request: IncomingMessage, resp
       },
       { "x-amzn-errortype": "RequestEntityTooLargeException" },
     );
+  }
+
+  if (request.method === "GET" && url.pathname === "/_local/metrics") {
+    return send(response, 200, { metrics: metrics?.snapshot() ?? [] });
   }
 
   if (request.method === "GET" && url.pathname === "/_local/functions") {

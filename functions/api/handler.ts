@@ -1,10 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { Logger } from "@aws-lambda-powertools/logger";
+import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { documents, lambda } from "../../shared/adapters/clients.ts";
 import { LambdaReplicas } from "../../shared/adapters/lambda-replicas.ts";
 import { apiConfig } from "../../shared/config.ts";
 import { IdempotentRequests } from "../../shared/idempotency/requests.ts";
 import { LeaseService } from "../../shared/leases/service.ts";
+import { METRIC, METRICS_NAMESPACE } from "../../shared/observability/metrics.ts";
 import { Proposer } from "../../shared/paxos/proposer.ts";
 import { readChangeCount } from "../../shared/replication/change-counter.ts";
 import { ReplicationCoordinator } from "../../shared/replication/coordinator.ts";
@@ -14,6 +16,7 @@ import { lookupRoutes } from "./lookup-routes.ts";
 import { paxosRoutes } from "./paxos-routes.ts";
 
 const logger = new Logger();
+const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: "Api" });
 const config = apiConfig();
 const replicas = new LambdaReplicas(
   lambda,
@@ -47,4 +50,9 @@ export const handler = router(
   logger,
   // A request holds its key for as long as the function may run (29 s), and a little more.
   new IdempotentRequests(documents, config.IDEMPOTENCY_TABLE, { inProgressMs: 35_000 }),
+  (code) => {
+    const metric = metrics.singleMetric();
+    metric.addDimension("code", code);
+    metric.addMetric(METRIC.apiServerErrors, MetricUnit.Count, 1);
+  },
 );

@@ -73,13 +73,19 @@ export function router(
   routes: Record<string, Route>,
   log: { error(message: string, error: Error | string): void },
   idempotency?: IdempotentRequests,
+  /** Told of every 5xx answer's error code (a metric). */
+  onServerError: (code: string) => void = () => {},
 ) {
   const run = async (route: Route, event: APIGatewayProxyEventV2) => {
     try {
       return await route(event);
     } catch (error) {
-      if (error instanceof AppError) return errorResponse(error);
+      if (error instanceof AppError) {
+        if (error.status >= 500) onServerError(error.code);
+        return errorResponse(error);
+      }
       log.error("unhandled error", error instanceof Error ? error : String(error));
+      onServerError("InternalError");
       return errorResponse(new AppError(500, "InternalError", "internal error"));
     }
   };

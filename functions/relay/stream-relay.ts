@@ -4,9 +4,11 @@
  * simulation run the same code.
  */
 import type { Logger } from "@aws-lambda-powertools/logger";
+import { type Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from "aws-lambda";
+import { METRIC } from "../../shared/observability/metrics.ts";
 import type { Quarantine } from "../../shared/outbox/quarantine.ts";
 import { type RelayRecord, relay } from "../../shared/outbox/relay.ts";
 
@@ -15,9 +17,10 @@ export interface RelayPorts {
   queueUrl: string;
   quarantine: Pick<Quarantine, "put">;
   logger: Pick<Logger, "info" | "error">;
+  metrics?: Pick<Metrics, "addMetric" | "publishStoredMetrics">;
 }
 
-export function relayHandler({ sqs, queueUrl, quarantine, logger }: RelayPorts) {
+export function relayHandler({ sqs, queueUrl, quarantine, logger, metrics }: RelayPorts) {
   return async (event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> => {
     // Only inserts are changes to publish; the TTL's removals are not.
     const records: RelayRecord[] = event.Records.flatMap((record) =>
@@ -39,6 +42,10 @@ export function relayHandler({ sqs, queueUrl, quarantine, logger }: RelayPorts) 
       },
     });
     logger.info("relayed", { records: records.length, ...outcome, failed: outcome.failed.length });
+    metrics?.addMetric(METRIC.relaySent, MetricUnit.Count, outcome.sent);
+    metrics?.addMetric(METRIC.relayQuarantined, MetricUnit.Count, outcome.quarantined);
+    metrics?.addMetric(METRIC.relayFailed, MetricUnit.Count, outcome.failed.length);
+    metrics?.publishStoredMetrics();
     return { batchItemFailures: outcome.failed.map((itemIdentifier) => ({ itemIdentifier })) };
   };
 }

@@ -1,10 +1,12 @@
 /** The Replicator function: ChangesQueue → every replica, and the change counter (see replicator.ts). */
 import { Logger } from "@aws-lambda-powertools/logger";
+import { Metrics } from "@aws-lambda-powertools/metrics";
 import { documents, lambda } from "../../shared/adapters/clients.ts";
 import { LambdaReplicas } from "../../shared/adapters/lambda-replicas.ts";
 import { sqs } from "../../shared/adapters/queues.ts";
 import { replicatorConfig } from "../../shared/config.ts";
 import { Claims } from "../../shared/idempotency/claims.ts";
+import { METRICS_NAMESPACE } from "../../shared/observability/metrics.ts";
 import {
   CHANGE_COUNTER_CLAIM_RETENTION_SECONDS,
   ChangeCounter,
@@ -32,4 +34,5 @@ export const handler = replicatorHandler({
   sqs,
   queueUrl: config.CHANGES_QUEUE_URL,
   logger: new Logger(),
+  metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName: "Replicator" }),
 });

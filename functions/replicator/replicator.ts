@@ -11,11 +11,14 @@
  * the one the outbox simulation runs are the same code.
  */
 import type { Logger } from "@aws-lambda-powertools/logger";
+import { type Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { ChangeMessageVisibilityBatchCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import type { ReplicaInvoker } from "../../shared/contracts/replica.ts";
+import { METRIC } from "../../shared/observability/metrics.ts";
 import { changeMessageSchema } from "../../shared/outbox/outbox.ts";
 import type { ChangeCounter } from "../../shared/replication/change-counter.ts";
+import { versionTime } from "../../shared/replication/version.ts";
 import { processFifoGroups } from "../commons/fifo-batch.ts";
 
 /** The delay before a failed message is delivered again: 1 s, doubling per receive, at most 30 s. */
@@ -27,9 +30,24 @@ export interface ReplicatorPorts {
   sqs: Pick<SQSClient, "send">;
   queueUrl: string;
   logger: Pick<Logger, "info" | "warn">;
+  metrics?: Pick<Metrics, "addMetric" | "publishStoredMetrics">;
+  now?: () => number;
 }
 
-export function replicatorHandler({ replicas, counter, sqs, queueUrl, logger }: ReplicatorPorts) {
+export function replicatorHandler({
+  replicas,
+  counter,
+  sqs,
+  queueUrl,
+  logger,
+  metrics,
+  now = Date.now,
+}: ReplicatorPorts) {
+  const resultMetric = {
+    applied: METRIC.replicaApplied,
+    duplicate: METRIC.replicaDuplicate,
+    stale: METRIC.replicaStale,
+  } as const;
   const applyChange = async (record: SQSRecord): Promise<void> => {
     const message = changeMessageSchema.parse(JSON.parse(record.body));
     const results = await Promise.allSettled(
@@ -42,8 +60,18 @@ export function replicatorHandler({ replicas, counter, sqs, queueUrl, logger }: 
         return [id, result.status === "fulfilled" ? result.value.result : "unavailable"];
       }),
     );
-    if (down.length > 0)
+    for (const result of results)
+      if (result.status === "fulfilled")
+        metrics?.addMetric(resultMetric[result.value.result], MetricUnit.Count, 1);
+    if (down.length > 0) {
+      metrics?.addMetric(METRIC.replicationRetried, MetricUnit.Count, 1);
       throw new Error(`${down.join(", ")} did not apply ${message.key}@${message.version}`);
+    }
+    metrics?.addMetric(
+      METRIC.replicationLag,
+      MetricUnit.Milliseconds,
+      Math.max(0, now() - versionTime(message.version)),
+    );
     const counted = await counter.count(message);
     if (counted === "busy") throw new Error(`another worker is counting ${message.key}@${message.version}`);
     logger.info("change", {
@@ -85,6 +113,7 @@ export function replicatorHandler({ replicas, counter, sqs, queueUrl, logger }: 
           logger.warn("could not shorten the retry delay", { error: String(error) }),
         );
     }
+    metrics?.publishStoredMetrics();
     return response;
   };
 }

@@ -2,7 +2,7 @@ import { Duration, RemovalPolicy, Validations } from "aws-cdk-lib";
 import type { ITable } from "aws-cdk-lib/aws-dynamodb";
 import { PolicyStatement, Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
 import type { IFunction } from "aws-cdk-lib/aws-lambda";
-import { Architecture, Runtime, Tracing } from "aws-cdk-lib/aws-lambda";
+import { Architecture, Runtime } from "aws-cdk-lib/aws-lambda";
 import { NodejsFunction, type NodejsFunctionProps, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { IQueue } from "aws-cdk-lib/aws-sqs";
@@ -14,8 +14,9 @@ export interface AppFunctionProps extends Omit<NodejsFunctionProps, "runtime" | 
 }
 
 /**
- * Every Lambda of the project: the newest Node.js runtime, arm64, ESM with source maps, X-Ray tracing
- * and an explicit log group. Grants go through the bind helpers, each of which sets the environment
+ * Every Lambda of the project: the newest Node.js runtime, arm64, ESM with source maps and an explicit
+ * log group. No X-Ray: without tracing the SDK clients a trace shows only the invocation; the metrics
+ * and alarms (constructs/operations.ts) are what an operator watches. Grants go through the bind helpers, each of which sets the environment
  * variable the handler reads, so a permission and the name it is for are always given together.
  */
 export class AppFunction extends NodejsFunction {
@@ -32,7 +33,6 @@ export class AppFunction extends NodejsFunction {
       architecture: Architecture.ARM_64,
       memorySize: 512,
       timeout: Duration.seconds(10),
-      tracing: Tracing.ACTIVE,
       logGroup,
       role,
       ...props,
@@ -52,10 +52,6 @@ export class AppFunction extends NodejsFunction {
           "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
         ...props.bundling,
       },
-    });
-    Validations.of(role).acknowledge({
-      id: "AwsSolutions-IAM5[Resource::*]",
-      reason: "X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions.",
     });
   }
 

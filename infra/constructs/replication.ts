@@ -40,6 +40,10 @@ export class Replication extends Construct {
   readonly outbox: Table;
   readonly changeCounters: Table;
   readonly changesQueue: Queue;
+  readonly changesDlq: Queue;
+  readonly relayFailures: Queue;
+  readonly relay: AppFunction;
+  readonly replicator: AppFunction;
 
   constructor(scope: Construct, id: string, replicas: Replica[]) {
     super(scope, id);
@@ -49,11 +53,11 @@ export class Replication extends Construct {
     this.outbox = table(this, "OutboxTable", "id", { ttl: "expiresAt", stream: true });
     primary.fn.bindTableReadWrite(this.outbox, "OUTBOX_TABLE");
 
-    const changesDlq = new Queue(this, "ChangesDlq", {
+    const changesDlq = (this.changesDlq = new Queue(this, "ChangesDlq", {
       fifo: true,
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
-    });
+    }));
     this.changesQueue = new Queue(this, "ChangesQueue", {
       fifo: true,
       enforceSSL: true,
@@ -64,20 +68,20 @@ export class Replication extends Construct {
     });
 
     const quarantine = table(this, "QuarantineTable", "sequenceNumber");
-    const relayFailures = new Queue(this, "RelayFailures", {
+    const relayFailures = (this.relayFailures = new Queue(this, "RelayFailures", {
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
-    });
+    }));
     Validations.of(relayFailures).acknowledge({
       id: "AwsSolutions-SQS3",
       reason: "The Relay's on-failure destination is itself a dead-letter queue; OutboxReplay drains it.",
     });
-    const relay = new AppFunction(this, "Relay", {
+    const relay = (this.relay = new AppFunction(this, "Relay", {
       entry: fromRoot("functions/relay/handler.ts"),
       timeout: Duration.seconds(30),
     })
       .bindQueueSend(this.changesQueue, "CHANGES_QUEUE_URL")
-      .bindTableReadWrite(quarantine, "QUARANTINE_TABLE");
+      .bindTableReadWrite(quarantine, "QUARANTINE_TABLE"));
     relay.addEventSource(
       new DynamoEventSource(this.outbox, {
         startingPosition: StartingPosition.TRIM_HORIZON,
@@ -99,16 +103,22 @@ export class Replication extends Construct {
       .bindTableRead(this.outbox, "OUTBOX_TABLE");
     this.outbox.grantStreamRead(replay);
     relayFailures.grantConsumeMessages(replay);
+    for (const reader of [relay, replay])
+      Validations.of(reader.role!).acknowledge({
+        id: "AwsSolutions-IAM5[Resource::*]",
+        reason:
+          "dynamodb:ListStreams (added with stream read access) supports no resource-level permissions.",
+      });
     replay.addEnvironment("RELAY_FAILURES_QUEUE_URL", relayFailures.queueUrl);
 
     const claims = table(this, "ClaimTable", "pk", { ttl: "ttl" });
     this.changeCounters = table(this, "ChangeCounterTable", "pk");
-    const replicator = new AppFunction(this, "Replicator", {
+    const replicator = (this.replicator = new AppFunction(this, "Replicator", {
       entry: fromRoot("functions/replicator/handler.ts"),
       timeout: Duration.seconds(30),
     })
       .bindTableReadWrite(claims, "CLAIM_TABLE")
-      .bindTableReadWrite(this.changeCounters, "CHANGE_COUNTER_TABLE");
+      .bindTableReadWrite(this.changeCounters, "CHANGE_COUNTER_TABLE"));
     replicator.addEnvironment("CHANGES_QUEUE_URL", this.changesQueue.queueUrl);
     bindReplicas(replicator, replicas);
     replicator.addEventSource(

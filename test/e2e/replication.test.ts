@@ -344,6 +344,27 @@ describe.runIf(!process.env.E2E_BASE_URL)("faults", () => {
     const item = quarantined.find((candidate) => String(candidate.image).includes(key))!;
     expect(item.reason).toMatch(/not an outbox record/);
     expect(JSON.parse(item.image as string).payload).toEqual({ S: "{" });
+    // The functions' metrics say so (the embedded metric format lines CloudWatch reads on AWS).
+    const metrics = async () =>
+      (
+        (await (await fetch(`${cloud!.lambdaEndpoint}/_local/metrics`)).json()) as {
+          metrics: Array<{ name: string; functionId: string; sum: number; count: number }>;
+        }
+      ).metrics;
+    const total = (all: Awaited<ReturnType<typeof metrics>>, name: string) =>
+      all.filter((metric) => metric.name === name).reduce((sum, metric) => sum + metric.sum, 0);
+    const emitted = await eventually(
+      metrics,
+      (all) => total(all, "RelayQuarantined") >= 1 && total(all, "ReplicaApplied") >= 2,
+    );
+    expect(emitted.find((metric) => metric.name === "RelayQuarantined")?.functionId).toBe(
+      "Replication-Relay",
+    );
+    expect(total(emitted, "RelaySent")).toBeGreaterThanOrEqual(1);
+    // The write reached the two other replicas through the queue (the primary had it: a duplicate).
+    expect(total(emitted, "ReplicaApplied")).toBeGreaterThanOrEqual(2);
+    expect(total(emitted, "ReplicaDuplicate")).toBeGreaterThanOrEqual(1);
+    expect(emitted.some((metric) => metric.name === "ReplicationLag" && metric.count >= 1)).toBe(true);
 
     // An operator fixes the record in the quarantine, then runs the replay.
     const fixed = { key, version: "000000000000001.000000", value: "fixed" };

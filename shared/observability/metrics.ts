@@ -1,0 +1,22 @@
+/**
+ * The metrics the functions emit (Powertools Metrics, CloudWatch embedded metric format: one JSON log line
+ * per flush, no API call) and the alarms and dashboard of the stack read. Names are written once, here.
+ */
+export const METRICS_NAMESPACE = "ServerlessCoordination";
+
+export const METRIC = {
+  /** Relay: outbox records sent to ChangesQueue, quarantined as poison, and failed (to be retried). */
+  relaySent: "RelaySent",
+  relayQuarantined: "RelayQuarantined",
+  relayFailed: "RelayFailed",
+  /** Replicator: per replica and change, applied, a duplicate delivery, or stale (out of order). */
+  replicaApplied: "ReplicaApplied",
+  replicaDuplicate: "ReplicaDuplicate",
+  replicaStale: "ReplicaStale",
+  /** Replicator: changes that could not be applied on every replica yet (retried). */
+  replicationRetried: "ReplicationRetried",
+  /** Replicator: commit on the primary to applied on every replica, per change (ms). */
+  replicationLag: "ReplicationLag",
+  /** Api: answers 5xx, by error code (dimension `code`). */
+  apiServerErrors: "ApiServerErrors",
+} as const;
