@@ -31,6 +31,11 @@ const proposer = new Proposer({
   proposerId: randomUUID().slice(0, 8),
   transport: replicas,
   maxRounds: config.PAXOS_MAX_ROUNDS,
+  observe: (outcome) => {
+    if ("roundTrips" in outcome)
+      metrics.addMetric(METRIC.paxosRoundTrips, MetricUnit.Count, outcome.roundTrips);
+    else metrics.addMetric(METRIC.paxosFailed, MetricUnit.Count, 1);
+  },
 });
 const coordinator = new ReplicationCoordinator(replicas, config.REPLICATION_CALL_TIMEOUT_MS);
 
@@ -38,9 +43,14 @@ const leases = new LeaseService(documents, {
   leaseTable: config.LEASE_TABLE,
   serverTable: config.SERVER_TABLE,
   config: { leaseDurationMs: config.LEASE_DURATION_MS, maxSkewMs: config.MAX_CLOCK_SKEW_MS },
+  observe: (kind) => {
+    const metric = metrics.singleMetric();
+    metric.addDimension("kind", kind);
+    metric.addMetric(METRIC.leaseAssignments, MetricUnit.Count, 1);
+  },
 });
 
-export const handler = router(
+const route = router(
   {
     "GET /health": async () => json(200, { status: "ok" }),
     ...paxosRoutes(() => proposer),
@@ -56,3 +66,12 @@ export const handler = router(
     metric.addMetric(METRIC.apiServerErrors, MetricUnit.Count, 1);
   },
 );
+
+export const handler = async (event: Parameters<typeof route>[0]) => {
+  try {
+    return await route(event);
+  } finally {
+    // Only what a request recorded (Paxos round trips); /health records nothing.
+    if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+  }
+};

@@ -53,6 +53,11 @@ export interface LeaseServiceOptions {
   sleep?: (ms: number) => Promise<void>;
   /** How often a waiting move looks for an early release. */
   pollMs?: number;
+  /**
+   * Told of each new assignment (a metric): a session's first, or a reassignment after its holder's
+   * registration expired (`expired`), after a release or freeze for a move (`handover`).
+   */
+  observe?: (event: "first" | "expired" | "handover") => void;
 }
 
 interface StoredLease extends LeaseRecord {
@@ -443,6 +448,9 @@ export class LeaseService {
       });
     }
     if (!(await this.transact(actions))) return undefined;
+    this.options.observe?.(
+      !lease ? "first" : takeoverNeedsExpiredRegistration(lease, holder, target) ? "expired" : "handover",
+    );
     return { sessionId, serverId: target.serverId, leaseExpiresAt: target.expiresAt, fencingToken };
   }
 

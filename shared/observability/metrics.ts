@@ -17,6 +17,12 @@ export const METRIC = {
   replicationRetried: "ReplicationRetried",
   /** Replicator: commit on the primary to applied on every replica, per change (ms). */
   replicationLag: "ReplicationLag",
+  /** Api: round trips to a majority per Paxos change (1 warm, 2 cold, more under contention). */
+  paxosRoundTrips: "PaxosRoundTrips",
+  /** Api: Paxos changes that ended without an answer (Contention, NoQuorum, OutcomeUnknown). */
+  paxosFailed: "PaxosFailed",
+  /** Api: lease assignments, by `kind`: first, expired (the holder stopped heartbeating), handover. */
+  leaseAssignments: "LeaseAssignments",
   /** Api: answers 5xx, by error code (dimension `code`). */
   apiServerErrors: "ApiServerErrors",
 } as const;

@@ -65,6 +65,8 @@ export interface ProposerOptions {
   onePhaseWhenWarm?: boolean;
   /** How many keys the proposer keeps warm state and ballots for (least recently used go first). */
   maxCachedKeys?: number;
+  /** Told how each change ended: its round trips to a majority, or its error (a metric). */
+  observe?: (outcome: { roundTrips: number } | { error: unknown }) => void;
 }
 
 interface Warm {
@@ -135,6 +137,12 @@ export class Proposer {
       () => this.run(key, change),
       () => this.run(key, change),
     );
+    const observe = this.options.observe;
+    if (observe)
+      result.then(
+        ({ roundTrips }) => observe({ roundTrips }),
+        (error: unknown) => observe({ error }),
+      );
     const tail = result.catch(() => {});
     this.running.set(key, tail);
     void tail.then(() => {

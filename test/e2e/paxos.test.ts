@@ -7,7 +7,7 @@ import {
   type RegisterOp,
   type RegisterOutput,
 } from "../support/linearizability.ts";
-import { uniqueId } from "../support/local-cloud.ts";
+import { eventually, uniqueId } from "../support/local-cloud.ts";
 import { type E2ETarget, startTarget } from "../support/target.ts";
 
 let target: E2ETarget;
@@ -96,6 +96,27 @@ describe("rewritable register", () => {
     expect((await call("PUT", key, { value: 1, ifVersion: -1 })).status).toBe(400);
     expect((await call("POST", key, { nothing: 1 })).status).toBe(400);
     expect((await call("GET", key)).status).toBe(404);
+  });
+});
+
+describe.runIf(!process.env.E2E_BASE_URL)("metrics (local cloud)", () => {
+  it("counts the round trips of each change: a new key takes at least two (prepare, accept)", async () => {
+    const key = `metrics-${uniqueId()}`;
+    const roundTrips = async () => {
+      const { metrics } = (await (await fetch(`${target.cloud!.lambdaEndpoint}/_local/metrics`)).json()) as {
+        metrics: Array<{ name: string; sum: number; count: number }>;
+      };
+      const found = metrics.filter((metric) => metric.name === "PaxosRoundTrips");
+      return {
+        sum: found.reduce((sum, metric) => sum + metric.sum, 0),
+        count: found.reduce((sum, metric) => sum + metric.count, 0),
+      };
+    };
+    const before = await roundTrips();
+    expect((await call("PUT", key, { value: 1 })).status).toBe(200);
+    const cold = await eventually(roundTrips, (now) => now.count > before.count);
+    expect(cold.count - before.count).toBe(1);
+    expect(cold.sum - before.sum).toBeGreaterThanOrEqual(2);
   });
 });
 

@@ -11,7 +11,7 @@ import { DynamoDBModel } from "../simulation/dynamodb-model.ts";
 const config = { leaseDurationMs: 10_000, maxSkewMs: 1_000 };
 
 /** The index projects ALL here, as it did before heartbeats read each lease themselves: a fair test of both. */
-function world(options: { indexLagMs?: number; pageSize?: number } = {}) {
+function world(options: { indexLagMs?: number; pageSize?: number } = {}, observed: string[] = []) {
   let clock = 1_000_000;
   const model = new DynamoDBModel(
     [
@@ -30,6 +30,10 @@ function world(options: { indexLagMs?: number; pageSize?: number } = {}) {
     serverTable: "Servers",
     config,
     now: () => clock,
+    sleep: async (ms) => {
+      clock += ms;
+    },
+    observe: (kind) => observed.push(kind),
   });
   /** Lets `ms` pass while the given servers heartbeat every 5 s (their registrations live on). */
   const pass = async (ms: number, servers: string[]) => {
@@ -81,5 +85,27 @@ describe("LeaseService heartbeats", () => {
     for (const id of ids) await service.lookup(id);
     const renewal = await service.heartbeat("a");
     expect(renewal.leases.map((lease) => lease.sessionId).sort()).toEqual(ids);
+  });
+});
+
+describe("LeaseService assignments (the LeaseAssignments metric)", () => {
+  it("reports each assignment's kind: first, after the holder expired, and a handover after a release", async () => {
+    const observed: string[] = [];
+    const { service, pass } = world({}, observed);
+    await service.heartbeat("a");
+    const first = await service.lookup("s");
+    expect(observed).toEqual(["first"]);
+    // The holder stops heartbeating; another server takes the session after expiry plus skew.
+    const other = first.serverId === "a" ? "b" : "a";
+    await service.heartbeat(other);
+    await pass(config.leaseDurationMs + config.maxSkewMs + 5_000, [other]);
+    const second = await service.lookup("s");
+    expect(second.serverId).toBe(other);
+    expect(observed).toEqual(["first", "expired"]);
+    // The holder hands the session over (released), and a move assigns it at once.
+    await service.heartbeat(first.serverId);
+    await service.release("s", other, second.fencingToken);
+    await service.move("s", first.serverId, false);
+    expect(observed).toEqual(["first", "expired", "handover"]);
   });
 });
