@@ -1,12 +1,12 @@
 /** The Replicator function: ChangesQueue → every replica, and the change counter (see replicator.ts). */
 import { Logger } from "@aws-lambda-powertools/logger";
-import { Metrics } from "@aws-lambda-powertools/metrics";
+import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { documents, lambda } from "../../shared/adapters/clients.ts";
 import { LambdaReplicas } from "../../shared/adapters/lambda-replicas.ts";
 import { sqs } from "../../shared/adapters/queues.ts";
 import { replicatorConfig } from "../../shared/config.ts";
 import { Claims } from "../../shared/idempotency/claims.ts";
-import { METRICS_NAMESPACE } from "../../shared/observability/metrics.ts";
+import { METRIC, METRICS_NAMESPACE } from "../../shared/observability/metrics.ts";
 import {
   CHANGE_COUNTER_CLAIM_RETENTION_SECONDS,
   ChangeCounter,
@@ -14,6 +14,7 @@ import {
 import { replicatorHandler } from "./replicator.ts";
 
 const config = replicatorConfig();
+const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: "Replicator" });
 
 export const handler = replicatorHandler({
   replicas: new LambdaReplicas(
@@ -29,10 +30,11 @@ export const handler = replicatorHandler({
       leaseMs: config.CLAIM_LEASE_MS,
       maxSkewMs: config.MAX_CLOCK_SKEW_MS,
       retentionSeconds: CHANGE_COUNTER_CLAIM_RETENTION_SECONDS,
+      onTakeover: () => metrics.addMetric(METRIC.claimTakeovers, MetricUnit.Count, 1),
     }),
   ),
   sqs,
   queueUrl: config.CHANGES_QUEUE_URL,
   logger: new Logger(),
-  metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName: "Replicator" }),
+  metrics,
 });

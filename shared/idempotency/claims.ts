@@ -27,6 +27,8 @@ export interface ClaimOptions {
   now?: () => number;
   /** How to wait between retries of a conflicting completion (a simulation passes its virtual time). */
   sleep?: (ms: number) => Promise<void>;
+  /** Told when a claim is taken over from a worker whose claim expired (a metric). */
+  onTakeover?: (id: string) => void;
 }
 
 export type ClaimResult =
@@ -87,9 +89,15 @@ export class Claims {
           ":expiredBefore": now - (this.options.maxSkewMs ?? 0),
         },
         ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+        ReturnValues: "ALL_OLD",
       }),
     );
-    if (written.ok) return { status: "claimed", id, token, expiresAt };
+    if (written.ok) {
+      // An item was there and the condition let us replace it: its claim had expired.
+      const previous = written.attributes as ClaimItem | undefined;
+      if (previous && previous.owner !== token) this.options.onTakeover?.(id);
+      return { status: "claimed", id, token, expiresAt };
+    }
     const held = written.old;
     if (!held) throw new Error(`the claim on ${id} failed its condition but DynamoDB answered no item`);
     if (held.status === "COMPLETED") return { status: "completed", id };

@@ -15,6 +15,8 @@ export const METRIC = {
   replicaStale: "ReplicaStale",
   /** Replicator: changes that could not be applied on every replica yet (retried). */
   replicationRetried: "ReplicationRetried",
+  /** Replicator: claims on a change taken over from a worker whose claim expired (it crashed or stalled). */
+  claimTakeovers: "ClaimTakeovers",
   /** Replicator: commit on the primary to applied on every replica, per change (ms). */
   replicationLag: "ReplicationLag",
   /** Api: round trips to a majority per Paxos change (1 warm, 2 cold, more under contention). */

@@ -172,14 +172,24 @@ describe("the claim", () => {
     expect(await claims().claim(id)).toEqual({ status: "completed", id });
   });
 
-  it("is taken over only after expiry plus the skew bound", async () => {
+  it("is taken over only after expiry plus the skew bound, and says so (the ClaimTakeovers metric)", async () => {
     const id = `m-${freshKey()}`;
+    const takeovers: string[] = [];
+    const observed = () =>
+      new Claims(documents, claimTable, {
+        leaseMs: 1000,
+        maxSkewMs: 100,
+        now: () => clock,
+        onTakeover: (taken) => takeovers.push(taken),
+      });
     clock = 10_000;
-    await claims().claim(id);
+    await observed().claim(id);
     clock = 11_050; // past the expiry, within the skew bound
-    expect((await claims().claim(id)).status).toBe("held");
+    expect((await observed().claim(id)).status).toBe("held");
+    expect(takeovers).toEqual([]);
     clock = 11_101;
-    expect((await claims().claim(id)).status).toBe("claimed");
+    expect((await observed().claim(id)).status).toBe("claimed");
+    expect(takeovers).toEqual([id]);
   });
 
   it("rejects a stale owner: it can neither complete (nor its effect apply) nor release the newer claim", async () => {
