@@ -37,6 +37,8 @@ export const apiConfig = () =>
       SERVER_TABLE: z.string().min(1),
       LEASE_DURATION_MS: z.coerce.number().int().positive().default(10_000),
       MAX_CLOCK_SKEW_MS: z.coerce.number().int().min(0).default(1000),
+      /** The longest a move waits inside the Api before answering 409 LeaseHeld with retryAfterMs. */
+      MOVE_WAIT_MS: z.coerce.number().int().min(0).default(2000),
     })
     .parse(process.env);
 

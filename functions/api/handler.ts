@@ -54,7 +54,7 @@ const route = router(
   {
     "GET /health": async () => json(200, { status: "ok" }),
     ...paxosRoutes(() => proposer),
-    ...lookupRoutes(leases),
+    ...lookupRoutes(leases, config.MOVE_WAIT_MS),
     ...kvRoutes(coordinator, (key) => readChangeCount(documents, config.CHANGE_COUNTER_TABLE, key)),
   },
   logger,

@@ -24,7 +24,11 @@ const subsetQuery = z.object({ size: z.coerce.number().int().min(1).max(1000).op
 export const clientIndex = (clientId: string) =>
   /^\d{1,15}$/.test(clientId) ? Number(clientId) : Number(hash64(clientId) % 1_000_000_007n);
 
-export function lookupRoutes(leases: LeaseService): Record<string, Route> {
+export function lookupRoutes(
+  leases: LeaseService,
+  /** A move waits at most this long inside the Api, then answers 409 LeaseHeld with retryAfterMs. */
+  moveWaitMs = 2000,
+): Record<string, Route> {
   return {
     "POST /servers/{serverId}/heartbeat": async (event) => {
       const serverId = idOf(event, "serverId", "InvalidServerId");
@@ -37,7 +41,7 @@ export function lookupRoutes(leases: LeaseService): Record<string, Route> {
       const sessionId = idOf(event, "sessionId", "InvalidSessionId");
       const { serverId } = parseBody(event, moveBody);
       const { wait } = parseWith(moveQuery, event.queryStringParameters ?? {}, "InvalidQuery");
-      return json(200, await leases.move(sessionId, serverId, wait !== "false"));
+      return json(200, await leases.move(sessionId, serverId, wait !== "false", moveWaitMs));
     },
     "DELETE /sessions/{sessionId}/lease": async (event) => {
       const sessionId = idOf(event, "sessionId", "InvalidSessionId");

@@ -232,9 +232,15 @@ export class LeaseService {
   /**
    * Moves the session to `serverId`. While another server's lease lives, the lease is frozen (no longer
    * renewed) and the call waits until it expires or is released, then assigns it with a new token.
-   * With `wait: false` it answers 409 LeaseHeld with `retryAfterMs` instead of waiting.
+   * With `wait: false` it answers 409 LeaseHeld with `retryAfterMs` instead of waiting, and it waits at
+   * most `maxWaitMs` before answering so (the lease stays frozen for the move; the caller comes back).
    */
-  async move(sessionId: string, serverId: string, wait: boolean): Promise<Assignment & { waitedMs: number }> {
+  async move(
+    sessionId: string,
+    serverId: string,
+    wait: boolean,
+    maxWaitMs = Number.POSITIVE_INFINITY,
+  ): Promise<Assignment & { waitedMs: number }> {
     const started = this.now();
     const waited = () => this.now() - started;
     const deadline = started + this.config.leaseDurationMs + this.config.maxSkewMs + 5_000;
@@ -264,13 +270,14 @@ export class LeaseService {
         if (!(await this.freeze(lease!, holder, status.expiresAt, serverId))) continue;
       }
       const retryAfterMs = Math.max(0, status.reassignableAt - now + 1);
-      if (!wait)
+      const pause = Math.min(this.options.pollMs ?? 100, retryAfterMs);
+      if (!wait || waited() + pause > maxWaitMs)
         throw conflict("LeaseHeld", `${status.serverId} holds ${sessionId} for up to ${retryAfterMs} ms`, {
           sessionId,
           serverId: status.serverId,
           retryAfterMs,
         });
-      await this.sleep(Math.min(this.options.pollMs ?? 100, retryAfterMs));
+      await this.sleep(pause);
     }
     throw unavailable("Contention", `could not move ${sessionId}; retry`, { sessionId });
   }
