@@ -2,22 +2,14 @@ import { describe, expect, it } from "vitest";
 import {
   type LeaseInvariant,
   type LeaseSimulationOptions,
-  type LeaseSimulationResult,
   simulateLeases,
 } from "../simulation/lease-simulation.ts";
+import { firstFailure as firstFailureOf } from "../simulation/seeds.ts";
 
 const SEEDS = 2000;
 
-async function firstFailure(
-  options: LeaseSimulationOptions,
-  seeds = 500,
-): Promise<LeaseSimulationResult | undefined> {
-  for (let seed = 1; seed <= seeds; seed++) {
-    const result = await simulateLeases(seed, options);
-    if (!result.ok) return result;
-  }
-  return undefined;
-}
+const firstFailure = (options: LeaseSimulationOptions, seeds = 500) =>
+  firstFailureOf((seed) => simulateLeases(seed, options), seeds);
 
 describe("the lookup service under worst-case clock offsets, crashes, pauses and late answers (the real LeaseService)", () => {
   it(`never lets two servers hold a session at once over ${SEEDS} seeds`, async () => {

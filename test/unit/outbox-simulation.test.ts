@@ -2,22 +2,14 @@ import { describe, expect, it } from "vitest";
 import {
   type OutboxInvariant,
   type OutboxSimulationOptions,
-  type OutboxSimulationResult,
   simulateOutbox,
 } from "../simulation/outbox-simulation.ts";
+import { firstFailure as firstFailureOf } from "../simulation/seeds.ts";
 
 const SEEDS = 2000;
 
-async function firstFailure(
-  options: OutboxSimulationOptions,
-  seeds = 300,
-): Promise<OutboxSimulationResult | undefined> {
-  for (let seed = 1; seed <= seeds; seed++) {
-    const result = await simulateOutbox(seed, options);
-    if (!result.ok) return result;
-  }
-  return undefined;
-}
+const firstFailure = (options: OutboxSimulationOptions, seeds = 300) =>
+  firstFailureOf((seed) => simulateOutbox(seed, options), seeds);
 
 describe("atomic enqueue and replication under crashes, outages, pauses and duplicates (the real Api, Relay, Replicator and OutboxReplay)", () => {
   it(`publishes a change if and only if it was committed, and applies and counts it once, over ${SEEDS} seeds`, async () => {

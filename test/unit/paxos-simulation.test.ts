@@ -3,20 +3,15 @@ import {
   BROKEN_RULES,
   type Invariant,
   type SimulationOptions,
-  type SimulationResult,
   simulate,
 } from "../simulation/paxos-simulation.ts";
+import { firstFailure as firstFailureOf } from "../simulation/seeds.ts";
 
 const SEEDS = 2000;
 
 /** The first seed (of `seeds`) on which the simulation with `options` fails. */
-async function firstFailure(options: SimulationOptions, seeds = 1000): Promise<SimulationResult | undefined> {
-  for (let seed = 1; seed <= seeds; seed++) {
-    const result = await simulate(seed, options);
-    if (!result.ok) return result;
-  }
-  return undefined;
-}
+const firstFailure = (options: SimulationOptions, seeds = 1000) =>
+  firstFailureOf((seed) => simulate(seed, options), seeds);
 
 describe("Paxos simulation (the real Proposer and registers; lossy network, crashes, late accepts)", () => {
   it(`keeps every invariant over ${SEEDS} seeds, and the world is as wide as promised`, async () => {
