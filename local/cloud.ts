@@ -158,7 +158,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     const registry = new FunctionRegistry(functions);
 
     const routes = readRoutes(template, registry);
-    const lambdaServer = await startLambdaApi(registry, lambdaPort, host, metrics);
+    const lambdaServer = await startLambdaApi(registry, lambdaPort, host, metrics, log);
     stoppers.push(() => closeServer(lambdaServer));
     const httpServer = await startHttpApi(routes, httpPort, host, {
       accessKeyId,

@@ -230,6 +230,7 @@ export class StreamPoller implements Poller {
       const result = await this.mapping.fn.invoke({
         Records: remaining.map((record) => this.toEvent(record)),
       });
+      if (!result.ok) this.onError(`${result.error.errorType}: ${result.error.errorMessage}`);
       const failures = reportedFailures(result, this.mapping);
       if (failures === "none") return;
       if (failures !== "all") {
@@ -381,6 +382,7 @@ export class QueuePoller implements Poller {
     const result = await this.mapping.fn.invoke({
       Records: messages.map((message) => this.toEvent(message)),
     });
+    if (!result.ok) this.onError(`${result.error.errorType}: ${result.error.errorMessage}`);
     const failures = reportedFailures(result, this.mapping);
     if (failures === "all") return; // every message comes back after the visibility timeout
     const done = messages.filter((message) => failures === "none" || !failures.has(message.MessageId ?? ""));

@@ -94,10 +94,11 @@ export function startLambdaApi(
   port: number,
   host = "127.0.0.1",
   metrics?: LocalMetrics,
+  log: (line: string) => void = () => {},
 ): Promise<Server> {
   const server = createServer(async (request, response) => {
     try {
-      await handle(registry, request, response, metrics);
+      await handle(registry, request, response, metrics, log);
     } catch (error) {
       send(
         response,
@@ -118,6 +119,7 @@ async function handle(
   request: IncomingMessage,
   response: ServerResponse,
   metrics?: LocalMetrics,
+  log: (line: string) => void = () => {},
 ) {
   const url = new URL(request.url ?? "/", "http://localhost");
   let body: Buffer;
@@ -196,7 +198,11 @@ async function handle(
     const type = request.headers["x-amz-invocation-type"] ?? "RequestResponse";
     if (type === "DryRun") return send(response, 204, "");
     if (type === "Event") {
-      void fn.invoke(event, undefined, body.length ? body.toString("utf8") : "{}");
+      // Nobody waits for the answer: a failure is only seen in the log, as in CloudWatch.
+      void fn.invoke(event, undefined, body.length ? body.toString("utf8") : "{}").then((result) => {
+        if (!result.ok)
+          log(`event invoke of ${fn.id} failed: ${result.error.errorType}: ${result.error.errorMessage}`);
+      });
       return send(response, 202, "");
     }
     // A caller that gives up (a proxy's per-call timeout) should not keep a faulted "hang" alive.

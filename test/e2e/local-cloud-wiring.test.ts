@@ -15,9 +15,16 @@ import { eventually, startTestCloud, type TestCloud } from "../support/local-clo
 
 let cloud: TestCloud;
 let lambda: LambdaClient;
+/** What the local cloud logged (its own lines, not the functions'). */
+const logged: string[] = [];
 
 beforeAll(async () => {
-  cloud = await startTestCloud((app) => buildWiringStack(app));
+  cloud = await startTestCloud((app) => buildWiringStack(app), {
+    log: (line) => {
+      logged.push(line);
+      console.error(line);
+    },
+  });
   lambda = new LambdaClient({
     region: LOCAL_REGION,
     endpoint: cloud.lambdaEndpoint,
@@ -204,11 +211,23 @@ describe("Lambda Invoke API", () => {
     expect(viaCaller.functionError).toBe("ResourceNotFoundException");
   });
 
-  it("accepts Event invocations with 202", async () => {
+  it("accepts Event invocations with 202, and logs one that fails with the function and the error", async () => {
     const response = await lambda.send(
       new InvokeCommand({ FunctionName: "Echo", InvocationType: "Event", Payload: Buffer.from("{}") }),
     );
     expect(response.StatusCode).toBe(202);
+    await cloud.fault("Echo", "error");
+    try {
+      await lambda.send(
+        new InvokeCommand({ FunctionName: "Echo", InvocationType: "Event", Payload: Buffer.from("{}") }),
+      );
+      await eventually(
+        async () => logged.filter((line) => line.includes("event invoke of Echo failed: InjectedFault")),
+        (lines) => lines.length === 1,
+      );
+    } finally {
+      await cloud.fault("Echo", "none");
+    }
   });
 });
 
@@ -308,6 +327,8 @@ describe("DynamoDB stream mapping", () => {
     expect(failures).toHaveLength(1);
     const poison = (await deliveries("b3"))[0]!.sequence;
     expect(failures[0].DDBStreamBatchInfo).toMatchObject({ startSequenceNumber: poison, batchSize: 1 });
+    // Every failed invocation said so in the log, with the function and the error.
+    expect(logged.some((line) => /StreamConsumer.*Error.*b3/.test(line))).toBe(true);
   });
 });
 
