@@ -261,7 +261,8 @@ export class StreamPoller implements Poller {
       eventName: record.eventName,
       eventVersion: record.eventVersion,
       eventSource: "aws:dynamodb",
-      awsRegion: record.awsRegion ?? LOCAL_REGION,
+      // The stack's region, as on AWS (DynamoDB Local's own records say "ddblocal").
+      awsRegion: LOCAL_REGION,
       dynamodb: {
         ...record.dynamodb,
         ApproximateCreationDateTime: created ? Math.floor(new Date(created).getTime() / 1000) : undefined,

@@ -287,6 +287,8 @@ describe("DynamoDB stream mapping", () => {
       ["s1", "s2", "s3", "s4", "s5"].map(async (id) => (await deliveries(id)).length),
     );
     expect(counts).toEqual([1, 1, 2, 1, 1]);
+    // Records carry the stack's region, as on AWS (DynamoDB Local's own streams say "ddblocal").
+    expect((await deliveries("s1"))[0]!.region).toBe(LOCAL_REGION);
   });
 
   it("sends a record that always fails to the on-failure destination after the retry limit, then moves on", async () => {
