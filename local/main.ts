@@ -108,6 +108,8 @@ list(
 console.log(`
 ready in ${elapsed()}
   HTTP API         ${cloud.apiUrl}        e.g. curl ${cloud.apiUrl}/health
+                   routes with IAM authorization need SigV4 with the local credentials, e.g.
+                   curl --aws-sigv4 aws:amz:us-east-1:execute-api --user ${cloud.accessKeyId}:local ${cloud.apiUrl}/kv/k
   Lambda API       ${cloud.lambdaEndpoint}   (AWS_ENDPOINT_URL_LAMBDA; faults: PUT /_local/faults/{functionId})
   DynamoDB Local   ${cloud.dynamodbEndpoint}   (access key id "${cloud.accessKeyId}")
   SQS emulator     ${cloud.sqsEndpoint}
