@@ -53,11 +53,12 @@ export class Replication extends Construct {
     this.outbox = table(this, "OutboxTable", "id", { ttl: "expiresAt", stream: true });
     primary.fn.bindTableReadWrite(this.outbox, "OUTBOX_TABLE");
 
-    const changesDlq = (this.changesDlq = new Queue(this, "ChangesDlq", {
+    this.changesDlq = new Queue(this, "ChangesDlq", {
       fifo: true,
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
-    }));
+    });
+    const changesDlq = this.changesDlq;
     this.changesQueue = new Queue(this, "ChangesQueue", {
       fifo: true,
       enforceSSL: true,
@@ -68,20 +69,22 @@ export class Replication extends Construct {
     });
 
     const quarantine = table(this, "QuarantineTable", "sequenceNumber");
-    const relayFailures = (this.relayFailures = new Queue(this, "RelayFailures", {
+    this.relayFailures = new Queue(this, "RelayFailures", {
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
-    }));
+    });
+    const relayFailures = this.relayFailures;
     Validations.of(relayFailures).acknowledge({
       id: "AwsSolutions-SQS3",
       reason: "The Relay's on-failure destination is itself a dead-letter queue; OutboxReplay drains it.",
     });
-    const relay = (this.relay = new AppFunction(this, "Relay", {
+    this.relay = new AppFunction(this, "Relay", {
       entry: fromRoot("functions/relay/handler.ts"),
       timeout: Duration.seconds(30),
     })
       .bindQueueSend(this.changesQueue, "CHANGES_QUEUE_URL")
-      .bindTableReadWrite(quarantine, "QUARANTINE_TABLE"));
+      .bindTableReadWrite(quarantine, "QUARANTINE_TABLE");
+    const relay = this.relay;
     relay.addEventSource(
       new DynamoEventSource(this.outbox, {
         startingPosition: StartingPosition.TRIM_HORIZON,
@@ -113,12 +116,13 @@ export class Replication extends Construct {
 
     const claims = table(this, "ClaimTable", "pk", { ttl: "ttl" });
     this.changeCounters = table(this, "ChangeCounterTable", "pk");
-    const replicator = (this.replicator = new AppFunction(this, "Replicator", {
+    this.replicator = new AppFunction(this, "Replicator", {
       entry: fromRoot("functions/replicator/handler.ts"),
       timeout: Duration.seconds(30),
     })
       .bindTableReadWrite(claims, "CLAIM_TABLE")
-      .bindTableReadWrite(this.changeCounters, "CHANGE_COUNTER_TABLE"));
+      .bindTableReadWrite(this.changeCounters, "CHANGE_COUNTER_TABLE");
+    const replicator = this.replicator;
     replicator.addEnvironment("CHANGES_QUEUE_URL", this.changesQueue.queueUrl);
     bindReplicas(replicator, replicas);
     replicator.addEventSource(
