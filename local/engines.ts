@@ -206,7 +206,6 @@ export async function startDynamoDBLocal(options: { port?: number; dataDir?: str
     endpoint,
     /** Where DynamoDB Local listens: its own network namespace, or every interface of this machine. */
     isolated,
-    pid: child.pid,
     /** Stops the whole process group (the JVM and the relay) and waits until none of it is left. */
     stop: async () => {
       proxy?.close();

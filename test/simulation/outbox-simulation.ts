@@ -242,10 +242,7 @@ export async function simulateOutbox(
     },
   };
   const crashRate = () => (faultsOn ? 0.02 : 0);
-  const invocation = () => {
-    const created = new Invocation(crashRate(), random);
-    return created;
-  };
+  const invocation = () => new Invocation(crashRate(), random);
 
   // --- Broken worlds (negative controls), at the ports --------------------------------------------
   const documentsFor = (table: string): typeof network => {

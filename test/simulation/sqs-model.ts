@@ -41,8 +41,6 @@ export interface Message {
   receiveCount: number;
   visibleAt: number;
   receiptHandle?: string;
-  /** Position in the queue (send order). */
-  order: number;
 }
 
 class SqsError extends Error {
@@ -88,17 +86,12 @@ export class SqsModel {
       sentAt: now,
       receiveCount: 0,
       visibleAt: now,
-      order: this.counter,
     });
   }
 
   /** Messages in a queue, visible or in flight. */
   depth(url: string): number {
     return this.queue(url).messages.length;
-  }
-
-  messages(url: string): Message[] {
-    return [...this.queue(url).messages];
   }
 
   async send(command: { input: Record<string, unknown>; constructor: { name: string } }) {
@@ -205,7 +198,6 @@ export class SqsModel {
         sentAt: now,
         receiveCount: 0,
         visibleAt: now,
-        order: this.counter,
       };
       if (message.deduplicationId)
         queue.deduplication.set(message.deduplicationId, { id: message.messageId, at: now });
