@@ -6,6 +6,7 @@ import { LambdaReplicas } from "../../shared/adapters/lambda-replicas.ts";
 import { apiConfig } from "../../shared/config.ts";
 import { IdempotentRequests } from "../../shared/idempotency/requests.ts";
 import { LeaseService } from "../../shared/leases/service.ts";
+import { SlotStore } from "../../shared/mesh/slot-store.ts";
 import { METRIC, METRICS_NAMESPACE } from "../../shared/observability/metrics.ts";
 import { Proposer } from "../../shared/paxos/proposer.ts";
 import { readChangeCount } from "../../shared/replication/change-counter.ts";
@@ -54,7 +55,7 @@ const route = router(
   {
     "GET /health": async () => json(200, { status: "ok" }),
     ...paxosRoutes(() => proposer),
-    ...lookupRoutes(leases, config.MOVE_WAIT_MS),
+    ...lookupRoutes(leases, new SlotStore(documents, config.SERVER_TABLE), config.MOVE_WAIT_MS),
     ...kvRoutes(coordinator, (key) => readChangeCount(documents, config.CHANGE_COUNTER_TABLE, key)),
   },
   logger,

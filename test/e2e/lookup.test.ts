@@ -4,6 +4,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LookupClient, LookupError } from "../../shared/lookup/client.ts";
+import { type SlottedBackend, slotSubset } from "../../shared/mesh/balanced.ts";
+import { deterministicSubset } from "../../shared/mesh/subsetting.ts";
 import { callApi, pool } from "../support/http.ts";
 import { uniqueId } from "../support/local-cloud.ts";
 import { type E2ETarget, startTarget } from "../support/target.ts";
@@ -84,13 +86,26 @@ describe("assignment", () => {
     expect(new Set(answers.map((answer) => answer.fencingToken))).toEqual(new Set([1]));
   });
 
-  it("answers deterministic subsets of the live servers", async () => {
-    const answer = await call("GET", `/mesh/subsets/7?size=2`);
+  it("answers slot subsets by default, the same a client computes from GET /servers, and the other algorithms on request", async () => {
+    const { servers } = (await call("GET", "/servers")).body as { servers: SlottedBackend[] };
+    expect(servers.map((server) => server.serverId).sort()).toEqual([...SERVERS].sort());
+    expect(servers.map((server) => server.slot).sort()).toEqual([0, 1, 2]);
+    const answer = await call("GET", "/mesh/subsets/7?size=2&clients=10");
     expect(answer.status).toBe(200);
-    expect(answer.body.backends).toHaveLength(2);
-    for (const backend of answer.body.backends) expect(SERVERS).toContain(backend);
-    expect((await call("GET", `/mesh/subsets/7?size=2`)).body).toEqual(answer.body);
-    expect((await call("GET", `/mesh/subsets/7?size=zero`)).status).toBe(400);
+    expect(answer.body).toMatchObject({ algorithm: "slot", clients: 10, size: 2 });
+    expect(answer.body.backends).toEqual(slotSubset(servers, 7, 10, 2));
+    expect((await call("GET", "/mesh/subsets/7?size=2&clients=10")).body).toEqual(answer.body);
+    const ids = servers.map((server) => server.serverId).sort();
+    const deterministic = await call("GET", "/mesh/subsets/7?size=2&algorithm=deterministic");
+    expect(deterministic.body.backends).toEqual(deterministicSubset(ids, 7, 2));
+    const random = await call("GET", "/mesh/subsets/7?size=2&algorithm=random");
+    expect(random.body.backends).toHaveLength(2);
+    expect((await call("GET", "/mesh/subsets/7?size=2&algorithm=random")).body).toEqual(random.body);
+    for (const bad of ["size=zero", "algorithm=ring", "clients=5", "clients=0", "extra=1"]) {
+      const refused = await call("GET", `/mesh/subsets/7?${bad}`);
+      expect(refused.status, bad).toBe(400);
+      expect(refused.body.error.code, bad).toMatch(/^Invalid/);
+    }
   });
 });
 
