@@ -6,6 +6,8 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { fromRoot } from "../infra/paths.ts";
+import { recomputedSlots, slotSubsetter } from "../shared/mesh/balanced.ts";
+import { churnRatio, type ResizeScore, replay, type Subsetter } from "../shared/mesh/churn.ts";
 import { moduloHash, rendezvous } from "../shared/mesh/hashing.ts";
 import { seededRandom } from "../shared/mesh/random.ts";
 import { deterministicSubset, fullMesh, randomSubset } from "../shared/mesh/subsetting.ts";
@@ -39,21 +41,49 @@ const KEYS = positive("keys");
 const names = (n: number, prefix: string, from = 0) =>
   Array.from({ length: n }, (_, i) => `${prefix}${String(i + from).padStart(4, "0")}`);
 
-type Strategy = { name: string; subsets: (backends: string[]) => string[][] };
+/** A strategy makes a fresh subsetter (slot subsetting keeps its slot map from one backend list to the next). */
+type Strategy = { name: string; file: string; size: number; make: () => Subsetter };
+const stateless = (name: string, subsets: (backends: readonly string[]) => string[][]) => () => ({
+  name,
+  subsets,
+});
 const strategies: Strategy[] = [
-  { name: "full mesh", subsets: (backends) => Array.from({ length: CLIENTS }, () => fullMesh(backends)) },
+  {
+    name: "full mesh",
+    file: "full",
+    size: Number.MAX_SAFE_INTEGER,
+    make: stateless("full mesh", (backends) => Array.from({ length: CLIENTS }, () => fullMesh(backends))),
+  },
   {
     name: "random subsetting",
+    file: "random",
+    size: SUBSET,
     // Each client seeds its own choice, so it picks the same subset from the same backend list.
-    subsets: (backends) =>
+    make: stateless("random subsetting", (backends) =>
       Array.from({ length: CLIENTS }, (_, client) =>
         randomSubset(backends, SUBSET, seededRandom(SEED * 1_000_003 + client)),
       ),
+    ),
   },
   {
     name: "deterministic subsetting",
-    subsets: (backends) =>
+    file: "deterministic",
+    size: SUBSET,
+    make: stateless("deterministic subsetting", (backends) =>
       Array.from({ length: CLIENTS }, (_, client) => deterministicSubset(backends, client, SUBSET)),
+    ),
+  },
+  {
+    name: "slot subsetting",
+    file: "slot",
+    size: SUBSET,
+    make: () => slotSubsetter(CLIENTS, SUBSET),
+  },
+  {
+    name: "slot subsetting, slots recomputed (naive)",
+    file: "slot-naive",
+    size: SUBSET,
+    make: () => slotSubsetter(CLIENTS, SUBSET, (_, live) => recomputedSlots(live), "recomputed"),
   },
 ];
 
@@ -151,31 +181,164 @@ ${ticks}${bars}
 mkdirSync(fromRoot("docs/mesh"), { recursive: true });
 const backends = names(BACKENDS, "backend-");
 const results = strategies.map((strategy) => {
-  const subsets = strategy.subsets(backends);
+  const subsets = strategy.make().subsets(backends);
   const load = connectionsPerBackend(backends, subsets);
   const removed = backends.filter((_, i) => i !== Math.floor(SEED * 7919) % BACKENDS);
   const added = [...backends, ...names(1, "backend-", BACKENDS)];
+  const from = (fleet: string[]) => {
+    const subsetter = strategy.make();
+    subsetter.subsets(backends);
+    return subsetter.subsets(fleet);
+  };
   return {
     name: strategy.name,
+    file: strategy.file,
     load,
     loadStats: stats(load),
     death: queryOfDeath(backends, subsets),
-    churnRemove: churn(subsets, strategy.subsets(removed)),
-    churnAdd: churn(subsets, strategy.subsets(added)),
+    churnRemove: churn(subsets, from(removed)),
+    churnAdd: churn(subsets, from(added)),
   };
 });
 const yMax = Math.max(...results.filter((r) => r.name !== "full mesh").map((r) => r.loadStats.max));
 const charts = results
-  .filter((result) => result.name !== "full mesh")
+  .filter((result) => result.name !== "full mesh" && result.file !== "slot-naive")
   .map((result) => ({
     name: result.name,
     path: barChart(
       `${result.name}: clients per backend (${CLIENTS} clients, ${BACKENDS} backends, subset ${SUBSET})`,
       [...result.load].sort((a, b) => a - b),
       yMax,
-      `connections-${result.name.split(" ")[0]}.svg`,
+      `connections-${result.file}.svg`,
     ),
   }));
+
+// An autoscaling sequence: up 10 % one backend at a time, down 20 % one at a time, up 10 % again, then
+// a step of 10 at once each way. A backend that leaves is a random one: backends fail anywhere, and
+// scale-in does not always pick the newest.
+const STEP = Math.max(1, Math.round(BACKENDS / 10));
+const sequence = (() => {
+  const random = seededRandom(SEED * 31 + 7);
+  let next = BACKENDS;
+  let live = [...backends];
+  const fleets = [live];
+  const add = (n: number) => {
+    live = [...live, ...names(n, "backend-", next)];
+    next += n;
+    fleets.push(live);
+  };
+  const remove = (n: number) => {
+    for (let i = 0; i < n; i++) {
+      const victim = Math.floor(random() * live.length);
+      live = live.filter((_, j) => j !== victim);
+    }
+    fleets.push(live);
+  };
+  for (let i = 0; i < STEP; i++) add(1);
+  for (let i = 0; i < 2 * STEP; i++) remove(1);
+  for (let i = 0; i < STEP; i++) add(1);
+  add(10);
+  remove(10);
+  return fleets;
+})();
+const resizing = strategies.map((strategy) => {
+  const scores = replay(strategy.make(), strategy.size, sequence);
+  const total = (pick: (score: ResizeScore) => number) => scores.reduce((sum, score) => sum + pick(score), 0);
+  return {
+    name: strategy.name,
+    scores,
+    churn: total((score) => score.churn),
+    minimum: total((score) => score.minimum),
+    worstRatio: Math.max(...scores.map(churnRatio)),
+    worstBalance: Math.max(...scores.map((score) => (score.mean > 0 ? score.max / score.mean : 1))),
+    balanced: scores.filter((score) => score.balanced).length,
+  };
+});
+const palette = ["#999999", "#cc6677", "#ddaa33", "#4477aa", "#117733"];
+const shortName = (name: string) => name.replace(", slots recomputed (naive)", ", naive");
+const colorOf = (name: string) =>
+  palette[
+    Math.max(
+      0,
+      strategies.findIndex((strategy) => shortName(strategy.name) === name),
+    )
+  ]!;
+const lineChart = (
+  title: string,
+  series: Array<{ name: string; values: number[] }>,
+  axis: { log: boolean; min?: number; max: number; ticks: number[]; label: string },
+  file: string,
+) => {
+  const width = 720;
+  const height = 300;
+  const left = 52;
+  const top = 30;
+  const plotWidth = width - left - 190;
+  const plotHeight = height - top - 40;
+  const low = axis.min ?? 0;
+  const scale = (v: number) =>
+    axis.log ? Math.log10(1 + v) / Math.log10(1 + axis.max) : (v - low) / (axis.max - low);
+  const y = (v: number) => top + plotHeight - Math.max(0, Math.min(1, scale(v))) * plotHeight;
+  const points = Math.max(...series.map((line) => line.values.length));
+  const x = (i: number) => left + (points <= 1 ? 0 : (i / (points - 1)) * plotWidth);
+  const grid = axis.ticks
+    .map(
+      (tick) =>
+        `<line x1="${left}" x2="${left + plotWidth}" y1="${y(tick).toFixed(1)}" y2="${y(tick).toFixed(1)}" stroke="#ddd"/><text x="${left - 4}" y="${(y(tick) + 4).toFixed(1)}" font-size="10" text-anchor="end">${tick}</text>`,
+    )
+    .join("");
+  const lines = series
+    .map((line, i) => {
+      const color = colorOf(line.name);
+      const dash = line.name.endsWith("naive") ? ' stroke-dasharray="5 3"' : "";
+      const path = line.values
+        .map((v, j) => `${j === 0 ? "M" : "L"}${x(j).toFixed(1)},${y(v).toFixed(1)}`)
+        .join("");
+      const legendY = top + 14 + i * 16;
+      return `<path d="${path}" fill="none" stroke="${color}" stroke-width="1.5"${dash}/><line x1="${left + plotWidth + 12}" x2="${left + plotWidth + 30}" y1="${legendY - 4}" y2="${legendY - 4}" stroke="${color}" stroke-width="2"${dash}/><text x="${left + plotWidth + 34}" y="${legendY}" font-size="10">${line.name}</text>`;
+    })
+    .join("");
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" role="img" aria-labelledby="title">
+<title id="title">${title}</title>
+<rect width="100%" height="100%" fill="white"/>
+<text x="${left + plotWidth / 2}" y="18" font-size="13" text-anchor="middle">${title}</text>
+${grid}${lines}
+<text x="${left + plotWidth / 2}" y="${height - 8}" font-size="11" text-anchor="middle">resize event</text>
+<text x="12" y="${top + plotHeight / 2}" font-size="11" text-anchor="middle" transform="rotate(-90 12 ${top + plotHeight / 2})">${axis.label}</text>
+</svg>
+`;
+  writeFileSync(fromRoot(`docs/mesh/${file}`), svg);
+  return `mesh/${file}`;
+};
+const churnChart = lineChart(
+  `connections opened per resize event (${CLIENTS} clients, subset ${SUBSET})`,
+  resizing.map((r) => ({
+    name: shortName(r.name),
+    values: r.scores.map((s) => s.churn),
+  })),
+  {
+    log: true,
+    max: Math.max(...resizing.flatMap((r) => r.scores.map((s) => s.churn))),
+    ticks: [0, 1, 10, 100, 1000, 10000, 100000].filter(
+      (t) => t <= Math.max(...resizing.flatMap((r) => r.scores.map((s) => s.churn))),
+    ),
+    label: "connections (log scale)",
+  },
+  "churn-per-event.svg",
+);
+const balanceChart = lineChart(
+  "busiest backend / mean connections, per resize event",
+  resizing
+    .filter((r) => r.name !== "full mesh")
+    .map((r) => ({
+      name: shortName(r.name),
+      values: r.scores.map((s) => s.max / s.mean),
+    })),
+  { log: false, min: 0.9, max: 2.5, ticks: [1, 1.1, 1.5, 2, 2.5], label: "max / mean" },
+  "balance-per-event.svg",
+);
+const slot = resizing.find((r) => r.name === "slot subsetting")!;
+const slotResult = results.find((r) => r.name === "slot subsetting")!;
 
 // Consistent hashing of sessions to servers, SERVERS → SERVERS + 1.
 const keys = names(KEYS, "session-");
@@ -213,7 +376,8 @@ const markdown = `# Mesh: full mesh, subsetting and consistent hashing
 
 Generated by \`npm run mesh:report -- --clients ${CLIENTS} --backends ${BACKENDS} --subset ${SUBSET} --seed ${SEED} --servers ${SERVERS} --keys ${KEYS}\`;
 change the parameters on the command line. The code is in \`shared/mesh/\`; the lookup service uses the
-same functions (\`GET /mesh/subsets/{clientId}?size=k\`, and rendezvous hashing for new sessions).
+same functions (\`GET /mesh/subsets/{clientId}?size=k\` answers slot subsetting by default,
+\`&algorithm=deterministic|random\` the others; rendezvous hashing places new sessions).
 
 ## Connections per backend
 
@@ -287,8 +451,67 @@ ${table(
 )}
 
 The price of deterministic subsetting's balance: one backend more or less reshuffles the rounds, and many
-clients change subsets. A deployment that resizes often can compute subsets over a stable list of
-backend slots instead of live backends.
+clients change subsets. Slot subsetting changes one connection of the removed backend's clients only (and,
+when the removed backend was not the newest, one of the newest backend's clients, which give their
+connection back), and on an addition only the connections the new backend takes.
+
+## Churn and balance while autoscaling
+
+${BACKENDS} → ${BACKENDS + STEP} → ${BACKENDS - STEP} → ${BACKENDS} backends one at a time, then ${BACKENDS + 10} and back to ${BACKENDS} ten at a time
+(${sequence.length - 1} resize events; each backend that leaves is a random one). "Minimum" is the least any
+algorithm must open: each client must replace the connections it lost (up to its subset size), and each
+new backend must take its fair share ⌊connections / backends⌋. Balanced: the busiest backend serves at most
+max(1.1 × mean, ⌈mean⌉) connections.
+
+${table(
+  [
+    "strategy",
+    "connections opened",
+    "minimum",
+    "opened / minimum",
+    "worst event: opened / minimum",
+    "worst max/mean",
+    "events balanced",
+  ],
+  resizing.map((r) => [
+    r.name,
+    r.churn,
+    r.minimum,
+    fixed(r.churn / r.minimum),
+    Number.isFinite(r.worstRatio) ? fixed(r.worstRatio) : "∞",
+    fixed(r.worstBalance, 3),
+    `${r.balanced}/${r.scores.length}`,
+  ]),
+)}
+
+![connections opened per event](${churnChart})
+![max/mean per event](${balanceChart})
+
+Random subsetting as shipped shuffles the whole list per client, so any change reshuffles every subset
+(ranking backends by a per-client hash would move little, but stays as unbalanced). Deterministic
+subsetting is balanced only when the counts divide evenly, and reshuffles on every change.
+A full mesh opens one connection per client for each backend added and none for one removed: it moves
+little because every client already talks to everyone (${CLIENTS * BACKENDS} connections against ${CLIENTS * SUBSET}).
+Slot subsetting opened ${slot.churn} connections against a minimum of ${slot.minimum} (${fixed(slot.churn / slot.minimum)}×; worst event
+${fixed(slot.worstRatio)}×) and was balanced after ${slot.balanced} of ${slot.scores.length} events (worst max/mean ${fixed(slot.worstBalance, 3)}).
+Recomputing its slots from scratch (sorted by name) keeps the balance but loses the low churn: slots are
+the state that makes it work. Its query-of-death blast radius, from the table above:
+${percent(slotResult.death.clientsHit)} of clients lose a backend and ${percent(slotResult.death.clientsDown)} lose all of them on average (worst case ${percent(slotResult.death.worstClientsDown)}),
+about what random subsets give, because each new slot takes its clients by a hash rather than in
+blocks.
+
+### How slot subsetting works
+
+The lookup service gives each live server a slot, and the slots in use are always 0..n-1: a server that
+leaves opens a hole that the server of the highest slot fills, and a server that joins takes the next
+slot (\`GET /servers\` answers the slots; the map is kept in DynamoDB by conditional writes). Over those
+slots a plan, the same for every client, says which slots client i of M uses: slot n joins by taking
+⌊M·k/(n+1)⌋ connections, one at a time from the slot with the most (the newest among equals), each from a
+different client. So every backend serves ⌊M·k/n⌋ or ⌈M·k/n⌉ connections; adding a backend or removing
+the newest moves exactly the minimum; removing another moves its own connections and the newest
+backend's (which holds the fewest), at most twice the minimum. Each client computes its subset alone
+from the slotted list (\`slotSubset\` in \`shared/mesh/balanced.ts\`). The idea of dense, stable backend
+indices comes from Google's "Reinventing Backend Subsetting at Google" (ACM Queue, 2022).
 
 ## Consistent hashing of sessions: ${SERVERS} → ${SERVERS + 1} servers
 
@@ -323,13 +546,20 @@ writeFileSync(
     {
       parameters: { CLIENTS, BACKENDS, SUBSET, SEED, SERVERS, KEYS },
       strategies: results.map(({ load, ...rest }) => rest),
+      autoscaling: resizing.map(({ scores, ...rest }) => ({ ...rest, perEvent: scores })),
       hashing,
     },
     null,
     2,
   )}\n`,
 );
-console.log(`wrote docs/mesh.md, ${charts.map((chart) => chart.path).join(", ")} and docs/mesh/report.json`);
+console.log(
+  `wrote docs/mesh.md, ${charts.map((chart) => chart.path).join(", ")}, docs/${churnChart}, docs/${balanceChart} and docs/mesh/report.json`,
+);
+for (const r of resizing)
+  console.log(
+    `  ${r.name} over ${r.scores.length} resizes: opened ${r.churn} (minimum ${r.minimum}), worst event ${fixed(r.worstRatio)}× the minimum, worst max/mean ${fixed(r.worstBalance, 3)}`,
+  );
 for (const result of results)
   console.log(
     `  ${result.name}: connections per backend min ${result.loadStats.min}, max ${result.loadStats.max}, std dev ${fixed(result.loadStats.stddev)}`,

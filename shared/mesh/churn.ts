@@ -26,20 +26,25 @@ export function connectionsPerBackend(
 }
 
 /**
- * The least any algorithm must change: every connection to a removed backend must go somewhere, and each
- * added backend must take its fair share ⌊connections / backends⌋ for the fleet to be balanced.
+ * The least any algorithm must open: each client must get back to min(size, backends) connections, so it
+ * replaces what it lost beyond what it can do without; and the added backends must take their fair share
+ * ⌊connections / backends⌋ each for the fleet to be balanced.
  */
 export function minimumChurn(
   before: readonly (readonly string[])[],
   removed: ReadonlySet<string>,
   added: number,
-  connectionsAfter: number,
+  size: number,
   backendsAfter: number,
 ): number {
-  let lost = 0;
-  for (const subset of before) for (const backend of subset) if (removed.has(backend)) lost++;
-  const share = backendsAfter === 0 ? 0 : Math.floor(connectionsAfter / backendsAfter);
-  return Math.max(lost, added * share);
+  const wanted = Math.min(size, backendsAfter);
+  let replace = 0;
+  for (const subset of before) {
+    const kept = subset.filter((backend) => !removed.has(backend)).length;
+    replace += Math.max(0, wanted - kept);
+  }
+  const share = backendsAfter === 0 ? 0 : Math.floor((before.length * wanted) / backendsAfter);
+  return Math.max(replace, added * share);
 }
 
 /**
@@ -95,7 +100,7 @@ export function replay(
       removed: removed.size,
       added,
       churn: churn(before, after),
-      minimum: minimumChurn(before, removed, added, connections, fleet.length),
+      minimum: minimumChurn(before, removed, added, size, fleet.length),
       max,
       mean,
       balanced: max <= balanceLimit(mean),
