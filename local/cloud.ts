@@ -12,11 +12,13 @@ import { App, type Stack } from "aws-cdk-lib";
 import { type Engines, localCredentials, startEngines } from "./engines.ts";
 import { type MappingConfig, type Poller, QueuePoller, readMappings, StreamPoller } from "./event-sources.ts";
 import { createFunctions, type LocalFunction } from "./functions.ts";
-import { type LocalRoute, readRoutes, startHttpApi } from "./http-api.ts";
+import { type LocalRoute, readCors, readRoutes, startHttpApi } from "./http-api.ts";
 import { FunctionRegistry, startLambdaApi } from "./lambda-api.ts";
 import { LocalMetrics } from "./metrics.ts";
 import { LOCAL_REGION } from "./names.ts";
 import { createQueues, createTables, type LocalQueue, type LocalTable } from "./resources.ts";
+import { restApiBases } from "./rest-api.ts";
+import { type Skipped, unemulated } from "./support.ts";
 import { type CfnTemplate, Template } from "./template.ts";
 
 export interface SynthesizedStack {
@@ -88,6 +90,8 @@ export interface LocalCloud {
   mappings: MappingConfig[];
   /** Resolved stack outputs. */
   outputs: Record<string, string>;
+  /** What the local cloud left out of the template, and why. */
+  skipped: Skipped[];
   /** The local resource (a function, table or queue) of a construct id ("Replica1", "Replication/OutboxTable"). */
   byConstruct<T extends { logicalId: string }>(items: T[], constructId: string): T;
   stop(): Promise<void>;
@@ -130,9 +134,15 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     const lambdaEndpoint = `http://${host}:${lambdaPort}`;
     const template = new Template(stack.template, stack.stackName, options.namePrefix, apiUrl);
 
+    const skipped = unemulated(template);
+    const skip = (item: Skipped) => {
+      skipped.push(item);
+      log(`skipped ${item.logicalId} (${item.type}): ${item.reason}`);
+    };
+    for (const item of skipped) log(`skipped ${item.logicalId} (${item.type}): ${item.reason}`);
     const [tables, queues] = await Promise.all([
-      createTables(template, dynamodb),
-      createQueues(template, sqs),
+      createTables(template, dynamodb, skip),
+      createQueues(template, sqs, skip),
     ]);
 
     const functions = createFunctions(
@@ -153,46 +163,77 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         TZ: "UTC",
       },
       { defaultConcurrency: options.defaultConcurrency ?? 4, log: options.functionLog, metrics },
+      skip,
     );
     stoppers.push(() => Promise.all(functions.map((fn) => fn.stop())));
     const registry = new FunctionRegistry(functions);
 
-    const routes = readRoutes(template, registry);
+    const routes = readRoutes(template, registry, skip);
     const lambdaServer = await startLambdaApi(registry, lambdaPort, host, metrics, log);
     stoppers.push(() => closeServer(lambdaServer));
-    const httpServer = await startHttpApi(routes, httpPort, host, {
-      accessKeyId,
-      secretAccessKey: localCredentials(accessKeyId).secretAccessKey,
-      region: LOCAL_REGION,
-    });
+    const httpServer = await startHttpApi(
+      routes,
+      httpPort,
+      host,
+      {
+        accessKeyId,
+        secretAccessKey: localCredentials(accessKeyId).secretAccessKey,
+        region: LOCAL_REGION,
+      },
+      readCors(template),
+    );
 
-    const mappings = readMappings(template, registry);
+    const mappings = readMappings(template, registry, skip);
     const onError = (mapping: MappingConfig) => (error: unknown) =>
       log(`event source ${mapping.logicalId} (${mapping.fn.id}): ${String(error)}`);
     const pollers: Poller[] = mappings
       .filter((mapping) => mapping.enabled)
-      .map((mapping) =>
-        mapping.kind === "sqs"
-          ? new QueuePoller(mapping, sqs, queues, onError(mapping), options.queuePollers ?? 3)
-          : new StreamPoller(mapping, streams, sqs, queues, onError(mapping)),
-      );
+      .flatMap((mapping) => {
+        try {
+          return [
+            mapping.kind === "sqs"
+              ? new QueuePoller(mapping, sqs, queues, onError(mapping), options.queuePollers ?? 3)
+              : new StreamPoller(mapping, streams, sqs, queues, onError(mapping)),
+          ];
+        } catch (error) {
+          skip({
+            logicalId: mapping.logicalId,
+            type: "AWS::Lambda::EventSourceMapping",
+            reason: (error as Error).message,
+          });
+          return [];
+        }
+      });
     // Pollers stop before the functions they invoke.
     stoppers.push(() => Promise.all(pollers.map((poller) => poller.stop())));
     // First of all (the stoppers run in reverse): the HTTP API stops taking requests and lets the ones
     // in flight finish, while the functions and the Lambda API they call are still up.
     stoppers.push(() => closeServer(httpServer));
 
+    // An output that points at an API's execute-api URL is given the local one, path and all.
+    const bases = restApiBases(template);
+    const local = (value: string) => {
+      const api = /^https:\/\/([^./]+)\.execute-api\.[^/]+(\/.*)?$/.exec(value);
+      if (!api) return value;
+      const [, apiId = "", path = "/"] = api;
+      const base = bases.get(`${apiId}#short`) ?? bases.get(apiId);
+      return base && path.startsWith(`/${base.split("/").at(-1)}`)
+        ? `${apiUrl}${base.slice(0, base.lastIndexOf("/"))}${path}`
+        : `${apiUrl}${path}`;
+    };
     const outputs = Object.fromEntries(
-      Object.entries(stack.template.Outputs ?? {}).map(([name, output]) => {
-        // The API's public URL has no local meaning: outputs that point at it are given the local one.
-        let value: string;
-        try {
-          value = template.resolveString(output.Value);
-        } catch {
-          value = "";
-        }
-        return [name, name === "ApiUrl" || value.includes(".execute-api.") ? `${apiUrl}/` : value];
-      }),
+      Object.entries(stack.template.Outputs ?? {})
+        .filter(([, output]) => template.exists(output))
+        .map(([name, output]) => {
+          let value: string;
+          try {
+            value = local(template.resolveString(output.Value));
+          } catch (error) {
+            log(`output ${name}: ${(error as Error).message}`);
+            value = "";
+          }
+          return [name, name === "ApiUrl" && (value === "" || value === apiUrl) ? `${apiUrl}/` : value];
+        }),
     );
 
     return {
@@ -208,6 +249,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       routes,
       mappings,
       outputs,
+      skipped,
       byConstruct(items, constructId) {
         const item = items.find((candidate) => template.constructPath(candidate.logicalId) === constructId);
         if (!item) throw new Error(`no resource with construct id ${constructId}`);

@@ -35,6 +35,7 @@ import type { InvokeResult, LocalFunction } from "./functions.ts";
 import type { FunctionRegistry } from "./lambda-api.ts";
 import { LOCAL_REGION } from "./names.ts";
 import type { LocalQueue } from "./resources.ts";
+import type { Skipped } from "./support.ts";
 import type { Template } from "./template.ts";
 
 export interface MappingConfig {
@@ -50,13 +51,36 @@ export interface MappingConfig {
   reportBatchItemFailures: boolean;
   onFailureArn?: string;
   enabled: boolean;
+  /** SQS mappings: at most this many batches in flight (ScalingConfig.MaximumConcurrency). */
+  maximumConcurrency?: number;
 }
 
-export function readMappings(template: Template, registry: FunctionRegistry): MappingConfig[] {
-  return template.resourcesOfType("AWS::Lambda::EventSourceMapping").map(([logicalId, resource]) => {
-    const props = resource.Properties ?? {};
+export function readMappings(
+  template: Template,
+  registry: FunctionRegistry,
+  skip: (skipped: Skipped) => void = () => {},
+): MappingConfig[] {
+  return template.resourcesOfType("AWS::Lambda::EventSourceMapping").flatMap(([logicalId, resource]) => {
+    try {
+      return [readMapping(template, registry, logicalId, resource.Properties ?? {})];
+    } catch (error) {
+      skip({ logicalId, type: resource.Type, reason: (error as Error).message });
+      return [];
+    }
+  });
+}
+
+function readMapping(
+  template: Template,
+  registry: FunctionRegistry,
+  logicalId: string,
+  props: Record<string, unknown>,
+): MappingConfig {
+  {
     const sourceArn = template.resolveString(props.EventSourceArn);
     const kind = sourceArn.startsWith("arn:aws:sqs:") ? "sqs" : "dynamodb";
+    if (kind === "dynamodb" && !/^arn:aws:dynamodb:.*\/stream\//.test(sourceArn))
+      throw new Error(`event source ${sourceArn} is not emulated (SQS queues and DynamoDB streams are)`);
     const types = (props.FunctionResponseTypes as string[] | undefined) ?? [];
     const destination = (props.DestinationConfig as { OnFailure?: { Destination?: unknown } } | undefined)
       ?.OnFailure?.Destination;
@@ -72,8 +96,15 @@ export function readMappings(template: Template, registry: FunctionRegistry): Ma
       reportBatchItemFailures: types.includes("ReportBatchItemFailures"),
       onFailureArn: destination === undefined ? undefined : template.resolveString(destination),
       enabled: props.Enabled !== false,
+      maximumConcurrency:
+        (props.ScalingConfig as { MaximumConcurrency?: unknown } | undefined)?.MaximumConcurrency ===
+        undefined
+          ? undefined
+          : Number(
+              template.resolve((props.ScalingConfig as { MaximumConcurrency: unknown }).MaximumConcurrency),
+            ),
     } satisfies MappingConfig;
-  });
+  }
 }
 
 export interface Poller {
@@ -339,7 +370,9 @@ export class QueuePoller implements Poller {
     const queue = queues.find((candidate) => candidate.arn === mapping.sourceArn);
     if (!queue) throw new Error(`mapping ${mapping.logicalId}: no queue ${mapping.sourceArn}`);
     this.queue = queue;
-    this.loops = Array.from({ length: pollers }, () => this.run());
+    // Each loop has one batch in flight at a time, so the loops are the mapping's concurrency.
+    const loops = Math.max(1, Math.min(pollers, mapping.maximumConcurrency ?? pollers));
+    this.loops = Array.from({ length: loops }, () => this.run());
   }
 
   async stop(): Promise<void> {

@@ -5,10 +5,12 @@
  * does. Fault injection makes every invocation fail or hang until it is reset.
  */
 import { randomUUID } from "node:crypto";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { Worker } from "node:worker_threads";
 import type { LocalMetrics } from "./metrics.ts";
+import type { Skipped } from "./support.ts";
 import type { Template } from "./template.ts";
 
 export type FaultMode = "none" | "error" | "timeout";
@@ -267,29 +269,35 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-/** Builds a LocalFunction for every AWS::Lambda::Function of the template. */
+/**
+ * Builds a LocalFunction for every AWS::Lambda::Function of the template that can run here: Node.js
+ * code from a bundled asset or inline code. Any other function is skipped with its reason.
+ */
 export function createFunctions(
   template: Template,
   assemblyDir: string,
   baseEnv: Record<string, string>,
   options: FunctionOptions,
+  skip: (skipped: Skipped) => void = () => {},
 ): LocalFunction[] {
-  return template
-    .resourcesOfType("AWS::Lambda::Function")
-    .map(([logicalId, resource]) => {
-      const props = resource.Properties ?? {};
-      const assetPath = resource.Metadata?.["aws:asset:path"];
-      if (typeof assetPath !== "string") {
-        throw new Error(`function ${logicalId} has no bundled asset (aws:asset:path) in the cloud assembly`);
-      }
-      const id = template.constructPath(logicalId).replaceAll("/", "-");
-      const name = template.physicalName(logicalId, props.FunctionName);
-      const arn = template.arn("lambda", `function:${name}`);
+  const functions: LocalFunction[] = [];
+  const declared = template.resourcesOfType("AWS::Lambda::Function").flatMap(([logicalId, resource]) => {
+    const props = resource.Properties ?? {};
+    const name = template.physicalName(logicalId, props.FunctionName);
+    const arn = template.arn("lambda", `function:${name}`);
+    const id = template.constructPath(logicalId).replaceAll("/", "-");
+    try {
+      const codeDir = codeOf(logicalId, resource.Metadata, props, assemblyDir);
       template.setPhysical(logicalId, { ref: name, attributes: { Arn: arn } });
-      return { logicalId, id, name, arn, props, codeDir: join(assemblyDir, assetPath) };
-    })
-    .map(({ logicalId, id, name, arn, props, codeDir }) => {
-      // Environments are resolved after every function has a name, so functions may reference each other.
+      return [{ logicalId, id, name, arn, props, codeDir }];
+    } catch (error) {
+      skip({ logicalId, type: resource.Type, reason: (error as Error).message });
+      return [];
+    }
+  });
+  // Environments are resolved after every function has a name, so functions may reference each other.
+  for (const { logicalId, id, name, arn, props, codeDir } of declared) {
+    try {
       const variables = template.resolve(
         (props.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {},
       ) as Record<string, unknown>;
@@ -304,22 +312,52 @@ export function createFunctions(
       };
       // NODE_OPTIONS is process-wide; a worker thread cannot take it, so it is not passed on.
       delete env.NODE_OPTIONS;
-      return new LocalFunction(id, logicalId, name, arn, {
-        codeDir,
-        handler: String(props.Handler ?? "index.handler"),
-        env,
-        timeoutMs: Number(props.Timeout ?? 3) * 1000,
-        memoryMb,
-        // Reserved concurrency is a ceiling on AWS; here the machine's own ceiling applies too.
-        concurrency: Math.max(
-          1,
-          Math.min(
-            Number(props.ReservedConcurrentExecutions ?? Number.POSITIVE_INFINITY),
-            options.defaultConcurrency,
+      const reserved = template.resolve(props.ReservedConcurrentExecutions);
+      functions.push(
+        new LocalFunction(id, logicalId, name, arn, {
+          codeDir,
+          handler: String(template.resolve(props.Handler) ?? "index.handler"),
+          env,
+          timeoutMs: Number(template.resolve(props.Timeout) ?? 3) * 1000,
+          memoryMb,
+          // Reserved concurrency is a ceiling on AWS; here the machine's own ceiling applies too.
+          concurrency: Math.max(
+            1,
+            Math.min(Number(reserved ?? Number.POSITIVE_INFINITY), options.defaultConcurrency),
           ),
-        ),
-        log: options.log,
-        metrics: options.metrics,
-      });
-    });
+          log: options.log,
+          metrics: options.metrics,
+        }),
+      );
+    } catch (error) {
+      skip({ logicalId, type: "AWS::Lambda::Function", reason: (error as Error).message });
+    }
+  }
+  return functions;
+}
+
+/** The directory of a function's code: its bundled asset, or its inline code written out as index.js. */
+function codeOf(
+  logicalId: string,
+  metadata: Record<string, unknown> | undefined,
+  props: Record<string, unknown>,
+  assemblyDir: string,
+): string {
+  const runtime = String(props.Runtime ?? "");
+  if (!runtime.startsWith("nodejs"))
+    throw new Error(`runtime ${runtime || "(container image)"} does not run locally (Node.js runtimes do)`);
+  const inline = (props.Code as { ZipFile?: unknown } | undefined)?.ZipFile;
+  if (typeof inline === "string") {
+    // Lambda saves inline Node.js code as index.js.
+    const dir = join(assemblyDir, ".local-inline", logicalId);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "index.js"), inline);
+    return dir;
+  }
+  const assetPath = metadata?.["aws:asset:path"];
+  if (typeof assetPath !== "string")
+    throw new Error(
+      "no code to run: neither inline code nor a bundled asset (aws:asset:path) in the assembly",
+    );
+  return join(assemblyDir, assetPath);
 }

@@ -83,7 +83,10 @@ const list = (title: string, items: string[]) => {
 running.push(() => cloud.stop());
 list(
   "HTTP API routes",
-  cloud.routes.map((route) => `${route.routeKey.padEnd(40)} -> ${route.fn.id}`),
+  cloud.routes.map(
+    (route) =>
+      `${route.routeKey.padEnd(40)} -> ${route.fn?.id ?? `mock integration (${route.mock?.status})`}`,
+  ),
 );
 list(
   "functions",

@@ -9,6 +9,7 @@ import {
   UpdateTimeToLiveCommand,
 } from "@aws-sdk/client-dynamodb";
 import { CreateQueueCommand, GetQueueUrlCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import type { Skipped } from "./support.ts";
 import type { Template } from "./template.ts";
 
 export interface LocalTable {
@@ -27,10 +28,29 @@ export interface LocalQueue {
 
 type Props = Record<string, unknown>;
 
-export async function createTables(template: Template, dynamodb: DynamoDBClient): Promise<LocalTable[]> {
+export async function createTables(
+  template: Template,
+  dynamodb: DynamoDBClient,
+  skip: (skipped: Skipped) => void = () => {},
+): Promise<LocalTable[]> {
   const tables: LocalTable[] = [];
   for (const [logicalId, resource] of template.resourcesOfType("AWS::DynamoDB::Table")) {
-    const props = (resource.Properties ?? {}) as Props;
+    try {
+      tables.push(await createTable(template, dynamodb, logicalId, resource.Properties ?? {}));
+    } catch (error) {
+      skip({ logicalId, type: resource.Type, reason: (error as Error).message });
+    }
+  }
+  return tables;
+}
+
+async function createTable(
+  template: Template,
+  dynamodb: DynamoDBClient,
+  logicalId: string,
+  props: Props,
+): Promise<LocalTable> {
+  {
     const name = template.physicalName(logicalId, props.TableName);
     const stream = props.StreamSpecification as { StreamViewType?: string } | undefined;
     const indexes = props.GlobalSecondaryIndexes as Props[] | undefined;
@@ -75,12 +95,15 @@ export async function createTables(template: Template, dynamodb: DynamoDBClient)
       ref: name,
       attributes: { Arn: arn, ...(streamArn ? { StreamArn: streamArn } : {}) },
     });
-    tables.push({ logicalId, name, streamArn });
+    return { logicalId, name, streamArn };
   }
-  return tables;
 }
 
-export async function createQueues(template: Template, sqs: SQSClient): Promise<LocalQueue[]> {
+export async function createQueues(
+  template: Template,
+  sqs: SQSClient,
+  skip: (skipped: Skipped) => void = () => {},
+): Promise<LocalQueue[]> {
   const pending = template.resourcesOfType("AWS::SQS::Queue");
   const queues: LocalQueue[] = [];
   // A queue's redrive policy names its DLQ, so dead-letter queues are created first.
@@ -90,9 +113,28 @@ export async function createQueues(template: Template, sqs: SQSClient): Promise<
       const target = deadLetterTarget(resource.Properties?.RedrivePolicy);
       return target === undefined || created.has(target);
     });
-    if (index < 0) throw new Error("queues' redrive policies form a cycle");
+    if (index < 0) {
+      for (const [logicalId, resource] of pending.splice(0))
+        skip({
+          logicalId,
+          type: resource.Type,
+          reason: "its redrive policy's dead-letter queue was not created",
+        });
+      break;
+    }
     const [logicalId, resource] = pending.splice(index, 1)[0]!;
-    const props = (resource.Properties ?? {}) as Props;
+    try {
+      queues.push(await createQueue(template, sqs, logicalId, (resource.Properties ?? {}) as Props));
+      created.add(logicalId);
+    } catch (error) {
+      skip({ logicalId, type: resource.Type, reason: (error as Error).message });
+    }
+  }
+  return queues;
+}
+
+async function createQueue(template: Template, sqs: SQSClient, logicalId: string, props: Props) {
+  {
     const fifo = props.FifoQueue === true || props.FifoQueue === "true";
     const name = template.physicalName(logicalId, props.QueueName, fifo ? ".fifo" : "");
     const attributes: Record<string, string> = {};
@@ -112,10 +154,8 @@ export async function createQueues(template: Template, sqs: SQSClient): Promise<
     const { QueueUrl: url } = await sqs.send(new GetQueueUrlCommand({ QueueName: name }));
     const arn = template.arn("sqs", name);
     template.setPhysical(logicalId, { ref: url!, attributes: { Arn: arn, QueueName: name, QueueUrl: url! } });
-    created.add(logicalId);
-    queues.push({ logicalId, name, url: url!, arn, fifo });
+    return { logicalId, name, url: url!, arn, fifo };
   }
-  return queues;
 }
 
 function deadLetterTarget(policy: unknown): string | undefined {

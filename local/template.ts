@@ -10,12 +10,19 @@ export interface CfnResource {
   Properties?: Record<string, unknown>;
   Metadata?: Record<string, unknown>;
   DependsOn?: string | string[];
+  Condition?: string;
 }
 
 export interface CfnTemplate {
   Resources: Record<string, CfnResource>;
-  Outputs?: Record<string, { Value: unknown }>;
+  Outputs?: Record<string, { Value: unknown; Condition?: string }>;
+  Parameters?: Record<string, { Type?: string; Default?: unknown }>;
+  Conditions?: Record<string, unknown>;
+  Mappings?: Record<string, Record<string, Record<string, unknown>>>;
 }
+
+/** What `AWS::NoValue` resolves to: the property or list item that holds it is dropped. */
+const NO_VALUE = Symbol("AWS::NoValue");
 
 /** Attribute values of a resource once it exists locally: `Ref` plus each `Fn::GetAtt` name. */
 export interface PhysicalResource {
@@ -27,6 +34,7 @@ export class TemplateError extends Error {}
 
 export class Template {
   private readonly physical = new Map<string, PhysicalResource>();
+  private readonly conditions = new Map<string, boolean>();
 
   constructor(
     readonly body: CfnTemplate,
@@ -36,8 +44,45 @@ export class Template {
     readonly apiEndpoint = "http://127.0.0.1:3000",
   ) {}
 
+  /** The resources of a type that exist: a resource whose condition is false does not. */
   resourcesOfType(type: string): Array<[string, CfnResource]> {
-    return Object.entries(this.body.Resources).filter(([, resource]) => resource.Type === type);
+    return Object.entries(this.body.Resources).filter(
+      ([, resource]) => resource.Type === type && this.exists(resource),
+    );
+  }
+
+  exists(resource: { Condition?: string }): boolean {
+    return resource.Condition === undefined || this.condition(resource.Condition);
+  }
+
+  /** A template condition's value (Fn::Equals, Fn::And, Fn::Or, Fn::Not, Condition). */
+  condition(name: string): boolean {
+    const known = this.conditions.get(name);
+    if (known !== undefined) return known;
+    const definition = this.body.Conditions?.[name];
+    if (definition === undefined) throw new TemplateError(`template has no condition ${name}`);
+    const value = this.evaluate(definition);
+    this.conditions.set(name, value);
+    return value;
+  }
+
+  private evaluate(expression: unknown): boolean {
+    const [fn, arg] = Object.entries(expression as Record<string, unknown>)[0] ?? [];
+    const args = arg as unknown[];
+    switch (fn) {
+      case "Condition":
+        return this.condition(String(arg));
+      case "Fn::Equals":
+        return JSON.stringify(this.resolve(args[0])) === JSON.stringify(this.resolve(args[1]));
+      case "Fn::Not":
+        return !this.evaluate(args[0]);
+      case "Fn::And":
+        return args.every((item) => this.evaluate(item));
+      case "Fn::Or":
+        return args.some((item) => this.evaluate(item));
+      default:
+        throw new TemplateError(`condition function ${String(fn)} is not supported by the local cloud`);
+    }
   }
 
   resource(logicalId: string): CfnResource {
@@ -86,21 +131,45 @@ export class Template {
         return { ref: name, attributes: { Arn: this.arn("logs", `log-group:${name}:*`) } };
       case "AWS::ApiGatewayV2::Api":
         return { ref: logicalId, attributes: { ApiEndpoint: this.apiEndpoint, ApiId: logicalId } };
+      case "AWS::ApiGateway::RestApi":
+        return { ref: logicalId, attributes: { RootResourceId: `${logicalId}-root` } };
       default:
         return { ref: logicalId, attributes: {} };
     }
   }
 
+  /**
+   * A resource the local cloud does not create still answers Ref and Fn::GetAtt, with placeholder values
+   * (an ARN for Arn), so that what refers to it runs; calls to it fail, as they would to nothing.
+   */
+  private placeholder(logicalId: string, attribute: string): string {
+    const type = this.resource(logicalId).Type;
+    const service = type.split("::")[1]?.toLowerCase() ?? "local";
+    return attribute === "Arn"
+      ? this.arn(service, this.physicalName(logicalId))
+      : `${logicalId}.${attribute}`;
+  }
+
   /** Resolves intrinsic functions to plain values. */
   resolve(value: unknown): unknown {
-    if (Array.isArray(value)) return value.map((item) => this.resolve(item));
+    const resolved = this.resolveValue(value);
+    return resolved === NO_VALUE ? undefined : resolved;
+  }
+
+  private resolveValue(value: unknown): unknown {
+    if (Array.isArray(value))
+      return value.map((item) => this.resolveValue(item)).filter((item) => item !== NO_VALUE);
     if (value === null || typeof value !== "object") return value;
     const entries = Object.entries(value as Record<string, unknown>);
     const [fn, arg] = entries[0] ?? [];
     if (entries.length === 1 && fn !== undefined && (fn === "Ref" || fn.startsWith("Fn::"))) {
       return this.intrinsic(fn, arg);
     }
-    return Object.fromEntries(entries.map(([key, item]) => [key, this.resolve(item)]));
+    return Object.fromEntries(
+      entries
+        .map(([key, item]) => [key, this.resolveValue(item)] as const)
+        .filter(([, item]) => item !== NO_VALUE),
+    );
   }
 
   resolveString(value: unknown): string {
@@ -125,17 +194,45 @@ export class Template {
 
   private getAtt(logicalId: string, attribute: string): string {
     const value = this.physicalOf(logicalId).attributes[attribute];
-    if (value === undefined)
-      throw new TemplateError(`cannot resolve Fn::GetAtt ${logicalId}.${attribute} locally`);
-    return value;
+    if (value !== undefined) return value;
+    if (!this.physical.has(logicalId)) return this.placeholder(logicalId, attribute);
+    throw new TemplateError(`cannot resolve Fn::GetAtt ${logicalId}.${attribute} locally`);
+  }
+
+  /** A parameter's value: its default (the local cloud takes no parameter values). */
+  private parameter(name: string): unknown {
+    const parameter = this.body.Parameters?.[name];
+    if (!parameter) return undefined;
+    if (parameter.Default === undefined)
+      throw new TemplateError(
+        `parameter ${name} has no default, and the local cloud takes no parameter values`,
+      );
+    return parameter.Type?.startsWith("List<") || parameter.Type === "CommaDelimitedList"
+      ? String(parameter.Default).split(",")
+      : parameter.Default;
   }
 
   private intrinsic(fn: string, arg: unknown): unknown {
     switch (fn) {
       case "Ref": {
         const name = String(arg);
-        return this.pseudo(name) ?? this.physicalOf(name).ref;
+        if (name === "AWS::NoValue") return NO_VALUE;
+        return this.pseudo(name) ?? this.parameter(name) ?? this.physicalOf(name).ref;
       }
+      case "Fn::If": {
+        const [condition, whenTrue, whenFalse] = arg as [string, unknown, unknown];
+        return this.resolveValue(this.condition(condition) ? whenTrue : whenFalse);
+      }
+      case "Fn::FindInMap": {
+        const [map, top, second] = (arg as unknown[]).map((item) => this.resolveString(item));
+        const value = this.body.Mappings?.[map!]?.[top!]?.[second!];
+        if (value === undefined) throw new TemplateError(`Fn::FindInMap: no ${map}.${top}.${second}`);
+        return value;
+      }
+      case "Fn::Base64":
+        return Buffer.from(this.resolveString(arg)).toString("base64");
+      case "Fn::GetAZs":
+        return ["a", "b", "c"].map((zone) => `${LOCAL_REGION}${zone}`);
       case "Fn::GetAtt": {
         const [logicalId, attribute] = Array.isArray(arg) ? arg : String(arg).split(".");
         return this.getAtt(String(logicalId), String(attribute));
@@ -160,6 +257,8 @@ export class Template {
           if (name in variables) return this.resolveString(variables[name]);
           const pseudo = this.pseudo(name);
           if (pseudo !== undefined) return pseudo;
+          const parameter = this.parameter(name);
+          if (parameter !== undefined) return String(parameter);
           const [logicalId, attribute] = name.split(".");
           return attribute ? this.getAtt(String(logicalId), attribute) : this.physicalOf(name).ref;
         });

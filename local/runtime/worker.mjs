@@ -1,9 +1,25 @@
 // One Lambda execution environment: loads a function's bundled module once and runs one invocation at a
 // time. Plain JavaScript because it runs the same bundle that deploys, with no TypeScript loader.
 import { existsSync } from "node:fs";
+import Module, { createRequire, register } from "node:module";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parentPort, workerData } from "node:worker_threads";
+import { PROVIDED } from "./provided-sdk.mjs";
+
+// The SDK Lambda's runtime provides: resolved from the local cloud's own dependencies when the bundle's
+// directory has no copy. ES modules go through resolution hooks, CommonJS through the resolver.
+register("./provided-sdk.mjs", import.meta.url, { data: { parentURL: import.meta.url } });
+const providedRequire = createRequire(import.meta.url);
+const resolveFilename = Module._resolveFilename;
+Module._resolveFilename = function (request, ...rest) {
+  try {
+    return resolveFilename.call(this, request, ...rest);
+  } catch (error) {
+    if (!PROVIDED.test(request)) throw error;
+    return providedRequire.resolve(request);
+  }
+};
 
 const { codeDir, handler: handlerSpec, functionName, functionArn, memoryMb, logGroupName } = workerData;
 
