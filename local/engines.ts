@@ -4,12 +4,12 @@
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { connect, createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { DynamoDBClient, ListTablesCommand } from "@aws-sdk/client-dynamodb";
 import { ListQueuesCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { buildApp } from "fauxqs";
@@ -221,11 +221,38 @@ export async function startDynamoDBLocal(options: { port?: number; dataDir?: str
 }
 
 /**
+ * The emulator's stores. Its default SQS store names queues `http://sqs.<region>.localhost:<port>/...`,
+ * a host that does not resolve everywhere (glibc does not resolve subdomains of localhost), so code that
+ * sends to a queue by its URL, as unmodified code does, fails with ENOTFOUND. A store with no host of its
+ * own names each queue after the host its CreateQueue request came to (127.0.0.1:<port>), which does.
+ * The stores are not among the package's exports, so they are loaded from beside its entry point.
+ */
+async function resolvableStores() {
+  // The package's own directory, found as Node would (its exports name no CommonJS entry to resolve).
+  const root = (createRequire(import.meta.url).resolve.paths("fauxqs") ?? [])
+    .map((dir) => join(dir, "fauxqs", "dist"))
+    .find((dir) => existsSync(join(dir, "app.js")));
+  if (!root) throw new Error("the SQS emulator (fauxqs) is not installed: run npm install");
+  const load = async (path: string) =>
+    (await import(pathToFileURL(join(root, path)).href)) as Record<string, new () => object>;
+  const [{ SqsStore }, { SnsStore }, { S3Store }] = await Promise.all([
+    load("sqs/sqsStore.js"),
+    load("sns/snsStore.js"),
+    load("s3/s3Store.js"),
+  ]);
+  const sqsStore = new SqsStore!() as { host: string };
+  sqsStore.host = "";
+  return { sqsStore, snsStore: new SnsStore!(), s3Store: new S3Store!() } as unknown as NonNullable<
+    Parameters<typeof buildApp>[0]
+  >["stores"];
+}
+
+/**
  * The SQS emulator on 127.0.0.1 only (its `startFauxqs` listens on 0.0.0.0, so the app is built and
  * bound here). Queue URLs name the host a request came to, so they resolve.
  */
 export async function startSqsEmulator(options: { port?: number } = {}) {
-  const app = buildApp({ logger: false });
+  const app = buildApp({ logger: false, stores: await resolvableStores() });
   await app.listen({ port: options.port ?? 0, host: "127.0.0.1" });
   const address = app.server.address();
   const server = {

@@ -301,7 +301,7 @@ export function createFunctions(
       const variables = template.resolve(
         (props.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {},
       ) as Record<string, unknown>;
-      const memoryMb = Number(props.MemorySize ?? 128);
+      const memoryMb = Number(template.resolve(props.MemorySize) ?? 128);
       const env: Record<string, string> = {
         ...baseEnv,
         ...Object.fromEntries(Object.entries(variables).map(([key, value]) => [key, String(value)])),

@@ -376,7 +376,20 @@ export function startHttpApi(
       }
       if (apiCors && request.headers.origin)
         extraHeaders = corsHeaders(apiCors, String(request.headers.origin)) ?? {};
-      if (!found) return reply(404, { message: "Not Found" });
+      if (!found) {
+        // A REST API answers a path it does not have with 403, as API Gateway does.
+        const restBase =
+          routes.some(
+            (route) => route.kind === "rest" && `${url.pathname}/`.startsWith(`/${route.stage}/`),
+          ) || url.pathname.startsWith("/restapis/");
+        return restBase
+          ? reply(
+              403,
+              { message: "Missing Authentication Token" },
+              { "x-amzn-errortype": "MissingAuthenticationTokenException" },
+            )
+          : reply(404, { message: "Not Found" });
+      }
       const { route } = found;
       const rest = route.kind === "rest";
       let caller: string | undefined;

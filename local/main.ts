@@ -6,12 +6,16 @@
  *   --dynamodb-port N      DynamoDB Local port (env DYNAMODB_PORT, default 8000)
  *   --sqs-port N           SQS emulator port (env SQS_PORT, default 9324)
  *   --quiet                do not print the functions' own log lines
+ *   --app DIR              run another CDK app (synthesized with its own cdk.json) instead of this one
+ *   --assembly DIR         run a cloud assembly already synthesized (cdk.out)
+ *   --stack NAME           the stack to run when the app or assembly has several
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { buildApp } from "../infra/app.ts";
 import { fromRoot } from "../infra/paths.ts";
+import { AppError, assemblyDirFor, readStack, synthesizeApp } from "./app.ts";
 import { startLocalCloud, synthesizeStack } from "./cloud.ts";
 import { startEngines } from "./engines.ts";
 
@@ -26,8 +30,15 @@ const { values } = parseArgs({
     "dynamodb-port": { type: "string", default: process.env.DYNAMODB_PORT ?? "8000" },
     "sqs-port": { type: "string", default: process.env.SQS_PORT ?? "9324" },
     quiet: { type: "boolean", default: false },
+    app: { type: "string" },
+    assembly: { type: "string" },
+    stack: { type: "string" },
   },
 });
+if (values.app && values.assembly) {
+  console.error("--app and --assembly exclude each other: pass one");
+  process.exit(2);
+}
 
 const started = Date.now();
 const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)}s`;
@@ -48,7 +59,9 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
   });
 }
 
-console.log("serverless-coordination local cloud");
+console.log(
+  `serverless-coordination local cloud${values.app ? `: app ${values.app}` : values.assembly ? `: assembly ${values.assembly}` : ""}`,
+);
 console.log(`[${elapsed()}] starting DynamoDB Local and the SQS emulator...`);
 // The engines boot in their own process while this one synthesizes.
 const enginesStarting = startEngines({
@@ -56,9 +69,24 @@ const enginesStarting = startEngines({
   sqsPort: Number(values["sqs-port"]),
   dataDir: values["in-memory"] ? undefined : join(localDir, "dynamodb"),
 });
-console.log(`[${elapsed()}] synthesizing the stack and bundling its functions...`);
 // A failed synthesis exits the process, and the engines' exit hook stops the JVM.
-const stack = synthesizeStack((app) => buildApp(app).stack, join(localDir, "cdk.out"));
+const stack = (() => {
+  try {
+    if (values.assembly) return readStack(values.assembly, values.stack);
+    if (values.app) {
+      const outdir = assemblyDirFor(values.app);
+      console.log(`[${elapsed()}] synthesizing ${values.app} with its cdk.json into ${outdir}...`);
+      synthesizeApp(values.app, outdir);
+      return readStack(outdir, values.stack);
+    }
+  } catch (error) {
+    if (!(error instanceof AppError)) throw error;
+    console.error(error.message);
+    process.exit(2);
+  }
+  console.log(`[${elapsed()}] synthesizing the stack and bundling its functions...`);
+  return synthesizeStack((app) => buildApp(app).stack, join(localDir, "cdk.out"));
+})();
 const engines = await enginesStarting;
 running.push(() => engines.stop());
 if (!engines.dynamodbIsolated)
@@ -105,14 +133,23 @@ list(
   cloud.mappings.map((mapping) => `${mapping.kind.padEnd(8)} ${mapping.sourceArn} -> ${mapping.fn.id}`),
 );
 list(
+  "skipped (not run locally)",
+  cloud.skipped.map((item) => `${item.logicalId} (${item.type}): ${item.reason}`),
+);
+list(
   "outputs",
   Object.entries(cloud.outputs).map(([name, value]) => `${name} = ${value}`),
 );
+const ownApp = !values.app && !values.assembly;
 console.log(`
 ready in ${elapsed()}
-  HTTP API         ${cloud.apiUrl}        e.g. curl ${cloud.apiUrl}/health
+  HTTP API         ${cloud.apiUrl}${ownApp ? `        e.g. curl ${cloud.apiUrl}/health` : ""}${
+    ownApp
+      ? `
                    routes with IAM authorization need SigV4 with the local credentials, e.g.
-                   curl --aws-sigv4 aws:amz:us-east-1:execute-api --user ${cloud.accessKeyId}:local ${cloud.apiUrl}/kv/k
+                   curl --aws-sigv4 aws:amz:us-east-1:execute-api --user ${cloud.accessKeyId}:local ${cloud.apiUrl}/kv/k`
+      : ""
+  }
   Lambda API       ${cloud.lambdaEndpoint}   (AWS_ENDPOINT_URL_LAMBDA; faults: PUT /_local/faults/{functionId})
   DynamoDB Local   ${cloud.dynamodbEndpoint}   (access key id "${cloud.accessKeyId}")
   SQS emulator     ${cloud.sqsEndpoint}

@@ -133,6 +133,8 @@ export class Template {
         return { ref: logicalId, attributes: { ApiEndpoint: this.apiEndpoint, ApiId: logicalId } };
       case "AWS::ApiGateway::RestApi":
         return { ref: logicalId, attributes: { RootResourceId: `${logicalId}-root` } };
+      case "AWS::ApiGateway::Stage":
+        return { ref: this.resolveString(resource.Properties?.StageName ?? logicalId), attributes: {} };
       default:
         return { ref: logicalId, attributes: {} };
     }

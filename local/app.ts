@@ -1,0 +1,83 @@
+/**
+ * Any CDK app or cloud assembly, for the local cloud: `--app <dir>` synthesizes the app in <dir> with its
+ * own cdk.json (through the CDK CLI this project depends on, offline), `--assembly <cdk.out>` reads an
+ * assembly already synthesized; `--stack <name>` picks a stack when there are several.
+ */
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { basename, join, resolve } from "node:path";
+import type { SynthesizedStack } from "./cloud.ts";
+import type { CfnTemplate } from "./template.ts";
+
+export class AppError extends Error {}
+
+interface Manifest {
+  artifacts?: Record<string, { type: string; displayName?: string; properties?: { templateFile?: string } }>;
+}
+
+/**
+ * Where an app's assembly goes: under the system's temporary directory, outside any project, so that
+ * its functions find only what the local cloud provides (as on Lambda), not the app's node_modules.
+ */
+export function assemblyDirFor(appDir: string): string {
+  const absolute = resolve(appDir);
+  const hash = createHash("sha256").update(absolute).digest("hex").slice(0, 12);
+  return join(tmpdir(), "serverless-coordination", `${basename(absolute)}-${hash}`, "cdk.out");
+}
+
+/** Synthesizes the CDK app in `appDir` (its cdk.json says how to run it) into `outdir`. */
+export function synthesizeApp(appDir: string, outdir: string): void {
+  const dir = resolve(appDir);
+  if (!existsSync(join(dir, "cdk.json")))
+    throw new AppError(`${dir} has no cdk.json: --app takes the directory of a CDK app`);
+  const cli = createRequire(import.meta.url).resolve("aws-cdk/bin/cdk");
+  const result = spawnSync(
+    process.execPath,
+    [cli, "synth", "--quiet", "--no-notices", "--no-version-reporting", "--output", outdir],
+    {
+      cwd: dir,
+      encoding: "utf8",
+      env: { ...process.env, CDK_DISABLE_CLI_TELEMETRY: "true", CDK_DEFAULT_REGION: "us-east-1" },
+    },
+  );
+  if (result.status !== 0)
+    throw new AppError(
+      `cdk synth failed in ${dir}:\n${(result.stderr || result.stdout || String(result.error)).trim()}`,
+    );
+}
+
+/** The stacks of a cloud assembly. */
+export function listStacks(assemblyDir: string): Array<{ stackName: string; templateFile: string }> {
+  const path = join(assemblyDir, "manifest.json");
+  if (!existsSync(path)) throw new AppError(`${assemblyDir} is not a cloud assembly (no manifest.json)`);
+  const manifest = JSON.parse(readFileSync(path, "utf8")) as Manifest;
+  return Object.entries(manifest.artifacts ?? {})
+    .filter(([, artifact]) => artifact.type === "aws:cloudformation:stack")
+    .map(([id, artifact]) => ({
+      stackName: id,
+      templateFile: artifact.properties?.templateFile ?? `${id}.template.json`,
+    }));
+}
+
+/** One stack of an assembly: the one named, or the only one. */
+export function readStack(assemblyDir: string, stackName?: string): SynthesizedStack {
+  const stacks = listStacks(assemblyDir);
+  const names = stacks.map((stack) => stack.stackName).join(", ") || "none";
+  const chosen =
+    stackName === undefined
+      ? stacks.length === 1
+        ? stacks[0]
+        : undefined
+      : stacks.find((stack) => stack.stackName === stackName);
+  if (!chosen)
+    throw new AppError(
+      stackName === undefined
+        ? `the assembly has ${stacks.length} stacks (${names}): pick one with --stack <name>`
+        : `the assembly has no stack ${stackName} (it has: ${names})`,
+    );
+  const template = JSON.parse(readFileSync(join(assemblyDir, chosen.templateFile), "utf8")) as CfnTemplate;
+  return { stackName: chosen.stackName, assemblyDir, template };
+}
