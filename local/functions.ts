@@ -283,10 +283,10 @@ export function createFunctions(
   const functions: LocalFunction[] = [];
   const declared = template.resourcesOfType("AWS::Lambda::Function").flatMap(([logicalId, resource]) => {
     const props = resource.Properties ?? {};
-    const name = template.physicalName(logicalId, props.FunctionName);
-    const arn = template.arn("lambda", `function:${name}`);
     const id = template.constructPath(logicalId).replaceAll("/", "-");
     try {
+      const name = template.physicalName(logicalId, props.FunctionName);
+      const arn = template.arn("lambda", `function:${name}`);
       const codeDir = codeOf(logicalId, resource.Metadata, props, assemblyDir);
       template.setPhysical(logicalId, { ref: name, attributes: { Arn: arn } });
       return [{ logicalId, id, name, arn, props, codeDir }];

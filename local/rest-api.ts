@@ -35,8 +35,13 @@ export function restApiBases(template: Template): Map<string, string> {
         ?.StageName ??
       deployments.find(([, deployment]) => pointsAt(deployment.Properties?.RestApiId) === apiId)?.[1]
         .Properties?.StageName;
-    if (stage === undefined) return;
-    const name = template.resolveString(stage);
+    let name: string;
+    try {
+      if (stage === undefined) return;
+      name = template.resolveString(stage);
+    } catch {
+      return; // readRestRoutes skips an API without a stage it can name
+    }
     bases.set(apiId, `/restapis/${apiId}/${name}`);
     if (index === 0) bases.set(`${apiId}#short`, `/${name}`);
   });

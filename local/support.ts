@@ -50,11 +50,13 @@ export function unemulated(template: Template): Skipped[] {
   for (const [logicalId, resource] of Object.entries(template.body.Resources)) {
     const type = resource.Type;
     if (!template.exists(resource)) {
-      skipped.push({
-        logicalId,
-        type,
-        reason: `its condition ${resource.Condition} is false (AWS does not create it either)`,
-      });
+      let reason = `its condition ${resource.Condition} is false (AWS does not create it either)`;
+      try {
+        template.condition(resource.Condition!);
+      } catch (error) {
+        reason = `its condition ${resource.Condition} cannot be evaluated: ${(error as Error).message}`;
+      }
+      skipped.push({ logicalId, type, reason });
     } else if (type.startsWith("Custom::") || type === "AWS::CloudFormation::CustomResource") {
       skipped.push({ logicalId, type, reason: "custom resources do not run locally" });
     } else if (!EMULATED.has(type) && !(type in NOT_NEEDED)) {

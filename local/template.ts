@@ -51,8 +51,13 @@ export class Template {
     );
   }
 
+  /** Whether a resource (or output) exists: it has no condition, or its condition is true. */
   exists(resource: { Condition?: string }): boolean {
-    return resource.Condition === undefined || this.condition(resource.Condition);
+    try {
+      return resource.Condition === undefined || this.condition(resource.Condition);
+    } catch {
+      return false; // a condition the local cloud cannot evaluate: support.ts reports it
+    }
   }
 
   /** A template condition's value (Fn::Equals, Fn::And, Fn::Or, Fn::Not, Condition). */

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { unemulated } from "../../local/support.ts";
 import { Template } from "../../local/template.ts";
 
 const body = {
@@ -53,5 +54,80 @@ describe("Template intrinsics", () => {
     expect(() => template.resolve({ "Fn::GetAtt": ["Fn1", "Nope"] })).toThrow(/Fn1.Nope/);
     expect(() => template.resolve({ "Fn::ImportValue": "x" })).toThrow(/not supported/);
     expect(() => template.resolve({ Ref: "Missing" })).toThrow(/no resource Missing/);
+  });
+});
+
+describe("Template parameters, mappings and conditions", () => {
+  const template = new Template(
+    {
+      Parameters: {
+        Env: { Type: "String", Default: "dev" },
+        Zones: { Type: "CommaDelimitedList", Default: "a,b" },
+        Required: { Type: "String" },
+      },
+      Mappings: { Sizes: { dev: { memory: "256" }, prod: { memory: "1024" } } },
+      Conditions: {
+        IsProd: { "Fn::Equals": [{ Ref: "Env" }, "prod"] },
+        IsDev: { "Fn::Not": [{ Condition: "IsProd" }] },
+        Both: {
+          "Fn::And": [
+            { Condition: "IsDev" },
+            { "Fn::Or": [{ Condition: "IsProd" }, { "Fn::Equals": ["x", "x"] }] },
+          ],
+        },
+        Odd: { "Fn::Contains": [["a"], "a"] },
+      },
+      Resources: {
+        Always: { Type: "AWS::SQS::Queue" },
+        ProdOnly: { Type: "AWS::SQS::Queue", Condition: "IsProd" },
+        Unknowable: { Type: "AWS::SQS::Queue", Condition: "Odd" },
+        Topic: { Type: "AWS::SNS::Topic" },
+      },
+    },
+    "Stack",
+  );
+
+  it("takes parameters' defaults, lists split, and refuses a parameter without one", () => {
+    expect(template.resolve({ Ref: "Env" })).toBe("dev");
+    expect(template.resolve({ "Fn::Sub": "${Env}-x" })).toBe("dev-x");
+    expect(template.resolve({ Ref: "Zones" })).toEqual(["a", "b"]);
+    expect(() => template.resolve({ Ref: "Required" })).toThrow(/no default/);
+  });
+
+  it("looks up mappings and evaluates conditions, Fn::If and AWS::NoValue", () => {
+    expect(template.resolve({ "Fn::FindInMap": ["Sizes", { Ref: "Env" }, "memory"] })).toBe("256");
+    expect(template.condition("IsProd")).toBe(false);
+    expect(template.condition("Both")).toBe(true);
+    expect(template.resolve({ "Fn::If": ["IsProd", "big", "small"] })).toBe("small");
+    expect(
+      template.resolve({
+        A: 1,
+        B: { "Fn::If": ["IsProd", 2, { Ref: "AWS::NoValue" }] },
+        C: [1, { Ref: "AWS::NoValue" }],
+      }),
+    ).toEqual({ A: 1, C: [1] });
+  });
+
+  it("leaves out resources whose condition is false, and lists what it does not run with a reason", () => {
+    expect(template.resourcesOfType("AWS::SQS::Queue").map(([id]) => id)).toEqual(["Always"]);
+    const skipped = unemulated(template);
+    expect(skipped).toEqual([
+      {
+        logicalId: "ProdOnly",
+        type: "AWS::SQS::Queue",
+        reason: expect.stringMatching(/condition IsProd is false/),
+      },
+      {
+        logicalId: "Unknowable",
+        type: "AWS::SQS::Queue",
+        reason: expect.stringMatching(/cannot be evaluated/),
+      },
+      { logicalId: "Topic", type: "AWS::SNS::Topic", reason: expect.stringMatching(/not emulated/) },
+    ]);
+    // What refers to a resource that is not emulated still resolves.
+    expect(template.resolve({ "Fn::GetAtt": ["Topic", "Arn"] })).toBe(
+      "arn:aws:sns:us-east-1:000000000000:Stack-Topic",
+    );
+    expect(template.resolve({ Ref: "Topic" })).toBe("Topic");
   });
 });
