@@ -166,6 +166,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       skip,
     );
     stoppers.push(() => Promise.all(functions.map((fn) => fn.stop())));
+    for (const warning of runtimeMismatches(template, functions)) log(`warning: ${warning}`);
     const registry = new FunctionRegistry(functions);
 
     const routes = readRoutes(template, registry, skip);
@@ -261,6 +262,28 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     await stop();
     throw error;
   }
+}
+
+/**
+ * Functions whose Lambda runtime is another Node.js major than the one running them here: their code is
+ * tested on a different runtime than the one that deploys.
+ */
+export function runtimeMismatches(
+  template: Template,
+  functions: LocalFunction[],
+  nodeMajor = Number(process.versions.node.split(".")[0]),
+): string[] {
+  const byRuntime = new Map<string, string[]>();
+  for (const fn of functions) {
+    const runtime = String(template.resource(fn.logicalId).Properties?.Runtime ?? "");
+    const major = Number(/^nodejs(\d+)/.exec(runtime)?.[1]);
+    if (Number.isInteger(major) && major !== nodeMajor)
+      byRuntime.set(runtime, [...(byRuntime.get(runtime) ?? []), fn.id]);
+  }
+  return [...byRuntime].map(
+    ([runtime, ids]) =>
+      `${ids.join(", ")} deploy${ids.length === 1 ? "s" : ""} to Lambda's ${runtime} but run${ids.length === 1 ? "s" : ""} here on Node.js ${nodeMajor}: install Node.js ${/\d+/.exec(runtime)?.[0]} to test what deploys`,
+  );
 }
 
 /** How long a stop waits for requests in flight before it cuts their connections. */

@@ -1,6 +1,6 @@
 /**
  * Other people's CDK apps on the local cloud, run as a user would: `npm start -- --app <dir>` (and
- * `--assembly`, `--stack`) on the fixture apps of test/fixtures/apps, each written for AWS and unmodified.
+ * `--assembly`, `--stack`) on the fixture apps of test/fixtures, each written for AWS and unmodified.
  */
 import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -20,7 +20,7 @@ describe("a REST API (v1) CRUD app with CORS, on the SDK that Lambda provides", 
   let app: AppProcess;
   let items: string;
   beforeAll(async () => {
-    app = await runStart(["--app", "test/fixtures/apps/rest-crud"]);
+    app = await runStart(["--app", "test/fixtures/rest-crud"]);
     items = app.outputs.ItemsUrl!;
   }, 120_000);
   afterAll(() => app?.stop());
@@ -50,7 +50,7 @@ describe("a REST API (v1) CRUD app with CORS, on the SDK that Lambda provides", 
   });
 
   it("ran its functions from an assembly outside any node_modules: the SDK came from the local cloud", () => {
-    const assembly = assemblyDirFor("test/fixtures/apps/rest-crud");
+    const assembly = assemblyDirFor("test/fixtures/rest-crud");
     expect(assembly.startsWith(tmpdir())).toBe(true);
     expect(existsSync(join(tmpdir(), "node_modules"))).toBe(false);
     expect(existsSync(join(assembly, "manifest.json"))).toBe(true);
@@ -74,7 +74,7 @@ describe("an HTTP API (v2) app with CORS that sends to SQS by queue URL", () => 
   let app: AppProcess;
   let base: string;
   beforeAll(async () => {
-    app = await runStart(["--app", "test/fixtures/apps/queue-worker"]);
+    app = await runStart(["--app", "test/fixtures/queue-worker"]);
     base = app.outputs.JobsApiUrl!;
   }, 120_000);
   afterAll(() => app?.stop());
@@ -137,7 +137,7 @@ describe("an HTTP API (v2) app with CORS that sends to SQS by queue URL", () => 
 
 describe("an app with parameters, mappings, conditions, inline code and what the local cloud does not run", () => {
   it("asks which stack to run when there are several, and says which there are", async () => {
-    const refused = await refusedStart(["--app", "test/fixtures/apps/template-features"]);
+    const refused = await refusedStart(["--app", "test/fixtures/template-features"]);
     expect(refused.code).toBe(2);
     expect(refused.output).toContain(
       "the assembly has 2 stacks (TemplateFeatures, Other): pick one with --stack",
@@ -146,7 +146,7 @@ describe("an app with parameters, mappings, conditions, inline code and what the
 
   let app: AppProcess;
   beforeAll(async () => {
-    app = await runStart(["--app", "test/fixtures/apps/template-features", "--stack", "TemplateFeatures"]);
+    app = await runStart(["--app", "test/fixtures/template-features", "--stack", "TemplateFeatures"]);
   }, 120_000);
   afterAll(() => app?.stop());
 
@@ -178,7 +178,7 @@ describe("an app with parameters, mappings, conditions, inline code and what the
   });
 
   it("runs an assembly already synthesized, picking its other stack", async () => {
-    const assembly = assemblyDirFor("test/fixtures/apps/template-features");
+    const assembly = assemblyDirFor("test/fixtures/template-features");
     const other = await runStart(["--assembly", assembly, "--stack", "Other"]);
     try {
       expect(other.output()).toMatch(

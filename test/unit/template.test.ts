@@ -1,4 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { runtimeMismatches } from "../../local/cloud.ts";
+import type { LocalFunction } from "../../local/functions.ts";
 import { unemulated } from "../../local/support.ts";
 import { Template } from "../../local/template.ts";
 
@@ -129,5 +131,27 @@ describe("Template parameters, mappings and conditions", () => {
       "arn:aws:sns:us-east-1:000000000000:Stack-Topic",
     );
     expect(template.resolve({ Ref: "Topic" })).toBe("Topic");
+  });
+});
+
+describe("the Node.js that runs the functions", () => {
+  it("warns once per runtime whose major differs from this process's", () => {
+    const template = new Template(
+      {
+        Resources: {
+          A: { Type: "AWS::Lambda::Function", Properties: { Runtime: "nodejs24.x" } },
+          B: { Type: "AWS::Lambda::Function", Properties: { Runtime: "nodejs24.x" } },
+          C: { Type: "AWS::Lambda::Function", Properties: { Runtime: "nodejs20.x" } },
+        },
+      },
+      "Stack",
+    );
+    const functions = ["A", "B", "C"].map((id) => ({ id, logicalId: id }) as LocalFunction);
+    expect(runtimeMismatches(template, functions, 20)).toEqual([
+      "A, B deploy to Lambda's nodejs24.x but run here on Node.js 20: install Node.js 24 to test what deploys",
+    ]);
+    expect(runtimeMismatches(template, functions, 24)).toEqual([
+      "C deploys to Lambda's nodejs20.x but runs here on Node.js 24: install Node.js 20 to test what deploys",
+    ]);
   });
 });
