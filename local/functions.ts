@@ -48,6 +48,8 @@ export class LocalFunction {
   private readonly environments: Environment[] = [];
   private readonly waiting: Array<() => void> = [];
   private readonly inFlight = new Map<string, Pending>();
+  /** Environments still loading their module: called once the module is loaded (or failed to). */
+  private readonly initialized = new Map<Worker, () => void>();
   private fault: FaultMode = "none";
   private stopped = false;
 
@@ -157,6 +159,25 @@ export class LocalFunction {
     }
   }
 
+  /**
+   * Starts one execution environment and waits until it has loaded the function's module (its cold
+   * start), as provisioned concurrency would; at most the function's timeout. Nothing is invoked.
+   */
+  async prewarm(): Promise<void> {
+    if (this.stopped || this.environments.length > 0) return;
+    const environment = { worker: this.spawn(), busy: true };
+    this.environments.push(environment);
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, this.config.timeoutMs);
+      this.initialized.set(environment.worker, () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    this.initialized.delete(environment.worker);
+    this.release(environment);
+  }
+
   private timedOut(): InvokeResult {
     const seconds = (this.config.timeoutMs / 1000).toFixed(2);
     return {
@@ -214,7 +235,8 @@ export class LocalFunction {
         metrics?.observe(this.id, line);
         log?.(this.id, line);
       });
-    worker.on("message", (message: { requestId: string } & InvokeResult) => {
+    worker.on("message", (message: ({ requestId: string } & InvokeResult) | { initialized: boolean }) => {
+      if ("initialized" in message) return this.initialized.get(worker)?.();
       const pending = this.inFlight.get(message.requestId);
       this.inFlight.delete(message.requestId);
       const { requestId: _, ...result } = message;

@@ -13,9 +13,10 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { buildApp } from "../infra/app.ts";
+import { buildApp, STACK_NAME } from "../infra/app.ts";
 import { fromRoot } from "../infra/paths.ts";
 import { AppError, assemblyDirFor, readStack, synthesizeApp } from "./app.ts";
+import { cachedAssembly, rememberAssembly, sourceHash } from "./assembly-cache.ts";
 import { startLocalCloud, synthesizeStack } from "./cloud.ts";
 import { startEngines } from "./engines.ts";
 
@@ -84,10 +85,20 @@ const stack = (() => {
     console.error(error.message);
     process.exit(2);
   }
+  const outdir = join(localDir, "cdk.out");
+  const key = sourceHash(fromRoot("."));
+  if (cachedAssembly(outdir, key)) {
+    console.log(`[${elapsed()}] reusing the assembly of the last start (nothing that feeds it changed)`);
+    return readStack(outdir, STACK_NAME);
+  }
   console.log(`[${elapsed()}] synthesizing the stack and bundling its functions...`);
-  return synthesizeStack((app) => buildApp(app).stack, join(localDir, "cdk.out"));
+  const synthesized = synthesizeStack((app) => buildApp(app).stack, outdir);
+  rememberAssembly(outdir, key);
+  return synthesized;
 })();
+const synthesizedAt = Date.now();
 const engines = await enginesStarting;
+const enginesAt = Date.now();
 running.push(() => engines.stop());
 if (!engines.dynamodbIsolated)
   console.warn(
@@ -103,6 +114,12 @@ const cloud = await startLocalCloud({
   log: (line) => console.error(`[local] ${line}`),
   functionLog: values.quiet ? undefined : (id, line) => console.log(`[${id}] ${line}`),
 });
+const createdAt = Date.now();
+// "Ready" means ready: every function has one environment with its module loaded, so the first
+// requests do not pay cold starts that can outlast the callers' timeouts.
+console.log(`[${elapsed()}] warming one environment per function...`);
+await Promise.all(cloud.functions.map((fn) => fn.prewarm()));
+const warmedAt = Date.now();
 
 const list = (title: string, items: string[]) => {
   console.log(`\n${title} (${items.length})`);
@@ -141,6 +158,10 @@ list(
   Object.entries(cloud.outputs).map(([name, value]) => `${name} = ${value}`),
 );
 const ownApp = !values.app && !values.assembly;
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+console.log(
+  `\nwhere the time went: synthesis ${seconds(synthesizedAt - started)}, then waiting for the engines (started in parallel) ${seconds(enginesAt - synthesizedAt)}, resources and functions ${seconds(createdAt - enginesAt)}, warming ${seconds(warmedAt - createdAt)}`,
+);
 console.log(`
 ready in ${elapsed()}
   HTTP API         ${cloud.apiUrl}${ownApp ? `        e.g. curl ${cloud.apiUrl}/health` : ""}${

@@ -1,16 +1,32 @@
 // One Lambda execution environment: loads a function's bundled module once and runs one invocation at a
 // time. Plain JavaScript because it runs the same bundle that deploys, with no TypeScript loader.
 import { existsSync } from "node:fs";
-import Module, { createRequire, register } from "node:module";
+import * as nodeModule from "node:module";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parentPort, workerData } from "node:worker_threads";
 import { PROVIDED } from "./provided-sdk.mjs";
 
 // The SDK Lambda's runtime provides: resolved from the local cloud's own dependencies when the bundle's
-// directory has no copy. ES modules go through resolution hooks, CommonJS through the resolver.
-register("./provided-sdk.mjs", import.meta.url, { data: { parentURL: import.meta.url } });
-const providedRequire = createRequire(import.meta.url);
+// directory has no copy. ES modules go through resolution hooks: in this thread where Node has them
+// (registerHooks, Node 22.15+), else on the loader thread `register` starts (slower: every import of
+// the environment crosses threads). CommonJS goes through the resolver.
+if (typeof nodeModule.registerHooks === "function") {
+  nodeModule.registerHooks({
+    resolve(specifier, context, nextResolve) {
+      try {
+        return nextResolve(specifier, context);
+      } catch (error) {
+        if (!PROVIDED.test(specifier)) throw error;
+        return nextResolve(specifier, { ...context, parentURL: import.meta.url });
+      }
+    },
+  });
+} else {
+  nodeModule.register("./provided-sdk.mjs", import.meta.url, { data: { parentURL: import.meta.url } });
+}
+const Module = nodeModule.default;
+const providedRequire = nodeModule.createRequire(import.meta.url);
 const resolveFilename = Module._resolveFilename;
 Module._resolveFilename = function (request, ...rest) {
   try {
@@ -44,6 +60,11 @@ async function loadHandler() {
 const handlerPromise = loadHandler();
 // Keep a failed import from surfacing as an unhandled rejection before the first invocation.
 handlerPromise.catch(() => {});
+// Tell the environment's owner when the module is loaded (or failed to): the end of the cold start.
+handlerPromise.then(
+  () => parentPort.postMessage({ initialized: true }),
+  () => parentPort.postMessage({ initialized: false }),
+);
 
 function describe(error) {
   if (error instanceof Error) {
