@@ -1,6 +1,7 @@
 /**
  * `npm run bench [-- <suite>...] [--scale F]`: runs benchmark suites against the stack on a fresh local
- * cloud and writes docs/benchmarks.md and docs/bench/<suite>.json. Suites: paxos, replication, lookup (default: all).
+ * cloud and writes docs/benchmarks.md and docs/bench/<suite>.json. Suites: paxos, replication, lookup, and
+ * startup (npm start itself, in child processes) (default: all).
  * `--scale 0.25` runs a quarter of the operations, for a quick look.
  */
 import { parseArgs } from "node:util";
@@ -8,6 +9,7 @@ import { startBenchCloud } from "./lib.ts";
 import { benchLookup } from "./lookup.ts";
 import { benchPaxos } from "./paxos.ts";
 import { benchReplication } from "./replication.ts";
+import { benchStartup } from "./startup.ts";
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
@@ -19,15 +21,19 @@ const suites: Record<
   replication: benchReplication,
   lookup: benchLookup,
 };
+/** Suites that start the local cloud themselves. */
+const standalone: Record<string, () => Promise<unknown>> = { startup: benchStartup };
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
   options: { scale: { type: "string", default: "1" } },
 });
-const selected = positionals.length > 0 ? positionals : Object.keys(suites);
+const selected = positionals.length > 0 ? positionals : [...Object.keys(suites), ...Object.keys(standalone)];
 for (const name of selected) {
-  if (!suites[name]) {
-    console.error(`unknown suite ${name}; suites: ${Object.keys(suites).join(", ")}`);
+  if (!suites[name] && !standalone[name]) {
+    console.error(
+      `unknown suite ${name}; suites: ${[...Object.keys(suites), ...Object.keys(standalone)].join(", ")}`,
+    );
     process.exit(2);
   }
 }
@@ -38,6 +44,10 @@ if (!(scale > 0)) {
 }
 
 for (const name of selected) {
+  if (standalone[name]) {
+    await standalone[name]();
+    continue;
+  }
   const cloud = await startBenchCloud();
   try {
     await suites[name]!(cloud, scale);

@@ -1,0 +1,150 @@
+/**
+ * `npm run bench -- startup`: `npm start` as a user runs it, in a child process. A first start (the
+ * assembly cache cleared) and a start with nothing changed since, each timed to the first 200 on /health
+ * and to "ready"; then whether "ready" means ready: the first write after it, and a burst of concurrent
+ * writes right after it. The baseline is a bare Node.js process start measured in the same run.
+ */
+import { spawn, spawnSync } from "node:child_process";
+import { rmSync } from "node:fs";
+import { fromRoot } from "../infra/paths.ts";
+import { freePort, localCredentials } from "../local/engines.ts";
+import { LOCAL_REGION } from "../local/names.ts";
+import { signedFetch } from "../shared/client/signing.ts";
+import { environmentLine, ratio, table, writeReport } from "./lib.ts";
+
+interface Start {
+  health: number;
+  ready: number;
+  firstWrite: { status: number; ms: number };
+  burst: number[];
+  where: string;
+}
+
+async function start(): Promise<Start> {
+  const ports = {
+    http: await freePort(),
+    lambda: await freePort(),
+    ddb: await freePort(),
+    sqs: await freePort(),
+  };
+  const began = Date.now();
+  const child = spawn(
+    process.execPath,
+    [
+      "--import",
+      "tsx",
+      "local/main.ts",
+      "--in-memory",
+      "--quiet",
+      "--port",
+      String(ports.http),
+      "--lambda-port",
+      String(ports.lambda),
+      "--dynamodb-port",
+      String(ports.ddb),
+      "--sqs-port",
+      String(ports.sqs),
+    ],
+    { cwd: fromRoot("."), stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let output = "";
+  let ready = 0;
+  child.stdout.on("data", (chunk) => {
+    output += chunk;
+    if (!ready && output.includes("\nready in ")) ready = Date.now() - began;
+  });
+  child.stderr.on("data", (chunk) => {
+    output += chunk;
+  });
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  try {
+    const base = `http://127.0.0.1:${ports.http}`;
+    let health = 0;
+    while (!health) {
+      if (child.exitCode !== null) throw new Error(`npm start exited:\n${output}`);
+      if (Date.now() - began > 120_000) throw new Error(`no 200 on /health in 120 s:\n${output}`);
+      const status = await fetch(`${base}/health`).then(
+        (r) => r.status,
+        () => 0,
+      );
+      if (status === 200) health = Date.now() - began;
+      else await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    while (!ready) await new Promise((resolve) => setTimeout(resolve, 25));
+    const call = signedFetch({ region: LOCAL_REGION, credentials: localCredentials("local") });
+    const put = async (key: string) => {
+      const sent = Date.now();
+      const response = await call(`${base}/kv/${key}`, {
+        method: "PUT",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ value: 1, consistency: "all" }),
+      });
+      await response.arrayBuffer();
+      return { status: response.status, ms: Date.now() - sent };
+    };
+    const run = Date.now().toString(36);
+    const firstWrite = await put(`first-${run}`);
+    const burst = (await Promise.all(Array.from({ length: 12 }, (_, i) => put(`burst-${run}-${i}`)))).map(
+      (answer) => answer.status,
+    );
+    const where = /where the time went: (.*)/.exec(output)?.[1] ?? "";
+    return { health, ready, firstWrite, burst, where };
+  } finally {
+    child.kill("SIGTERM");
+    await exited;
+  }
+}
+
+export async function benchStartup() {
+  console.log("startup");
+  const nodeStarts = Array.from({ length: 5 }, () => {
+    const began = Date.now();
+    spawnSync(process.execPath, ["-e", ""]);
+    return Date.now() - began;
+  }).sort((a, b) => a - b);
+  const nodeStart = nodeStarts[2]!;
+  rmSync(fromRoot(".local/cdk.out"), { recursive: true, force: true });
+  const first = await start();
+  const cached = await start();
+  const seconds = (ms: number) => (ms / 1000).toFixed(1);
+  const verdict = (ok: boolean) => (ok ? "met" : "missed");
+  const rows = [
+    [
+      "first start (no cached assembly): to first 200 on /health",
+      seconds(first.health),
+      ratio(first.health, nodeStart),
+      "≤ 10 s",
+      verdict(first.health <= 10_000),
+    ],
+    ['first start: to "ready"', seconds(first.ready), ratio(first.ready, nodeStart), "", ""],
+    [
+      "start with nothing changed: to first 200 on /health",
+      seconds(cached.health),
+      ratio(cached.health, nodeStart),
+      "≤ 4 s",
+      verdict(cached.health <= 4_000),
+    ],
+    ['start with nothing changed: to "ready"', seconds(cached.ready), ratio(cached.ready, nodeStart), "", ""],
+  ];
+  const writes = [first, cached].map((s, i) => [
+    i === 0 ? "first start" : "nothing changed",
+    `${s.firstWrite.status} in ${s.firstWrite.ms} ms`,
+    `${s.burst.filter((status) => status === 200).length}/12 answered 200 (${[...new Set(s.burst)].join(", ")})`,
+    verdict(s.firstWrite.status === 200),
+  ]);
+  const markdown = `## Start-up
+
+${environmentLine()}. \`npm start -- --in-memory\` in a child process; baseline: a bare \`node -e ""\` start, ${nodeStart} ms (median of 5).
+
+${table(["measure", "seconds", "× bare Node start", "target", "verdict"], rows)}
+
+Where the time went (as \`npm start\` prints it): first start: ${first.where}; nothing changed: ${cached.where}.
+
+"Ready" means ready: the first write after "ready" (a signed PUT /kv with consistency \`all\`), then 12 concurrent writes.
+
+${table(["start", "first write after ready", "12 concurrent writes right after", "first write 200"], writes)}
+
+The floor of a start with nothing changed is DynamoDB Local's boot (a JVM) and warming one environment per function, which run one after the other today; the 4 s target needs them overlapped.
+`;
+  writeReport("startup", { nodeStart, first, cached }, markdown);
+}
