@@ -9,6 +9,7 @@
  *   --app DIR              run another CDK app (synthesized with its own cdk.json) instead of this one
  *   --assembly DIR         run a cloud assembly already synthesized (cdk.out)
  *   --stack NAME           the stack to run when the app or assembly has several
+ *   -c, --context KEY=VALUE   CDK context for this project's stack (repeatable), e.g. -c leaseDurationMs=3000
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -34,8 +35,24 @@ const { values } = parseArgs({
     app: { type: "string" },
     assembly: { type: "string" },
     stack: { type: "string" },
+    context: { type: "string", short: "c", multiple: true, default: [] },
   },
 });
+const context: Record<string, string> = {};
+for (const pair of values.context) {
+  const at = pair.indexOf("=");
+  if (at < 1) {
+    console.error(`--context takes KEY=VALUE, got ${JSON.stringify(pair)}`);
+    process.exit(2);
+  }
+  context[pair.slice(0, at)] = pair.slice(at + 1);
+}
+if ((values.app || values.assembly) && values.context.length > 0) {
+  console.error(
+    "--context applies to this project's stack; an --app takes its context from its own cdk.json",
+  );
+  process.exit(2);
+}
 if (values.app && values.assembly) {
   console.error("--app and --assembly exclude each other: pass one");
   process.exit(2);
@@ -86,13 +103,16 @@ const stack = (() => {
     process.exit(2);
   }
   const outdir = join(localDir, "cdk.out");
-  const key = sourceHash(fromRoot("."));
+  const key = `${sourceHash(fromRoot("."))}:${JSON.stringify(context)}`;
   if (cachedAssembly(outdir, key)) {
     console.log(`[${elapsed()}] reusing the assembly of the last start (nothing that feeds it changed)`);
     return readStack(outdir, STACK_NAME);
   }
   console.log(`[${elapsed()}] synthesizing the stack and bundling its functions...`);
-  const synthesized = synthesizeStack((app) => buildApp(app).stack, outdir);
+  const synthesized = synthesizeStack((app) => {
+    for (const [name, value] of Object.entries(context)) app.node.setContext(name, value);
+    return buildApp(app).stack;
+  }, outdir);
   rememberAssembly(outdir, key);
   return synthesized;
 })();

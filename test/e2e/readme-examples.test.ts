@@ -1,0 +1,143 @@
+/**
+ * The README's sticky-lookup examples, run as written against `npm start` (leases shortened through
+ * context, so the walkthrough takes seconds): the shell walkthrough with its `acurl` function, the
+ * lookup client example and the proxy example. The only edits are the ones a reader's machine would make
+ * for them: the port the local cloud listens on, and absolute paths to the project's modules.
+ */
+import { spawn } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { fromRoot } from "../../infra/paths.ts";
+import { type AppProcess, runStart } from "../support/app-process.ts";
+
+const readme = readFileSync(fromRoot("README.md"), "utf8");
+
+/** The first fenced block of `language` after the line that contains `marker`. */
+function blockAfter(marker: string, language: "sh" | "ts"): string {
+  const at = readme.indexOf(marker);
+  if (at < 0) throw new Error(`README has no "${marker}"`);
+  const start = readme.indexOf(`\`\`\`${language}\n`, at);
+  const end = readme.indexOf("\n```", start + 4);
+  return readme.slice(start + language.length + 4, end + 1);
+}
+
+function run(
+  command: string,
+  args: string[],
+  timeoutMs = 60_000,
+): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { cwd: fromRoot("."), stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    child.stdout.on("data", (chunk) => {
+      output += chunk;
+    });
+    child.stderr.on("data", (chunk) => {
+      output += chunk;
+    });
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    });
+  });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
+    });
+  });
+}
+
+let app: AppProcess;
+let port: string;
+// In the project (as the README says: its package.json makes .ts files ES modules, so top-level await
+// works), in a directory git ignores.
+const dir = fromRoot(".local/readme-examples");
+mkdirSync(dir, { recursive: true });
+/** A README TypeScript example as a file: its imports of ./shared/ point at this checkout, its port at ours. */
+const example = (name: string, source: string, replacements: Array<[string, string]> = []) => {
+  let text = source
+    .replaceAll('"./shared/', `"${fromRoot("shared")}/`)
+    .replaceAll("127.0.0.1:3000", `127.0.0.1:${port}`);
+  for (const [from, to] of replacements) text = text.replaceAll(from, to);
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+};
+
+beforeAll(async () => {
+  app = await runStart(["-c", "leaseDurationMs=4000", "-c", "maxClockSkewMs=300"]);
+  port = new URL(app.apiUrl).port;
+}, 120_000);
+afterAll(() => app?.stop());
+
+describe("the README's sticky-lookup examples, as written", () => {
+  it("the proxy example answers 400 without ?session= and 503 NoLiveServer when no server is live", async () => {
+    const proxyPort = String(await freePort());
+    const path = example("proxy.ts", blockAfter("Proxying through the lookup service", "ts"), [
+      [".listen(8080,", `.listen(${proxyPort},`],
+    ]);
+    const proxy = spawn(process.execPath, ["--import", "tsx", path], { cwd: fromRoot("."), stdio: "pipe" });
+    try {
+      let ready = false;
+      proxy.stdout.on("data", (chunk) => {
+        if (String(chunk).includes("proxy on")) ready = true;
+      });
+      const deadline = Date.now() + 20_000;
+      while (!ready && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(ready).toBe(true);
+      expect((await fetch(`http://127.0.0.1:${proxyPort}/`)).status).toBe(400);
+      const down = await fetch(`http://127.0.0.1:${proxyPort}/?session=match-9`);
+      expect(down.status).toBe(503);
+      expect(await down.json()).toEqual({ error: "NoLiveServer" });
+    } finally {
+      proxy.kill("SIGTERM");
+    }
+  }, 60_000);
+
+  it("the lookup client example prints its session's server and token, writes state and releases", async () => {
+    const path = example("lookup.ts", blockAfter("The client library `shared/lookup/client.ts`", "ts"));
+    const { code, output } = await run(process.execPath, ["--import", "tsx", path]);
+    expect(code, output).toBe(0);
+    expect(output).toContain("match-7 is on game-1 (fencing token 1)");
+    expect(output).toContain("state written, lease released");
+  }, 60_000);
+
+  it("the walkthrough: lookup, refused and waiting moves, fencing, state and hand-off", async () => {
+    const acurl = blockAfter("below). curl signs requests itself", "sh").trim();
+    expect(acurl).toMatch(/^acurl\(\) \{/);
+    const walkthrough = blockAfter("A walkthrough (with `acurl`", "sh").replaceAll(
+      "localhost:3000",
+      `127.0.0.1:${port}`,
+    );
+    // Job control, as in the interactive shell the walkthrough is written for (`kill %1 %2`).
+    const { code, output } = await run("bash", ["-c", `set -m\n${acurl}\n${walkthrough}`], 90_000);
+    expect(code, output).toBe(0);
+    const answers = output
+      .split(/(?<=\})(?=\{)|\n/)
+      .filter((line) => line.startsWith("{"))
+      .map((line) => JSON.parse(line));
+    expect(answers).toEqual([
+      expect.objectContaining({ sessionId: "match-42", serverId: "game-1", fencingToken: 1 }),
+      {
+        servers: [
+          expect.objectContaining({ serverId: "game-1" }),
+          expect.objectContaining({ serverId: "game-2" }),
+        ],
+      },
+      expect.objectContaining({ serverId: "game-1", fencingToken: 1 }),
+      { error: expect.objectContaining({ code: "LeaseHeld", retryAfterMs: expect.any(Number) }) },
+      expect.objectContaining({ serverId: "game-2", fencingToken: 2, waitedMs: expect.any(Number) }),
+      { error: expect.objectContaining({ code: "StaleFencingToken" }) },
+      expect.objectContaining({ serverId: "game-2", fencingToken: 2, state: { turn: 7 } }),
+      expect.objectContaining({ state: { turn: 7 }, fencingToken: 2 }),
+      expect.objectContaining({ serverId: "game-2", fencingToken: 2, released: true }),
+    ]);
+  }, 120_000);
+});
