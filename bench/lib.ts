@@ -5,7 +5,7 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { LambdaClient } from "@aws-sdk/client-lambda";
 import { SQSClient } from "@aws-sdk/client-sqs";
@@ -192,7 +192,21 @@ export function environmentLine(): string {
  * Writes `docs/bench/<suite>.json` and replaces the suite's section of docs/benchmarks.md (between its
  * markers), leaving the other suites' sections as they were.
  */
+let scaledRun = false;
+/** A run with --scale other than 1 is a quick look: its report goes to .local/bench/, not over the docs. */
+export function markScaledRun() {
+  scaledRun = true;
+}
+
 export function writeReport(suite: string, data: unknown, markdown: string) {
+  if (scaledRun) {
+    const dir = fromRoot(".local/bench");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, `${suite}.json`), `${JSON.stringify(data, null, 2)}\n`);
+    writeFileSync(join(dir, `${suite}.md`), `${markdown.trim()}\n`);
+    console.log(`${markdown.trim()}\n\n(a scaled run: wrote .local/bench/${suite}.md and .json; docs/ left as they were)`);
+    return;
+  }
   const jsonPath = fromRoot(`docs/bench/${suite}.json`);
   mkdirSync(dirname(jsonPath), { recursive: true });
   writeFileSync(jsonPath, `${JSON.stringify(data, null, 2)}\n`);

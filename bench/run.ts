@@ -2,10 +2,11 @@
  * `npm run bench [-- <suite>...] [--scale F]`: runs benchmark suites against the stack on a fresh local
  * cloud and writes docs/benchmarks.md and docs/bench/<suite>.json. Suites: paxos, replication, lookup, and
  * startup (npm start itself, in child processes) (default: all).
- * `--scale 0.25` runs a quarter of the operations, for a quick look.
+ * `--scale 0.25` runs a quarter of the operations, for a quick look (its report goes to .local/bench/, and
+ * the committed docs are left as they were).
  */
 import { parseArgs } from "node:util";
-import { startBenchCloud } from "./lib.ts";
+import { markScaledRun, startBenchCloud } from "./lib.ts";
 import { benchLookup } from "./lookup.ts";
 import { benchPaxos } from "./paxos.ts";
 import { benchReplication } from "./replication.ts";
@@ -42,6 +43,7 @@ if (!(scale > 0)) {
   console.error("--scale must be a positive number");
   process.exit(2);
 }
+if (scale !== 1) markScaledRun();
 
 for (const name of selected) {
   if (standalone[name]) {
