@@ -204,7 +204,9 @@ export function writeReport(suite: string, data: unknown, markdown: string) {
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, `${suite}.json`), `${JSON.stringify(data, null, 2)}\n`);
     writeFileSync(join(dir, `${suite}.md`), `${markdown.trim()}\n`);
-    console.log(`${markdown.trim()}\n\n(a scaled run: wrote .local/bench/${suite}.md and .json; docs/ left as they were)`);
+    console.log(
+      `${markdown.trim()}\n\n(a scaled run: wrote .local/bench/${suite}.md and .json; docs/ left as they were)`,
+    );
     return;
   }
   const jsonPath = fromRoot(`docs/bench/${suite}.json`);
