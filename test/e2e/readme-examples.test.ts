@@ -77,6 +77,43 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(() => app?.stop());
 
+/** Runs a README shell block with the README's own `acurl`, against this run's local cloud. */
+async function shell(marker: string) {
+  const acurl = blockAfter("below). curl signs requests itself", "sh").trim();
+  expect(acurl).toMatch(/^acurl\(\) \{/);
+  const block = blockAfter(marker, "sh").replaceAll("localhost:3000", `127.0.0.1:${port}`);
+  // Job control, as in the interactive shell the examples are written for (`kill %1 %2`).
+  const { code, output } = await run("bash", ["-c", `set -m\n${acurl}\n${block}`], 90_000);
+  expect(code, output).toBe(0);
+  // acurl prints each answer without a newline: split the JSON documents apart.
+  return output
+    .split(/(?<=\})(?=\{)|\n/)
+    .filter((line) => line.startsWith("{"))
+    .map((line) => JSON.parse(line));
+}
+
+describe("the README's Paxos and key-value examples, as written, on a fresh store", () => {
+  it("write-once, set, compare-and-set and a linearizable read", async () => {
+    expect(await shell("## Consensus (Paxos)")).toEqual([
+      expect.objectContaining({ key: "leader", won: true, value: "node-a" }),
+      expect.objectContaining({ key: "config", version: 1 }),
+      expect.objectContaining({ key: "config", version: 2 }),
+      expect.objectContaining({ key: "config", value: 2, version: 2 }),
+    ]);
+  }, 120_000);
+
+  it("all and primary writes, reads from the primary, a replica and all, and the change count", async () => {
+    const answers = await shell("## Atomic enqueue and the replicated key-value store");
+    expect(answers).toHaveLength(6);
+    expect(answers[0]).toMatchObject({ key: "cart-7", consistency: "all" });
+    expect(answers[1]).toMatchObject({ key: "cart-7", consistency: "primary" });
+    expect(answers[2]).toMatchObject({ key: "cart-7", value: { items: 4 } });
+    expect([{ items: 3 }, { items: 4 }]).toContainEqual(answers[3].value); // a replica may be behind
+    expect(answers[4]).toMatchObject({ key: "cart-7", value: { items: 4 } });
+    expect(answers[5]).toEqual({ key: "cart-7", changes: 2 });
+  }, 120_000);
+});
+
 describe("the README's sticky-lookup examples, as written", () => {
   it("the proxy example answers 400 without ?session= and 503 NoLiveServer when no server is live", async () => {
     const proxyPort = String(await freePort());
@@ -110,19 +147,7 @@ describe("the README's sticky-lookup examples, as written", () => {
   }, 60_000);
 
   it("the walkthrough: lookup, refused and waiting moves, fencing, state and hand-off", async () => {
-    const acurl = blockAfter("below). curl signs requests itself", "sh").trim();
-    expect(acurl).toMatch(/^acurl\(\) \{/);
-    const walkthrough = blockAfter("A walkthrough (with `acurl`", "sh").replaceAll(
-      "localhost:3000",
-      `127.0.0.1:${port}`,
-    );
-    // Job control, as in the interactive shell the walkthrough is written for (`kill %1 %2`).
-    const { code, output } = await run("bash", ["-c", `set -m\n${acurl}\n${walkthrough}`], 90_000);
-    expect(code, output).toBe(0);
-    const answers = output
-      .split(/(?<=\})(?=\{)|\n/)
-      .filter((line) => line.startsWith("{"))
-      .map((line) => JSON.parse(line));
+    const answers = await shell("A walkthrough (with `acurl`");
     expect(answers).toEqual([
       expect.objectContaining({ sessionId: "match-42", serverId: "game-1", fencingToken: 1 }),
       {
