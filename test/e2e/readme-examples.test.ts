@@ -6,10 +6,10 @@
  */
 import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fromRoot } from "../../infra/paths.ts";
+import { freePort } from "../../local/engines.ts";
 import { type AppProcess, runStart } from "../support/app-process.ts";
 
 const readme = readFileSync(fromRoot("README.md"), "utf8");
@@ -41,15 +41,6 @@ function run(
     child.once("exit", (code) => {
       clearTimeout(timer);
       resolve({ code, output });
-    });
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
     });
   });
 }

@@ -3,8 +3,8 @@
  * (`--app`, `--assembly`). Every port is a free one, so runs never collide.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { createServer } from "node:net";
 import { fromRoot } from "../../infra/paths.ts";
+import { freePort } from "../../local/engines.ts";
 
 export interface AppProcess {
   apiUrl: string;
@@ -14,17 +14,6 @@ export interface AppProcess {
   skipped: string[];
   output: () => string;
   stop(): Promise<void>;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
-  });
 }
 
 /** The lines of one titled list in the start-up banner ("outputs (2)" then indented lines). */
