@@ -271,8 +271,12 @@ export function slotSubsetter(
     name,
     subsets(backends: readonly string[]): string[][] {
       slots = slotting(slots, backends);
-      const list = [...slots].map(([serverId, slot]) => ({ serverId, slot }));
-      return Array.from({ length: clients }, (_, client) => slotSubset(list, client, clients, size));
+      // The list is checked and ordered once for the whole fleet, not once per client.
+      const ids = bySlot([...slots].map(([serverId, slot]) => ({ serverId, slot })));
+      const plan = planFor(clients, size);
+      return Array.from({ length: clients }, (_, client) =>
+        plan.slotsOf(client, ids.length).map((slot) => ids[slot]!),
+      );
     },
   };
 }
