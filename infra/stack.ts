@@ -1,8 +1,9 @@
 import { Duration, Stack, type StackProps } from "aws-cdk-lib";
 import { HttpIamAuthorizer } from "aws-cdk-lib/aws-apigatewayv2-authorizers";
 import type { Construct } from "constructs";
+import { api as contract } from "../shared/api/contract.ts";
 import { AppFunction } from "./constructs/app-function.ts";
-import { AppHttpApi, HttpMethod } from "./constructs/http-api.ts";
+import { AppHttpApi, stackRoutes } from "./constructs/http-api.ts";
 import { Lookup } from "./constructs/lookup.ts";
 import { Operations } from "./constructs/operations.ts";
 import { addReplicas, replicaCount } from "./constructs/replicas.ts";
@@ -47,23 +48,8 @@ export class CoordinationStack extends Stack {
       },
       // Callers need execute-api:Invoke on the API and sign their requests (SigV4).
       ...(authMode(this) === "iam" ? { authorizer: new HttpIamAuthorizer() } : {}),
-      routes: [
-        { method: HttpMethod.GET, path: "/health", public: true },
-        { method: HttpMethod.POST, path: "/paxos/{key}" },
-        { method: HttpMethod.PUT, path: "/paxos/{key}" },
-        { method: HttpMethod.GET, path: "/paxos/{key}" },
-        { method: HttpMethod.PUT, path: "/kv/{key}" },
-        { method: HttpMethod.GET, path: "/kv/{key}" },
-        { method: HttpMethod.GET, path: "/kv/{key}/changes" },
-        { method: HttpMethod.POST, path: "/servers/{serverId}/heartbeat" },
-        { method: HttpMethod.GET, path: "/servers" },
-        { method: HttpMethod.GET, path: "/sessions/{sessionId}" },
-        { method: HttpMethod.PUT, path: "/sessions/{sessionId}" },
-        { method: HttpMethod.DELETE, path: "/sessions/{sessionId}/lease" },
-        { method: HttpMethod.PUT, path: "/sessions/{sessionId}/state" },
-        { method: HttpMethod.GET, path: "/sessions/{sessionId}/state" },
-        { method: HttpMethod.GET, path: "/mesh/subsets/{clientId}" },
-      ],
+      // Every route of the API contract (shared/api/contract.ts), nothing else.
+      routes: stackRoutes(contract),
     });
 
     new Operations(this, "Operations", {

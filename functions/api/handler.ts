@@ -3,6 +3,7 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { documents, lambda } from "../../shared/adapters/clients.ts";
 import { LambdaReplicas } from "../../shared/adapters/lambda-replicas.ts";
+import { api } from "../../shared/api/contract.ts";
 import { apiConfig } from "../../shared/config.ts";
 import { IdempotentRequests } from "../../shared/idempotency/requests.ts";
 import { LeaseService } from "../../shared/leases/service.ts";
@@ -11,10 +12,10 @@ import { METRIC, METRICS_NAMESPACE } from "../../shared/observability/metrics.ts
 import { Proposer } from "../../shared/paxos/proposer.ts";
 import { readChangeCount } from "../../shared/replication/change-counter.ts";
 import { ReplicationCoordinator } from "../../shared/replication/coordinator.ts";
-import { json, router } from "../commons/http.ts";
-import { kvRoutes } from "./kv-routes.ts";
-import { lookupRoutes } from "./lookup-routes.ts";
-import { paxosRoutes } from "./paxos-routes.ts";
+import { contractRouter } from "../commons/http.ts";
+import { kvHandlers } from "./kv-routes.ts";
+import { lookupHandlers } from "./lookup-routes.ts";
+import { paxosHandlers } from "./paxos-routes.ts";
 
 const logger = new Logger();
 const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: "Api" });
@@ -51,12 +52,14 @@ const leases = new LeaseService(documents, {
   },
 });
 
-const route = router(
+// Every route of the contract (shared/api/contract.ts), one handler each.
+const route = contractRouter(
+  api,
   {
-    "GET /health": async () => json(200, { status: "ok" }),
-    ...paxosRoutes(() => proposer),
-    ...lookupRoutes(leases, new SlotStore(documents, config.SERVER_TABLE), config.MOVE_WAIT_MS),
-    ...kvRoutes(coordinator, (key) => readChangeCount(documents, config.CHANGE_COUNTER_TABLE, key)),
+    health: async () => ({ status: "ok" as const }),
+    ...paxosHandlers(() => proposer),
+    ...lookupHandlers(leases, new SlotStore(documents, config.SERVER_TABLE), config.MOVE_WAIT_MS),
+    ...kvHandlers(coordinator, (key) => readChangeCount(documents, config.CHANGE_COUNTER_TABLE, key)),
   },
   logger,
   // A request holds its key for as long as the function may run (29 s), and a little more.

@@ -1,40 +1,24 @@
-import type { APIGatewayProxyEventV2 } from "aws-lambda";
-import { z } from "zod";
-import { badRequest } from "../../shared/errors.ts";
+import { type Api, api, pick } from "../../shared/api/contract.ts";
+import { fail } from "../../shared/errors.ts";
 import type { ReplicationCoordinator } from "../../shared/replication/coordinator.ts";
-import { keySchema, valueSchema } from "../../shared/validation.ts";
-import { json, parseBody, parseWith, type Route, writeIdOf } from "../commons/http.ts";
+import { type Handlers, writeIdOf } from "../commons/http.ts";
 
-const putBody = z.object({ value: valueSchema, consistency: z.enum(["all", "primary"]) });
-const getQuery = z
-  .object({ consistency: z.enum(["all", "primary"]).optional(), replica: z.string().min(1).optional() })
-  .strict();
+export const kvContract = pick(api, "putKv", "getKv", "kvChanges");
 
-const keyOf = (event: APIGatewayProxyEventV2) =>
-  parseWith(keySchema, event.pathParameters?.key, "InvalidKey");
-
-export function kvRoutes(
+export function kvHandlers(
   coordinator: ReplicationCoordinator,
   /** The Replicator keeps the change counters; the Api only reads them. */
   readChanges: (key: string) => Promise<number>,
-): Record<string, Route> {
+): Handlers<Pick<Api, keyof typeof kvContract>> {
   return {
-    "PUT /kv/{key}": async (event) => {
-      const key = keyOf(event);
-      const { value, consistency } = parseBody(event, putBody);
-      return json(200, await coordinator.put(key, value, consistency, writeIdOf(event)));
-    },
-    "GET /kv/{key}": async (event) => {
-      const key = keyOf(event);
-      const query = parseWith(getQuery, event.queryStringParameters ?? {}, "InvalidQuery");
+    putKv: async ({ params, body }, event) =>
+      coordinator.put(params.key, body.value, body.consistency, writeIdOf(event)),
+    getKv: async ({ params: { key }, query }) => {
       if (query.consistency === "all" && query.replica)
-        throw badRequest("InvalidQuery", "ask for consistency=all or for one replica, not both");
-      if (query.consistency === "all") return json(200, await coordinator.readAll(key));
-      return json(200, await coordinator.read(key, query.replica));
+        throw fail("InvalidQuery", "ask for consistency=all or for one replica, not both");
+      if (query.consistency === "all") return coordinator.readAll(key);
+      return coordinator.read(key, query.replica);
     },
-    "GET /kv/{key}/changes": async (event) => {
-      const key = keyOf(event);
-      return json(200, { key, changes: await readChanges(key) });
-    },
+    kvChanges: async ({ params: { key } }) => ({ key, changes: await readChanges(key) }),
   };
 }

@@ -1,28 +1,16 @@
-import type { APIGatewayProxyEventV2 } from "aws-lambda";
-import { z } from "zod";
+import { type Api, api, pick } from "../../shared/api/contract.ts";
 import type { Proposer } from "../../shared/paxos/proposer.ts";
 import { proposeOnce, readRegister, setRegister } from "../../shared/paxos/register.ts";
-import { keySchema, valueSchema } from "../../shared/validation.ts";
-import { json, parseBody, parseWith, type Route, writeIdOf } from "../commons/http.ts";
+import { type Handlers, writeIdOf } from "../commons/http.ts";
 
-const proposeBody = z.object({ value: valueSchema });
-const setBody = z.object({ value: valueSchema, ifVersion: z.number().int().min(0).optional() });
+export const paxosContract = pick(api, "proposeOnce", "setRegister", "readRegister");
 
-const keyOf = (event: APIGatewayProxyEventV2) =>
-  parseWith(keySchema, event.pathParameters?.key, "InvalidKey");
-
-export function paxosRoutes(proposer: () => Proposer): Record<string, Route> {
+export function paxosHandlers(proposer: () => Proposer): Handlers<Pick<Api, keyof typeof paxosContract>> {
   return {
-    "POST /paxos/{key}": async (event) => {
-      const key = keyOf(event);
-      const { value } = parseBody(event, proposeBody);
-      return json(200, await proposeOnce(proposer(), key, value, writeIdOf(event)));
-    },
-    "PUT /paxos/{key}": async (event) => {
-      const key = keyOf(event);
-      const { value, ifVersion } = parseBody(event, setBody);
-      return json(200, await setRegister(proposer(), key, value, ifVersion, writeIdOf(event)));
-    },
-    "GET /paxos/{key}": async (event) => json(200, await readRegister(proposer(), keyOf(event))),
+    proposeOnce: async ({ params, body }, event) =>
+      proposeOnce(proposer(), params.key, body.value, writeIdOf(event)),
+    setRegister: async ({ params, body }, event) =>
+      setRegister(proposer(), params.key, body.value, body.ifVersion, writeIdOf(event)),
+    readRegister: async ({ params }) => readRegister(proposer(), params.key),
   };
 }

@@ -1,18 +1,38 @@
 import { randomUUID } from "node:crypto";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import type { z } from "zod";
-import { AppError, badRequest } from "../../shared/errors.ts";
+import {
+  type AnyRoute,
+  ERROR_STATUS,
+  PATH_PARAM_CODES,
+  type ParsedInput,
+  pathParamsOf,
+  type RouteOutput,
+  routeKey,
+} from "../../shared/api/contract.ts";
+import { DomainError, type ErrorCode, fail } from "../../shared/errors.ts";
 import { fingerprint, type IdempotentRequests } from "../../shared/idempotency/requests.ts";
-import { numberProblem } from "../../shared/validation.ts";
+import { keySchema, numberProblem } from "../../shared/validation.ts";
 
-export type Route = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
+type Route = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
+
+/** A route's logic: its validated input in, its answer out (the router makes the 200 and the errors). */
+export type Handler<R extends AnyRoute> = (
+  input: ParsedInput<R>,
+  event: APIGatewayProxyEventV2,
+) => Promise<RouteOutput<R>>;
+
+/** One handler for every route of a contract: a missing or an extra one does not compile. */
+export type Handlers<C extends Record<string, AnyRoute>> = { [N in keyof C]: Handler<C[N]> };
 
 export function json(status: number, body: unknown): APIGatewayProxyStructuredResultV2 {
   return { statusCode: status, headers: { "content-type": "application/json" }, body: JSON.stringify(body) };
 }
 
-export function errorResponse(error: AppError): APIGatewayProxyStructuredResultV2 {
-  return json(error.status, { error: { code: error.code, message: error.message, ...error.details } });
+export function errorResponse(error: DomainError): APIGatewayProxyStructuredResultV2 {
+  return json(ERROR_STATUS[error.code], {
+    error: { code: error.code, message: error.message, ...error.details },
+  });
 }
 
 /** Parses the JSON body and validates it; bad input becomes a 400 before anything is written. */
@@ -23,21 +43,21 @@ export function parseBody<T extends z.ZodType>(event: APIGatewayProxyEventV2, sc
     try {
       raw = JSON.parse(text);
     } catch {
-      throw badRequest("InvalidJson", "the request body is not valid JSON");
+      throw fail("InvalidJson", "the request body is not valid JSON");
     }
     const problem = numberProblem(text);
-    if (problem) throw badRequest("InvalidNumber", problem);
+    if (problem) throw fail("InvalidNumber", problem);
   }
   return parseWith(schema, raw, "InvalidBody");
 }
 
-export function parseWith<T extends z.ZodType>(schema: T, raw: unknown, code: string): z.infer<T> {
+export function parseWith<T extends z.ZodType>(schema: T, raw: unknown, code: ErrorCode): z.infer<T> {
   const result = schema.safeParse(raw);
   if (!result.success) {
     const message = result.error.issues
       .map((issue) => (issue.path.length ? `${issue.path.join(".")}: ${issue.message}` : issue.message))
       .join("; ");
-    throw badRequest(code, message);
+    throw fail(code, message);
   }
   return result.data;
 }
@@ -50,7 +70,7 @@ export function idempotencyKeyOf(event: APIGatewayProxyEventV2): string | undefi
   const key = event.headers?.["idempotency-key"];
   if (key === undefined) return undefined;
   if (!IDEMPOTENCY_KEY.test(key))
-    throw badRequest("InvalidIdempotencyKey", "Idempotency-Key must be 1 to 255 printable ASCII characters");
+    throw fail("InvalidIdempotencyKey", "Idempotency-Key must be 1 to 255 printable ASCII characters");
   return key;
 }
 
@@ -66,38 +86,71 @@ export function writeIdOf(event: APIGatewayProxyEventV2): string {
 const WRITES = /^(POST|PUT|DELETE) /;
 
 /**
- * Dispatches on API Gateway's route key ("GET /health") and maps typed errors to responses, once. Write
- * routes honour an Idempotency-Key header through `idempotency` (see shared/idempotency/requests.ts).
+ * The Api's router, derived from the contract: it dispatches on API Gateway's route key ("GET /health")
+ * to the handler of that route, validates the path, query and body with the route's schemas first (bad
+ * input answers 400 before anything runs), and maps domain errors to statuses, once. Write routes honour
+ * an Idempotency-Key header through `idempotency` (see shared/idempotency/requests.ts).
  */
-export function router(
-  routes: Record<string, Route>,
+export function contractRouter<C extends Record<string, AnyRoute>>(
+  contract: C,
+  handlers: Handlers<C>,
   log: { error(message: string, error: Error | string): void },
   idempotency?: IdempotentRequests,
   /** Told of every 5xx answer's error code (a metric). */
   onServerError: (code: string) => void = () => {},
 ) {
+  const routes: Record<string, Route> = {};
+  for (const [name, route] of Object.entries(contract)) {
+    const handler = handlers[name as keyof C] as Handler<AnyRoute>;
+    const params = pathParamsOf(route.path);
+    routes[routeKey(route)] = async (event) => {
+      const input = {
+        params: Object.fromEntries(
+          params.map((param) => [
+            param,
+            parseWith(keySchema, event.pathParameters?.[param], PATH_PARAM_CODES[param]),
+          ]),
+        ),
+        query: route.query ? parseWith(route.query, event.queryStringParameters ?? {}, "InvalidQuery") : {},
+        body: route.body ? parseBody(event, route.body) : undefined,
+      } as ParsedInput<AnyRoute>;
+      return json(200, await handler(input, event));
+    };
+  }
+  return dispatch(routes, log, idempotency, onServerError);
+}
+
+/** The route keys a router built from `contract` serves (what the contract test compares). */
+export const servedRouteKeys = (contract: Record<string, AnyRoute>) => Object.values(contract).map(routeKey);
+
+function dispatch(
+  routes: Record<string, Route>,
+  log: { error(message: string, error: Error | string): void },
+  idempotency: IdempotentRequests | undefined,
+  onServerError: (code: string) => void,
+) {
   const run = async (route: Route, event: APIGatewayProxyEventV2) => {
     try {
       return await route(event);
     } catch (error) {
-      if (error instanceof AppError) {
-        if (error.status >= 500) onServerError(error.code);
+      if (error instanceof DomainError) {
+        if (ERROR_STATUS[error.code] >= 500) onServerError(error.code);
         return errorResponse(error);
       }
       log.error("unhandled error", error instanceof Error ? error : String(error));
       onServerError("InternalError");
-      return errorResponse(new AppError(500, "InternalError", "internal error"));
+      return errorResponse(fail("InternalError", "internal error"));
     }
   };
   return async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
     const route = routes[event.routeKey];
-    if (!route) return errorResponse(new AppError(404, "RouteNotFound", `no route ${event.routeKey}`));
+    if (!route) return errorResponse(fail("RouteNotFound", `no route ${event.routeKey}`));
     if (!idempotency || !WRITES.test(event.routeKey)) return run(route, event);
     let key: string | undefined;
     try {
       key = idempotencyKeyOf(event);
     } catch (error) {
-      return errorResponse(error as AppError);
+      return errorResponse(error as DomainError);
     }
     if (key === undefined) return run(route, event);
     const scoped = `${event.routeKey} ${event.rawPath} ${key}`;
@@ -113,11 +166,11 @@ export function router(
         };
       case "mismatch":
         return errorResponse(
-          new AppError(422, "IdempotencyKeyReused", "this Idempotency-Key was used with a different request"),
+          fail("IdempotencyKeyReused", "this Idempotency-Key was used with a different request"),
         );
       case "in-progress": {
         const response = errorResponse(
-          new AppError(409, "RequestInProgress", "a request with this Idempotency-Key is still running", {
+          fail("RequestInProgress", "a request with this Idempotency-Key is still running", {
             retryAfterMs: begun.retryAfterMs,
           }),
         );

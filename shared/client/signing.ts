@@ -95,7 +95,9 @@ export async function signatureHeaders(
 }
 
 /** `fetch` that signs every request (string bodies only: what the API takes is JSON). */
-export function signedFetch(options: SignOptions): typeof fetch {
+export function signedFetch(options: SignOptions & { fetch?: typeof fetch }): typeof fetch {
+  // The fetch to send with is looked up per call (global fetch unless one is given).
+  const send: typeof fetch = (input, init) => (options.fetch ?? fetch)(input, init);
   return (async (input: string | URL | Request, init: RequestInit = {}) => {
     const url = new URL(input instanceof Request ? input.url : input);
     const method = (init.method ?? "GET").toUpperCase();
@@ -106,6 +108,6 @@ export function signedFetch(options: SignOptions): typeof fetch {
     const signed = await signatureHeaders(method, url, body, headers, options);
     // fetch sets Host itself (from the URL, the same value that was signed).
     const { host: _, ...rest } = signed;
-    return fetch(url, { ...init, method, headers: rest });
+    return send(url, { ...init, method, headers: rest });
   }) as typeof fetch;
 }

@@ -20,7 +20,7 @@ import {
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
 import { conditionalWrite, transact } from "../dynamodb/transactions.ts";
-import { conflict, notFound, unavailable } from "../errors.ts";
+import { fail } from "../errors.ts";
 import { rendezvous } from "../mesh/hashing.ts";
 import {
   canExtendRegistration,
@@ -90,7 +90,7 @@ export class LeaseService {
   async heartbeat(serverId: string) {
     let server: ServerRecord | undefined;
     for (let attempt = 0; attempt < 5 && !server; attempt++) server = await this.renewRegistration(serverId);
-    if (!server) throw unavailable("Contention", `could not register ${serverId}; retry`, { serverId });
+    if (!server) throw fail("Contention", `could not register ${serverId}; retry`, { serverId });
     const leases = (await this.readLeases(await this.sessionsListedFor(serverId))).flatMap((lease) => {
       const expiresAt = leaseExpiry(lease, server);
       return expiresAt === undefined || lease.serverId !== serverId || lease.serverEpoch !== server.epoch
@@ -221,12 +221,12 @@ export class LeaseService {
         live.map((server) => server.serverId),
       );
       const target = live.find((server) => server.serverId === chosen);
-      if (!target) throw unavailable("NoLiveServer", "no server is live: none has sent a heartbeat recently");
+      if (!target) throw fail("NoLiveServer", "no server is live: none has sent a heartbeat recently");
       const assigned = await this.assign(sessionId, lease, holder, target);
       if (assigned) return assigned;
       // Someone else changed the lease first (a concurrent first lookup): read who won.
     }
-    throw unavailable("Contention", `could not assign ${sessionId}; retry`, { sessionId });
+    throw fail("Contention", `could not assign ${sessionId}; retry`, { sessionId });
   }
 
   /**
@@ -247,7 +247,7 @@ export class LeaseService {
     while (this.now() <= deadline) {
       const target = await this.server(serverId);
       if (!serverLive(target, this.now()))
-        throw conflict("ServerNotLive", `${serverId} is not live: it has not sent a heartbeat recently`, {
+        throw fail("ServerNotLive", `${serverId} is not live: it has not sent a heartbeat recently`, {
           serverId,
         });
       const { lease, holder } = await this.read(sessionId);
@@ -272,14 +272,14 @@ export class LeaseService {
       const retryAfterMs = Math.max(0, status.reassignableAt - now + 1);
       const pause = Math.min(this.options.pollMs ?? 100, retryAfterMs);
       if (!wait || waited() + pause > maxWaitMs)
-        throw conflict("LeaseHeld", `${status.serverId} holds ${sessionId} for up to ${retryAfterMs} ms`, {
+        throw fail("LeaseHeld", `${status.serverId} holds ${sessionId} for up to ${retryAfterMs} ms`, {
           sessionId,
           serverId: status.serverId,
           retryAfterMs,
         });
       await this.sleep(pause);
     }
-    throw unavailable("Contention", `could not move ${sessionId}; retry`, { sessionId });
+    throw fail("Contention", `could not move ${sessionId}; retry`, { sessionId });
   }
 
   /** The holder gives the lease up at once (graceful handoff). */
@@ -301,12 +301,12 @@ export class LeaseService {
         ReturnValuesOnConditionCheckFailure: "ALL_OLD",
       }),
     );
-    if (released.ok) return { sessionId, serverId, fencingToken, released: true };
+    if (released.ok) return { sessionId, serverId, fencingToken, released: true as const };
     const current = released.old;
-    if (!current) throw notFound("SessionNotFound", `${sessionId} has never been assigned`, { sessionId });
+    if (!current) throw fail("SessionNotFound", `${sessionId} has never been assigned`, { sessionId });
     if (current.released && fenceAccepts(current, serverId, fencingToken))
-      return { sessionId, serverId, fencingToken, released: true };
-    throw conflict("StaleFencingToken", `${serverId} with token ${fencingToken} does not hold ${sessionId}`, {
+      return { sessionId, serverId, fencingToken, released: true as const };
+    throw fail("StaleFencingToken", `${serverId} with token ${fencingToken} does not hold ${sessionId}`, {
       sessionId,
       fencingToken: current.fencingToken,
     });
@@ -321,7 +321,7 @@ export class LeaseService {
   async writeState(sessionId: string, serverId: string, fencingToken: number, state: unknown) {
     for (let attempt = 0; attempt < 5; attempt++) {
       const { lease, holder } = await this.read(sessionId);
-      if (!lease) throw notFound("SessionNotFound", `${sessionId} has never been assigned`, { sessionId });
+      if (!lease) throw fail("SessionNotFound", `${sessionId} has never been assigned`, { sessionId });
       const now = this.now();
       const status = leaseStatus(lease, holder, now, this.config);
       const live = status.status === "held" && status.fencingToken === fencingToken;
@@ -331,7 +331,7 @@ export class LeaseService {
           : lease.released
             ? "was released"
             : "has expired";
-        throw conflict("StaleFencingToken", `token ${fencingToken} of ${serverId} ${why}`, {
+        throw fail("StaleFencingToken", `token ${fencingToken} of ${serverId} ${why}`, {
           sessionId,
           fencingToken: lease.fencingToken,
         });
@@ -367,13 +367,13 @@ export class LeaseService {
       if (await this.transact(actions)) return { sessionId, serverId, fencingToken, state };
       // The lease or the registration changed since it was read: decide again on what they are now.
     }
-    throw unavailable("Contention", `could not store the state of ${sessionId}; retry`, { sessionId });
+    throw fail("Contention", `could not store the state of ${sessionId}; retry`, { sessionId });
   }
 
   async readState(sessionId: string) {
     const { lease } = await this.read(sessionId, false);
-    if (lease?.state === undefined)
-      throw notFound("StateNotFound", `${sessionId} has no state`, { sessionId });
+    if (lease?.state === undefined || lease.stateToken === undefined)
+      throw fail("StateNotFound", `${sessionId} has no state`, { sessionId });
     return { sessionId, state: JSON.parse(lease.state), fencingToken: lease.stateToken };
   }
 

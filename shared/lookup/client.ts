@@ -8,7 +8,10 @@
  *   const { serverId } = await lookup.lookup("game-42");          // cached while the lease lives
  *   await lookup.writeState("game-42", "server-a", { turn: 7 });   // fenced with the cached token
  */
+import type { Api } from "../api/contract.ts";
+import { type ApiClientOptions, ApiError, ContractClient } from "../client/contract-client.ts";
 import { holderValidUntil } from "../leases/rules.ts";
+
 export interface CachedAssignment {
   sessionId: string;
   serverId: string;
@@ -16,37 +19,30 @@ export interface CachedAssignment {
   fencingToken: number;
 }
 
-export class LookupError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly details: Record<string, unknown> = {},
-  ) {
-    super(message);
-    this.name = code;
-  }
-}
+/** An error answer of the lookup service (the API client's ApiError). */
+export const LookupError = ApiError;
+export type LookupError = ApiError;
 
-export interface LookupClientOptions {
-  baseUrl: string;
+export interface LookupClientOptions extends Partial<ApiClientOptions> {
   /** The service's clock-skew bound: a cached lease is trusted until `leaseExpiresAt - maxSkewMs`. */
   maxSkewMs: number;
-  fetch?: typeof fetch;
   now?: () => number;
+  /** The API client to call through (else one is made from baseUrl, fetch, signing, ...). */
+  client?: ContractClient<Api>;
 }
 
 export class LookupClient {
   private readonly cache = new Map<string, CachedAssignment>();
   /** The highest token this client gave up per session: an answer carrying it or a lower one is stale. */
   private readonly released = new Map<string, number>();
-  private readonly fetch: typeof fetch;
+  private readonly client: ContractClient<Api>;
   private readonly now: () => number;
   /** Calls that went to the service, for whoever wants to see the cache work. */
   remoteLookups = 0;
 
   constructor(private readonly options: LookupClientOptions) {
-    this.fetch = options.fetch ?? fetch;
+    if (!options.client && !options.baseUrl) throw new Error("LookupClient needs a client or a baseUrl");
+    this.client = options.client ?? new ContractClient({ ...options, baseUrl: options.baseUrl! });
     this.now = options.now ?? Date.now;
   }
 
@@ -58,10 +54,9 @@ export class LookupClient {
     // not ours any more, so it is neither used nor cached; ask again.
     for (let attempt = 0; attempt < 3; attempt++) {
       this.remoteLookups++;
-      const assignment = (await this.call(
-        "GET",
-        `/sessions/${encodeURIComponent(sessionId)}`,
-      )) as CachedAssignment;
+      const assignment = await this.call(sessionId, () =>
+        this.client.call("lookup", { params: { sessionId } }),
+      );
       if (assignment.fencingToken <= (this.released.get(sessionId) ?? 0)) continue;
       this.cache.set(sessionId, assignment);
       return assignment;
@@ -83,10 +78,12 @@ export class LookupClient {
       );
     this.cache.delete(sessionId);
     this.released.set(sessionId, Math.max(this.released.get(sessionId) ?? 0, assignment.fencingToken));
-    await this.call("DELETE", `/sessions/${encodeURIComponent(sessionId)}/lease`, {
-      serverId,
-      fencingToken: assignment.fencingToken,
-    });
+    await this.call(sessionId, () =>
+      this.client.call("release", {
+        params: { sessionId },
+        body: { serverId, fencingToken: assignment.fencingToken },
+      }),
+    );
   }
 
   invalidate(sessionId: string): void {
@@ -107,27 +104,48 @@ export class LookupClient {
         `${sessionId} is held by ${assignment.serverId}, not ${serverId}`,
       );
     }
-    await this.call("PUT", `/sessions/${encodeURIComponent(sessionId)}/state`, {
-      serverId,
-      fencingToken: assignment.fencingToken,
-      state,
-    });
+    await this.call(sessionId, () =>
+      this.client.call("writeState", {
+        params: { sessionId },
+        body: { serverId, fencingToken: assignment.fencingToken, state },
+      }),
+    );
   }
 
-  private async call(method: string, path: string, body?: unknown): Promise<unknown> {
-    const response = await this.fetch(`${this.options.baseUrl.replace(/\/$/, "")}${path}`, {
-      method,
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await response.text();
-    const parsed = text ? JSON.parse(text) : undefined;
-    if (response.ok) return parsed;
-    const error = parsed?.error ?? {};
-    if (response.status === 409) {
-      // The session moved or its token is old: the cached assignment is wrong.
-      const sessionId = decodeURIComponent(path.split("/")[2] ?? "");
-      this.invalidate(sessionId);
+  /**
+   * Moves the session to `serverId` (waiting out the holder's lease: the service waits a bounded time,
+   * then answers 409 LeaseHeld with retryAfterMs, and this waits that long and asks again, up to
+   * `maxWaitMs`), then caches the new assignment.
+   */
+  async move(
+    sessionId: string,
+    serverId: string,
+    maxWaitMs = 60_000,
+  ): Promise<CachedAssignment & { waitedMs: number }> {
+    this.cache.delete(sessionId);
+    const started = this.now();
+    for (;;) {
+      try {
+        const moved = await this.client.call("move", { params: { sessionId }, body: { serverId } });
+        const { waitedMs: _, ...assignment } = moved;
+        this.cache.set(sessionId, assignment);
+        return { ...assignment, waitedMs: this.now() - started };
+      } catch (error) {
+        const retryAfterMs =
+          error instanceof ApiError && error.code === "LeaseHeld" ? error.details.retryAfterMs : undefined;
+        if (typeof retryAfterMs !== "number" || this.now() - started + retryAfterMs > maxWaitMs) throw error;
+        await new Promise((resolve) => setTimeout(resolve, retryAfterMs));
+      }
     }
-    throw new LookupError(response.status, error.code ?? "HttpError", error.message ?? text, error);
+  }
+
+  /** Calls the service about `sessionId`; a 409 (moved, or an old token) drops the cached assignment. */
+  private async call<T>(sessionId: string, request: () => Promise<T>): Promise<T> {
+    try {
+      return await request();
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 409) this.invalidate(sessionId);
+      throw error;
+    }
   }
 }

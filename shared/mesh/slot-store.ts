@@ -12,7 +12,7 @@
  */
 import { type DynamoDBDocumentClient, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { conditionalWrite } from "../dynamodb/transactions.ts";
-import { unavailable } from "../errors.ts";
+import { fail } from "../errors.ts";
 import { assignSlots } from "./balanced.ts";
 
 export const SLOT_MAP_KEY = "#mesh-slots";
@@ -54,7 +54,7 @@ export class SlotStore {
       );
       if (written.ok) return next;
     }
-    throw unavailable("Contention", "the mesh slot map kept changing under this update; retry");
+    throw fail("Contention", "the mesh slot map kept changing under this update; retry");
   }
 
   private async read(): Promise<StoredSlots | undefined> {

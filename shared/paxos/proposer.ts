@@ -15,7 +15,7 @@
  * another (two of them sending different states at the one warm ballot would let replicas disagree at
  * that ballot); calls on different keys run side by side. The warm cache is a bounded LRU.
  */
-import { unavailable } from "../errors.ts";
+import { fail } from "../errors.ts";
 import type {
   Accepted,
   AcceptorRequest,
@@ -218,7 +218,7 @@ export class Proposer {
         this.majority;
       this.noteConflicts(key, accepted, unanswered);
     }
-    throw unavailable("Contention", `no majority agreed on ${key} within ${maxRounds} rounds; retry later`, {
+    throw fail("Contention", `no majority agreed on ${key} within ${maxRounds} rounds; retry later`, {
       key,
     });
   }
@@ -229,7 +229,7 @@ export class Proposer {
     if (answered < this.majority && unanswered >= 2) {
       // Not contention: too few replicas answered at all.
       this.warm.delete(key);
-      throw unavailable(
+      throw fail(
         "NoQuorum",
         `only ${answered} of ${this.options.transport.replicaIds.length} replicas answered; a majority is ${this.majority}`,
         { key, answered, replicas: this.options.transport.replicaIds.length },

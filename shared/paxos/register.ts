@@ -7,7 +7,7 @@
  * overwritten; a set (PUT) on it answers 409 KeyKindConflict, and so does a POST on a rewritable key.
  */
 import { randomUUID } from "node:crypto";
-import { conflict, notFound, unavailable } from "../errors.ts";
+import { fail } from "../errors.ts";
 import type { RegisterState } from "./acceptor.ts";
 import type { Proposer } from "./proposer.ts";
 
@@ -18,7 +18,7 @@ export interface RegisterValue {
 }
 
 const kindConflict = (key: string, writeOnce: boolean) =>
-  conflict(
+  fail(
     "KeyKindConflict",
     writeOnce
       ? `${key} is a write-once key (POST): it cannot be set`
@@ -123,7 +123,7 @@ export async function setRegister(
   if (tookEffect) return { key, value, version: tookEffect.version };
   if (after?.writeOnce) throw kindConflict(key, true);
   if (after?.origin !== origin) {
-    throw conflict("VersionConflict", `version is ${after?.version ?? 0}, not ${ifVersion}`, {
+    throw fail("VersionConflict", `version is ${after?.version ?? 0}, not ${ifVersion}`, {
       key,
       value: after?.value ?? null,
       version: after?.version ?? 0,
@@ -133,13 +133,13 @@ export async function setRegister(
 }
 
 const outcomeUnknown = (key: string) =>
-  unavailable("OutcomeUnknown", `a write to ${key} may or may not have taken effect; read it and retry`, {
+  fail("OutcomeUnknown", `a write to ${key} may or may not have taken effect; read it and retry`, {
     key,
   });
 
 /** A linearizable read. */
 export async function readRegister(proposer: Proposer, key: string): Promise<RegisterValue> {
   const { after } = await proposer.change(key, (current) => current);
-  if (!after) throw notFound("KeyNotFound", `${key} was never written`, { key });
+  if (!after) throw fail("KeyNotFound", `${key} was never written`, { key });
   return { key, value: after.value, version: after.version };
 }

@@ -12,7 +12,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { ReplicaInvoker, ReplicaRequest, ReplyTo, StoredValue } from "../contracts/replica.ts";
-import { badRequest, notFound, unavailable } from "../errors.ts";
+import { fail } from "../errors.ts";
 
 export type Consistency = "all" | "primary";
 
@@ -55,7 +55,7 @@ export class ReplicationCoordinator {
         value,
       });
     } catch {
-      throw unavailable(
+      throw fail(
         "ReplicaUnavailable",
         `the primary ${this.primary} did not confirm the write; it may or may not have been committed`,
         { key, missing: [this.primary] },
@@ -71,7 +71,7 @@ export class ReplicationCoordinator {
     const missing = others.filter((_, index) => applied[index]!.status === "rejected");
     acks.push(...others.filter((_, index) => applied[index]!.status === "fulfilled"));
     if (missing.length > 0) {
-      throw unavailable(
+      throw fail(
         "ReplicaUnavailable",
         `${missing.join(", ")} did not apply version ${committed.version}; the write is committed on the primary and reaches them through the queue`,
         { key, version: committed.version, acks, missing },
@@ -83,7 +83,7 @@ export class ReplicationCoordinator {
   /** From the primary, or from one replica (which may be stale). */
   async read(key: string, replicaId = this.primary): Promise<StoredValue & { replica: string }> {
     if (!this.replicas.replicaIds.includes(replicaId))
-      throw badRequest(
+      throw fail(
         "InvalidReplica",
         `no replica ${replicaId}; replicas: ${this.replicas.replicaIds.join(", ")}`,
       );
@@ -91,9 +91,9 @@ export class ReplicationCoordinator {
     try {
       stored = await this.call(replicaId, { op: "read" as const, key });
     } catch {
-      throw unavailable("ReplicaUnavailable", `${replicaId} did not answer`, { key, missing: [replicaId] });
+      throw fail("ReplicaUnavailable", `${replicaId} did not answer`, { key, missing: [replicaId] });
     }
-    if (!stored) throw notFound("KeyNotFound", `${key} is not on ${replicaId}`, { key, replica: replicaId });
+    if (!stored) throw fail("KeyNotFound", `${key} is not on ${replicaId}`, { key, replica: replicaId });
     return { ...stored, replica: replicaId };
   }
 
@@ -103,13 +103,13 @@ export class ReplicationCoordinator {
     const reads = await Promise.allSettled(ids.map((id) => this.call(id, { op: "read" as const, key })));
     const missing = ids.filter((_, index) => reads[index]!.status === "rejected");
     if (missing.length > 0)
-      throw unavailable("ReplicaUnavailable", `${missing.join(", ")} did not answer`, { key, missing });
+      throw fail("ReplicaUnavailable", `${missing.join(", ")} did not answer`, { key, missing });
     const values = reads.map((read) => (read as PromiseFulfilledResult<StoredValue | null>).value);
     const newest = values.reduce<StoredValue | null>(
       (best, value) => (value && (!best || value.version > best.version) ? value : best),
       null,
     );
-    if (!newest) throw notFound("KeyNotFound", `${key} was never written`, { key });
+    if (!newest) throw fail("KeyNotFound", `${key} was never written`, { key });
     const stale = ids.filter((_, index) => values[index]?.version !== newest.version);
     const repairs = await Promise.allSettled(
       stale.map((id) => this.call(id, { op: "apply" as const, ...newest })),

@@ -3,6 +3,7 @@
  * sessions are assigned, kept, moved, released and fenced through the HTTP API.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ApiClient, ApiError } from "../../shared/client/api-client.ts";
 import { LookupClient, LookupError } from "../../shared/lookup/client.ts";
 import { type SlottedBackend, slotSubset } from "../../shared/mesh/balanced.ts";
 import { deterministicSubset } from "../../shared/mesh/subsetting.ts";
@@ -264,5 +265,49 @@ describe("the client library", () => {
     expect((error as LookupError).code).toBe("StaleFencingToken");
     expect(await client.lookup(id)).toMatchObject({ serverId: other, fencingToken: first.fencingToken + 1 });
     expect(client.remoteLookups).toBe(2);
+  });
+});
+
+describe("the typed client: a server the client cannot reach but the service still sees live", () => {
+  it("moves the session away, waiting out the old lease while the old server keeps heartbeating, then follows it", async () => {
+    const client = new ApiClient({ baseUrl: target.baseUrl, fetch: target.fetch, maxSkewMs: SKEW_MS });
+    const id = `failover-${run}`;
+    const first = await client.sessions.lookup(id);
+    await client.sessions.writeState(id, first.serverId, { turn: 1 });
+    const unreachable = first.serverId;
+    const movingAt = Date.now();
+
+    // The client cannot reach `unreachable`, yet the service lists it: it heartbeats throughout.
+    expect((await client.servers.list()).servers.map((server) => server.serverId)).toContain(unreachable);
+    const moved = await client.sessions.failover(id, unreachable);
+    const movedAt = Date.now();
+
+    expect(moved.serverId).not.toBe(unreachable);
+    expect(moved.fencingToken).toBeGreaterThan(first.fencingToken);
+    // The old lease was waited out, never cut short: the move completed after the lease the client saw.
+    expect(movedAt).toBeGreaterThanOrEqual(first.leaseExpiresAt);
+    expect(lastBeat.get(unreachable)!.sentAt).toBeGreaterThan(movingAt);
+    expect((await client.servers.list()).servers.map((server) => server.serverId)).toContain(unreachable);
+    // The old server's renewals no longer carry the session, and its token no longer writes.
+    const beat = await client.servers.heartbeat(unreachable);
+    expect(beat.leases.map((lease) => lease.sessionId)).not.toContain(id);
+    const stale = await client
+      .call("writeState", {
+        params: { sessionId: id },
+        body: { serverId: unreachable, fencingToken: first.fencingToken, state: { turn: 2 } },
+      })
+      .catch((error: unknown) => error);
+    expect(stale).toBeInstanceOf(ApiError);
+    expect(stale).toMatchObject({ code: "StaleFencingToken", outcome: "failed" });
+    // The client follows the session: its cached lookup names the new server, which writes with its token.
+    const remote = client.lookups.remoteLookups;
+    expect(await client.sessions.lookup(id)).toMatchObject({ serverId: moved.serverId });
+    expect(client.lookups.remoteLookups).toBe(remote);
+    await client.sessions.writeState(id, moved.serverId, { turn: 2 });
+    expect(await client.sessions.readState(id)).toEqual({
+      sessionId: id,
+      state: { turn: 2 },
+      fencingToken: moved.fencingToken,
+    });
   });
 });

@@ -2,7 +2,8 @@
 import { CreateTableCommand } from "@aws-sdk/client-dynamodb";
 import { GetCommand } from "@aws-sdk/lib-dynamodb";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { AppError } from "../../shared/errors.ts";
+import { ERROR_STATUS } from "../../shared/api/contract.ts";
+import { DomainError } from "../../shared/errors.ts";
 import { LEASES_BY_SERVER_INDEX, LeaseService } from "../../shared/leases/service.ts";
 import { rendezvous } from "../../shared/mesh/hashing.ts";
 import { createPkTable, isolatedDocuments } from "../support/dynamodb.ts";
@@ -62,7 +63,8 @@ const conflictOf = async (promise: Promise<unknown>) => {
   try {
     await promise;
   } catch (error) {
-    if (error instanceof AppError) return { status: error.status, code: error.code, ...error.details };
+    if (error instanceof DomainError)
+      return { status: ERROR_STATUS[error.code], code: error.code, ...error.details };
     throw error;
   }
   throw new Error("expected an error");

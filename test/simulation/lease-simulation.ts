@@ -17,7 +17,7 @@
  * - fenced-state: no state write lands with a token lower than one that landed before.
  */
 import { DeleteCommand, type DynamoDBDocumentClient, UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import { AppError } from "../../shared/errors.ts";
+import { DomainError } from "../../shared/errors.ts";
 import { holderValidUntil, type LeaseConfig } from "../../shared/leases/rules.ts";
 import { LEASES_BY_SERVER_INDEX, LeaseService } from "../../shared/leases/service.ts";
 import { seededRandom } from "../../shared/mesh/random.ts";
@@ -156,7 +156,7 @@ export async function simulateLeases(
     });
 
   const ignoreConflicts = (error: unknown) => {
-    if (!(error instanceof AppError)) throw error;
+    if (!(error instanceof DomainError)) throw error;
   };
 
   const heartbeat = async (serverId: string) => {

@@ -24,8 +24,8 @@
 import { Logger } from "@aws-lambda-powertools/logger";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
-import { kvRoutes } from "../../functions/api/kv-routes.ts";
-import { router } from "../../functions/commons/http.ts";
+import { kvContract, kvHandlers } from "../../functions/api/kv-routes.ts";
+import { contractRouter } from "../../functions/commons/http.ts";
 import { outboxReplayHandler } from "../../functions/outbox-replay/outbox-replay.ts";
 import { relayHandler } from "../../functions/relay/stream-relay.ts";
 import { replicaHandler } from "../../functions/replica/replica.ts";
@@ -334,8 +334,9 @@ export async function simulateOutbox(
   const api = async (event: APIGatewayProxyEventV2) => {
     const run = invocation();
     const documents = run.client(network) as unknown as DynamoDBDocumentClient;
-    const handle = router(
-      kvRoutes(new ReplicationCoordinator(replicas(run), CALL_TIMEOUT_MS), async () => 0),
+    const handle = contractRouter(
+      kvContract,
+      kvHandlers(new ReplicationCoordinator(replicas(run), CALL_TIMEOUT_MS), async () => 0),
       silent,
       new IdempotentRequests(documents, "Idempotency", { inProgressMs: 35_000, now }),
     );

@@ -8,7 +8,8 @@
  * promise chain settles before the next, so a seed always replays the same execution.
  */
 
-import { AppError } from "../../shared/errors.ts";
+import { ERROR_STATUS } from "../../shared/api/contract.ts";
+import { DomainError } from "../../shared/errors.ts";
 import { seededRandom } from "../../shared/mesh/random.ts";
 import {
   type AcceptorRecord,
@@ -352,7 +353,7 @@ async function perform(
       }
       case "set": {
         const answer = await setRegister(proposer, key, op.value, op.ifVersion).catch((error) => {
-          if (bug === "retry-unknown" && error instanceof AppError && error.status === 503)
+          if (bug === "retry-unknown" && error instanceof DomainError && ERROR_STATUS[error.code] === 503)
             return setRegister(proposer, key, op.value, op.ifVersion);
           throw error;
         });
@@ -360,9 +361,9 @@ async function perform(
       }
     }
   } catch (error) {
-    if (error instanceof AppError && error.code === "KeyNotFound") return { kind: "get", found: false };
-    if (error instanceof AppError && error.code === "KeyKindConflict") return { kind: "conflict" };
-    if (error instanceof AppError && error.code === "VersionConflict") {
+    if (error instanceof DomainError && error.code === "KeyNotFound") return { kind: "get", found: false };
+    if (error instanceof DomainError && error.code === "KeyKindConflict") return { kind: "conflict" };
+    if (error instanceof DomainError && error.code === "VersionConflict") {
       return {
         kind: "set",
         ok: false,
@@ -370,6 +371,6 @@ async function perform(
         value: error.details.value ?? undefined,
       };
     }
-    return { code: error instanceof AppError ? error.code : "error" };
+    return { code: error instanceof DomainError ? error.code : "error" };
   }
 }

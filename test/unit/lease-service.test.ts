@@ -4,7 +4,7 @@
  */
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { describe, expect, it } from "vitest";
-import type { AppError } from "../../shared/errors.ts";
+import type { DomainError } from "../../shared/errors.ts";
 import { LEASES_BY_SERVER_INDEX, LeaseService } from "../../shared/leases/service.ts";
 import { DynamoDBModel } from "../simulation/dynamodb-model.ts";
 
@@ -55,7 +55,7 @@ describe("LeaseService heartbeats", () => {
     const held = await service.lookup(id);
     await pass(61_000, ["a", "b"]);
     const other = held.serverId === "a" ? "b" : "a";
-    const frozen = await service.move(id, other, false).catch((error: AppError) => error);
+    const frozen = await service.move(id, other, false).catch((error: DomainError) => error);
     expect(frozen).toMatchObject({ code: "LeaseHeld" });
     advance(2_000);
     // The index still holds the unfrozen image; the heartbeat must not promise more than the freeze.

@@ -3,7 +3,7 @@
  * test controls: the defects a single scripted interleaving shows (the simulation finds the rest).
  */
 import { describe, expect, it } from "vitest";
-import { AppError } from "../../shared/errors.ts";
+import { DomainError } from "../../shared/errors.ts";
 import {
   type AcceptorRequest,
   type AcceptRequest,
@@ -103,7 +103,7 @@ describe("Proposer", () => {
       try {
         await setRegister(proposers[write % 40]!, "k", write);
       } catch (error) {
-        failures.push(error instanceof AppError ? error.code : String(error));
+        failures.push(error instanceof DomainError ? error.code : String(error));
       }
     }
     expect(failures).toEqual([]);
@@ -197,7 +197,7 @@ describe("a set whose attempt took effect without its knowing", () => {
   async function buried(after: number) {
     const acceptors = fresh();
     const { proposer: writer, resume } = stalledAfterOneAccept(acceptors);
-    const pending = setRegister(writer, "k", "mine").catch((error: AppError) => error.code);
+    const pending = setRegister(writer, "k", "mine").catch((error: DomainError) => error.code);
     await new Promise((resolve) => setTimeout(resolve, 5));
     const other = throughR0AndR1(acceptors);
     expect(await readRegister(other, "k")).toMatchObject({ value: "mine", version: 1 });

@@ -5,9 +5,9 @@
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { kvRoutes } from "../../functions/api/kv-routes.ts";
-import { paxosRoutes } from "../../functions/api/paxos-routes.ts";
-import { router } from "../../functions/commons/http.ts";
+import { kvContract, kvHandlers } from "../../functions/api/kv-routes.ts";
+import { paxosContract, paxosHandlers } from "../../functions/api/paxos-routes.ts";
+import { contractRouter } from "../../functions/commons/http.ts";
 import { MemoryAcceptor } from "../../shared/paxos/acceptor.ts";
 import { Proposer, type ReplicaTransport } from "../../shared/paxos/proposer.ts";
 import { ReplicationCoordinator } from "../../shared/replication/coordinator.ts";
@@ -36,8 +36,9 @@ const transport: ReplicaTransport = {
   }) as ReplicaTransport["call"],
 };
 const proposer = new Proposer({ proposerId: "p", transport });
-const handle = router(
-  { ...kvRoutes(coordinator, async () => 0), ...paxosRoutes(() => proposer) },
+const handle = contractRouter(
+  { ...kvContract, ...paxosContract },
+  { ...kvHandlers(coordinator, async () => 0), ...paxosHandlers(() => proposer) },
   { error: () => {} },
 );
 

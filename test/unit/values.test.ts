@@ -3,7 +3,8 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { parseBody } from "../../functions/commons/http.ts";
-import { AppError } from "../../shared/errors.ts";
+import { ERROR_STATUS } from "../../shared/api/contract.ts";
+import { DomainError } from "../../shared/errors.ts";
 import { changeMessageSchema, messageGroupId, outboxRecord } from "../../shared/outbox/outbox.ts";
 import { KEY_PATTERN, keySchema, numberProblem, valueSchema } from "../../shared/validation.ts";
 
@@ -13,7 +14,8 @@ const refusal = (text: string) => {
   try {
     parseBody(request(text), body);
   } catch (error) {
-    if (error instanceof AppError) return { status: error.status, code: error.code, message: error.message };
+    if (error instanceof DomainError)
+      return { status: ERROR_STATUS[error.code], code: error.code, message: error.message };
     throw error;
   }
   return undefined;
