@@ -1,7 +1,7 @@
 /**
- * The README's sticky-lookup examples, run as written against `npm start` (leases shortened through
- * context, so the walkthrough takes seconds): the shell walkthrough with its `acurl` function, the
- * lookup client example and the proxy example. The only edits are the ones a reader's machine would make
+ * The README's examples, run as written against `npm start` (leases shortened through context, so the
+ * walkthrough takes seconds): the Paxos and key-value shell blocks, the typed client example, and the
+ * sticky-lookup walkthrough with its `acurl` function, the lookup client example and the proxy example. The only edits are the ones a reader's machine would make
  * for them: the port the local cloud listens on, and absolute paths to the project's modules.
  */
 import { spawn } from "node:child_process";
@@ -103,6 +103,17 @@ describe("the README's Paxos and key-value examples, as written, on a fresh stor
     expect(answers[4]).toMatchObject({ key: "cart-7", value: { items: 4 } });
     expect(answers[5]).toEqual({ key: "cart-7", changes: 2 });
   }, 120_000);
+});
+
+describe("the README's typed client example, as written", () => {
+  it("sets, is refused a stale compare-and-set, sets again, reads, and writes to every replica", async () => {
+    const path = example("client.ts", blockAfter("## The typed client", "ts"));
+    const { code, output } = await run(process.execPath, ["--import", "tsx", path]);
+    expect(code, output).toBe(0);
+    expect(output).toContain("refused: VersionConflict, nothing written");
+    expect(output).toMatch(/\{ key: 'feature-flags', value: \{ dark: false \}, version: \d+ \}/);
+    expect(output).toContain("cart-9 is on Replica1, Replica2, Replica3");
+  }, 60_000);
 });
 
 describe("the README's sticky-lookup examples, as written", () => {
