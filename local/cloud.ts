@@ -9,6 +9,7 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBStreamsClient } from "@aws-sdk/client-dynamodb-streams";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { App, type Stack } from "aws-cdk-lib";
+import { CONSOLE_PREFIX, LocalConsole } from "./console/console.ts";
 import { type Engines, localCredentials, startEngines } from "./engines.ts";
 import { type MappingConfig, type Poller, QueuePoller, readMappings, StreamPoller } from "./event-sources.ts";
 import { createFunctions, type LocalFunction } from "./functions.ts";
@@ -172,6 +173,8 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     const routes = readRoutes(template, registry, skip);
     const lambdaServer = await startLambdaApi(registry, lambdaPort, host, metrics, log);
     stoppers.push(() => closeServer(lambdaServer));
+    // The console (local only): a live page of the protocols at /_console on the HTTP API's port.
+    const localConsole = new LocalConsole(functions, queues, dynamodb, sqs);
     const httpServer = await startHttpApi(
       routes,
       httpPort,
@@ -182,6 +185,13 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         region: LOCAL_REGION,
       },
       readCors(template),
+      {
+        local: {
+          prefix: CONSOLE_PREFIX,
+          handle: (request, response, url) => localConsole.handle(request, response, url),
+        },
+        onAnswer: (record) => localConsole.record(record),
+      },
     );
 
     const mappings = readMappings(template, registry, skip);

@@ -44,6 +44,15 @@ export interface FunctionOptions {
   metrics?: LocalMetrics;
 }
 
+export interface InvocationRecord {
+  at: number;
+  ms: number;
+  /** "ok", or the error type ("InjectedFault", "Sandbox.Timedout", "Runtime.ExitError", ...). */
+  outcome: string;
+}
+
+const RECENT_INVOCATIONS = 20;
+
 export class LocalFunction {
   private readonly environments: Environment[] = [];
   private readonly waiting: Array<() => void> = [];
@@ -52,6 +61,8 @@ export class LocalFunction {
   private readonly initialized = new Map<Worker, () => void>();
   private fault: FaultMode = "none";
   private stopped = false;
+  /** The last invocations, newest last (the console shows them). */
+  private readonly recent: InvocationRecord[] = [];
 
   constructor(
     readonly id: string,
@@ -82,13 +93,40 @@ export class LocalFunction {
     return this.fault;
   }
 
+  /** The function's environment variables (what the template gave it, plus the local cloud's). */
+  get environmentVariables(): Readonly<Record<string, string>> {
+    return this.config.env;
+  }
+
+  /** Its execution environments now, and its last invocations with their duration and outcome. */
+  activity(): { environments: number; busy: number; recent: InvocationRecord[] } {
+    return {
+      environments: this.environments.length,
+      busy: this.environments.filter((environment) => environment.busy).length,
+      recent: [...this.recent],
+    };
+  }
+
+  /** As `run`, recording the invocation's duration and outcome. */
+  async invoke(event: unknown, signal?: AbortSignal, payload?: string): Promise<InvokeResult> {
+    const at = Date.now();
+    const result = await this.run(event, signal, payload);
+    this.recent.push({
+      at,
+      ms: Date.now() - at,
+      outcome: result.ok ? "ok" : (result.error?.errorType ?? "error"),
+    });
+    if (this.recent.length > RECENT_INVOCATIONS) this.recent.shift();
+    return result;
+  }
+
   /**
    * Runs one invocation; never rejects: handler errors and timeouts come back as `ok: false`. The event
    * travels to the worker as JSON text (`payload` when the caller already has it, as the Lambda API
    * does); an event that cannot be serialized, or whose JSON is over Lambda's 6 MB limit, fails at once
    * without touching an environment.
    */
-  async invoke(event: unknown, signal?: AbortSignal, payload?: string): Promise<InvokeResult> {
+  private async run(event: unknown, signal?: AbortSignal, payload?: string): Promise<InvokeResult> {
     if (this.fault === "error") {
       return {
         ok: false,

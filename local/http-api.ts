@@ -7,7 +7,7 @@
  * A route that cannot run here is skipped with its reason; nothing aborts start-up.
  */
 import { randomUUID } from "node:crypto";
-import { createServer, type IncomingMessage, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { type LocalIdentity, verifySigV4 } from "./auth.ts";
 import type { LocalFunction } from "./functions.ts";
 import { type FunctionRegistry, PayloadTooLarge, readBody, refuseTooLarge } from "./lambda-api.ts";
@@ -334,21 +334,61 @@ function toResponse(payload: unknown): { status: number; headers: Record<string,
   return { status: 200, headers: { "content-type": "application/json" }, body: Buffer.from(text ?? "") };
 }
 
+/** One answered request, as the console lists it. */
+export interface RequestRecord {
+  at: number;
+  method: string;
+  path: string;
+  /** The route that served it ("PUT /kv/{key}"), if one matched. */
+  routeKey?: string;
+  status: number;
+  ms: number;
+  /** The error code of a JSON error answer, if any. */
+  code?: string;
+}
+
+export interface HttpApiExtras {
+  /** Serves a local-only page under its own prefix (the console); answers whether it handled it. */
+  local?: {
+    prefix: string;
+    handle(request: IncomingMessage, response: ServerResponse, url: URL): Promise<void>;
+  };
+  /** Told of every answered request of a route. */
+  onAnswer?: (record: RequestRecord) => void;
+}
+
 export function startHttpApi(
   routes: LocalRoute[],
   port: number,
   host: string,
   identity: LocalIdentity,
   cors: Map<string, CorsConfig> = new Map(),
+  extras: HttpApiExtras = {},
 ): Promise<Server> {
   const server = createServer(async (request, response) => {
     let extraHeaders: Record<string, string> = {};
+    const started = Date.now();
+    let routeKey: string | undefined;
     const reply = (status: number, body: unknown, headers: Record<string, string> = {}) => {
       response.writeHead(status, { "content-type": "application/json", ...extraHeaders, ...headers });
-      response.end(Buffer.isBuffer(body) ? body : JSON.stringify(body));
+      const bytes = Buffer.isBuffer(body) ? body : Buffer.from(JSON.stringify(body));
+      response.end(bytes);
+      if (extras.onAnswer && routeKey)
+        extras.onAnswer({
+          at: started,
+          method: request.method ?? "GET",
+          path: (request.url ?? "/").split("?")[0]!,
+          routeKey,
+          status,
+          ms: Date.now() - started,
+          code: status >= 400 ? errorCodeOf(bytes) : undefined,
+        });
     };
     try {
       const url = new URL(request.url ?? "/", "http://localhost");
+      const local = extras.local;
+      if (local && (url.pathname === local.prefix || url.pathname.startsWith(`${local.prefix}/`)))
+        return await local.handle(request, response, url);
       let body: Buffer;
       try {
         body = await readBody(request, MAX_REQUEST_BYTES);
@@ -391,6 +431,7 @@ export function startHttpApi(
           : reply(404, { message: "Not Found" });
       }
       const { route } = found;
+      routeKey = route.routeKey;
       const rest = route.kind === "rest";
       let caller: string | undefined;
       if (route.authorization === "AWS_IAM") {
@@ -441,4 +482,15 @@ export function startHttpApi(
     server.once("error", reject);
     server.listen(port, host, () => resolve(server));
   });
+}
+
+/** The `error.code` of a JSON error answer (this API's shape), else undefined. */
+function errorCodeOf(body: Buffer): string | undefined {
+  if (body.length > 64 * 1024) return undefined;
+  try {
+    const code = (JSON.parse(body.toString("utf8")) as { error?: { code?: unknown } }).error?.code;
+    return typeof code === "string" ? code : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -191,6 +191,7 @@ ready in ${elapsed()}
                    curl --aws-sigv4 aws:amz:us-east-1:execute-api --user ${cloud.accessKeyId}:local ${cloud.apiUrl}/kv/k`
       : ""
   }
+  console          ${cloud.apiUrl}/_console   (watch the protocols; local only)
   Lambda API       ${cloud.lambdaEndpoint}   (AWS_ENDPOINT_URL_LAMBDA; faults: PUT /_local/faults/{functionId})
   DynamoDB Local   ${cloud.dynamodbEndpoint}   (access key id "${cloud.accessKeyId}")
   SQS emulator     ${cloud.sqsEndpoint}
