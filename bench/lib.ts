@@ -198,6 +198,15 @@ export function markScaledRun() {
   scaledRun = true;
 }
 
+/** Writes a chart next to the report: docs/bench/<name>.svg (.local/bench/ for a scaled run). */
+export function writeSvg(name: string, svg: string): string {
+  const relative = `${scaledRun ? ".local/bench" : "docs/bench"}/${name}.svg`;
+  const path = fromRoot(relative);
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, svg);
+  return relative;
+}
+
 export function writeReport(suite: string, data: unknown, markdown: string) {
   if (scaledRun) {
     const dir = fromRoot(".local/bench");

@@ -1,12 +1,14 @@
 /**
  * `npm run bench [-- <suite>...] [--scale F]`: runs benchmark suites against the stack on a fresh local
- * cloud and writes docs/benchmarks.md and docs/bench/<suite>.json. Suites: paxos, replication, lookup, and
- * startup (npm start itself, in child processes) (default: all).
+ * cloud and writes docs/benchmarks.md and docs/bench/<suite>.json (and .svg charts). Suites: paxos,
+ * replication, lookup, load (32 clients, mixed), and startup (npm start itself, in child processes)
+ * (default: all).
  * `--scale 0.25` runs a quarter of the operations, for a quick look (its report goes to .local/bench/, and
  * the committed docs are left as they were).
  */
 import { parseArgs } from "node:util";
 import { markScaledRun, startBenchCloud } from "./lib.ts";
+import { benchLoad } from "./load.ts";
 import { benchLookup } from "./lookup.ts";
 import { benchPaxos } from "./paxos.ts";
 import { benchReplication } from "./replication.ts";
@@ -21,6 +23,7 @@ const suites: Record<
   paxos: benchPaxos,
   replication: benchReplication,
   lookup: benchLookup,
+  load: benchLoad,
 };
 /** Suites that start the local cloud themselves. */
 const standalone: Record<string, () => Promise<unknown>> = { startup: benchStartup };

@@ -1,0 +1,116 @@
+/**
+ * SVG charts of benchmark results, written by the suites next to docs/benchmarks.md: horizontal bars on a
+ * log scale (latency percentiles per case), and stacked bars (where a change's time goes).
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+
+const escapeXml = (text: string) =>
+  text.replace(/[<>&"]/g, (c) => ({ "<": "&lt;", ">": "&gt;", "&": "&amp;", '"': "&quot;" })[c]!);
+const COLORS = ["#175cd3", "#f79009", "#b42318", "#067647", "#6941c6", "#667085"];
+const format = (ms: number) => (ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2));
+
+/** One group of bars per case, one bar per series (p50, p99, ...), on a log axis in milliseconds. */
+export function latencyChart(
+  title: string,
+  series: string[],
+  cases: Array<{ name: string; values: number[] }>,
+): string {
+  const label = 360;
+  const plot = 520;
+  const bar = 12;
+  const group = series.length * bar + 12;
+  const top = 48;
+  const height = top + cases.length * group + 40;
+  const width = label + plot + 80;
+  const all = cases.flatMap((c) => c.values).filter((v) => v > 0);
+  const low = 10 ** Math.floor(Math.log10(Math.min(...all)));
+  const high = 10 ** Math.ceil(Math.log10(Math.max(...all)));
+  const x = (ms: number) => label + (Math.log10(Math.max(ms, low) / low) / Math.log10(high / low)) * plot;
+  const parts: string[] = [];
+  for (let tick = low; tick <= high; tick *= 10)
+    parts.push(
+      `<line x1="${x(tick)}" y1="${top - 6}" x2="${x(tick)}" y2="${height - 34}" stroke="#d9dee3"/>`,
+      `<text x="${x(tick)}" y="${height - 20}" font-size="11" text-anchor="middle" fill="#66707a">${tick} ms</text>`,
+    );
+  cases.forEach((c, i) => {
+    const y = top + i * group;
+    parts.push(
+      `<text x="${label - 8}" y="${y + (series.length * bar) / 2 + 4}" font-size="12" text-anchor="end">${escapeXml(c.name)}</text>`,
+    );
+    c.values.forEach((value, s) => {
+      const y0 = y + s * bar;
+      parts.push(
+        `<rect x="${label}" y="${y0}" width="${Math.max(1, x(value) - label)}" height="${bar - 2}" fill="${COLORS[s % COLORS.length]}"/>`,
+        `<text x="${x(value) + 4}" y="${y0 + bar - 3}" font-size="10" fill="#1d232a">${format(value)}</text>`,
+      );
+    });
+  });
+  const legend = series
+    .map(
+      (name, s) =>
+        `<rect x="${label + s * 90}" y="22" width="12" height="10" fill="${COLORS[s % COLORS.length]}"/><text x="${label + s * 90 + 16}" y="31" font-size="11">${escapeXml(name)}</text>`,
+    )
+    .join("");
+  return svg(width, height, title, `${legend}${parts.join("")}`);
+}
+
+/** One stacked bar per row: the stages' milliseconds side by side, on a linear axis. */
+export function stageChart(
+  title: string,
+  stages: string[],
+  rows: Array<{ name: string; values: number[] }>,
+): string {
+  const label = 220;
+  const plot = 600;
+  const bar = 22;
+  const top = 48;
+  const height = top + rows.length * (bar + 10) + 40;
+  const width = label + plot + 60;
+  const max = Math.max(...rows.map((r) => r.values.reduce((a, b) => a + b, 0)));
+  const scale = plot / max;
+  const parts: string[] = [];
+  rows.forEach((row, i) => {
+    const y = top + i * (bar + 10);
+    parts.push(
+      `<text x="${label - 8}" y="${y + bar / 2 + 4}" font-size="12" text-anchor="end">${escapeXml(row.name)}</text>`,
+    );
+    let at = label;
+    row.values.forEach((value, s) => {
+      const w = value * scale;
+      parts.push(
+        `<rect x="${at}" y="${y}" width="${Math.max(0, w)}" height="${bar}" fill="${COLORS[s % COLORS.length]}"/>`,
+      );
+      if (w > 34)
+        parts.push(
+          `<text x="${at + w / 2}" y="${y + bar / 2 + 4}" font-size="10" text-anchor="middle" fill="#fff">${format(value)}</text>`,
+        );
+      at += w;
+    });
+    parts.push(
+      `<text x="${at + 4}" y="${y + bar / 2 + 4}" font-size="11">${format(row.values.reduce((a, b) => a + b, 0))} ms</text>`,
+    );
+  });
+  const legend = stages
+    .map(
+      (name, s) =>
+        `<rect x="${label + s * 110}" y="22" width="12" height="10" fill="${COLORS[s % COLORS.length]}"/><text x="${label + s * 110 + 16}" y="31" font-size="11">${escapeXml(name)}</text>`,
+    )
+    .join("");
+  return svg(width, height, title, `${legend}${parts.join("")}`);
+}
+
+function svg(width: number, height: number, title: string, body: string): string {
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" role="img" aria-labelledby="title">
+<title id="title">${escapeXml(title)}</title>
+<rect width="100%" height="100%" fill="#fff"/>
+<text x="12" y="16" font-size="13" font-weight="600">${escapeXml(title)}</text>
+${body}
+</svg>
+`;
+}
+
+export function writeChart(path: string, content: string): void {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, content);
+}
