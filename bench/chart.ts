@@ -8,6 +8,21 @@ import { dirname } from "node:path";
 const escapeXml = (text: string) =>
   text.replace(/[<>&"]/g, (c) => ({ "<": "&lt;", ">": "&gt;", "&": "&amp;", '"': "&quot;" })[c]!);
 const COLORS = ["#175cd3", "#f79009", "#b42318", "#067647", "#6941c6", "#667085"];
+/** About how wide a label is at `size` px (sans-serif averages a little over half the size per character). */
+const textWidth = (text: string, size: number) => Math.ceil(text.length * size * 0.58);
+
+/** A legend: a swatch and a name per series, each after the previous one's text. */
+function legend(names: string[], left: number): string {
+  let x = left;
+  return names
+    .map((name, s) => {
+      const item = `<rect x="${x}" y="22" width="12" height="10" fill="${COLORS[s % COLORS.length]}"/><text x="${x + 16}" y="31" font-size="11">${escapeXml(name)}</text>`;
+      x += 16 + textWidth(name, 11) + 18;
+      return item;
+    })
+    .join("");
+}
+
 const format = (ms: number) => (ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2));
 
 /** One group of bars per case, one bar per series (p50, p99, ...), on a log axis in milliseconds. */
@@ -16,7 +31,7 @@ export function latencyChart(
   series: string[],
   cases: Array<{ name: string; values: number[] }>,
 ): string {
-  const label = 360;
+  const label = Math.max(160, ...cases.map((c) => textWidth(c.name, 12))) + 16;
   const plot = 520;
   const bar = 12;
   const group = series.length * bar + 12;
@@ -46,13 +61,7 @@ export function latencyChart(
       );
     });
   });
-  const legend = series
-    .map(
-      (name, s) =>
-        `<rect x="${label + s * 90}" y="22" width="12" height="10" fill="${COLORS[s % COLORS.length]}"/><text x="${label + s * 90 + 16}" y="31" font-size="11">${escapeXml(name)}</text>`,
-    )
-    .join("");
-  return svg(width, height, title, `${legend}${parts.join("")}`);
+  return svg(width, height, title, `${legend(series, label)}${parts.join("")}`);
 }
 
 /** One stacked bar per row: the stages' milliseconds side by side, on a linear axis. */
@@ -61,12 +70,12 @@ export function stageChart(
   stages: string[],
   rows: Array<{ name: string; values: number[] }>,
 ): string {
-  const label = 220;
+  const label = Math.max(80, ...rows.map((r) => textWidth(r.name, 12))) + 16;
   const plot = 600;
   const bar = 22;
   const top = 48;
   const height = top + rows.length * (bar + 10) + 40;
-  const width = label + plot + 60;
+  const width = label + plot + 80;
   const max = Math.max(...rows.map((r) => r.values.reduce((a, b) => a + b, 0)));
   const scale = plot / max;
   const parts: string[] = [];
@@ -91,13 +100,7 @@ export function stageChart(
       `<text x="${at + 4}" y="${y + bar / 2 + 4}" font-size="11">${format(row.values.reduce((a, b) => a + b, 0))} ms</text>`,
     );
   });
-  const legend = stages
-    .map(
-      (name, s) =>
-        `<rect x="${label + s * 110}" y="22" width="12" height="10" fill="${COLORS[s % COLORS.length]}"/><text x="${label + s * 110 + 16}" y="31" font-size="11">${escapeXml(name)}</text>`,
-    )
-    .join("");
-  return svg(width, height, title, `${legend}${parts.join("")}`);
+  return svg(width, height, title, `${legend(stages, label)}${parts.join("")}`);
 }
 
 function svg(width: number, height: number, title: string, body: string): string {
