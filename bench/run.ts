@@ -1,7 +1,8 @@
 /**
  * `npm run bench [-- <suite>...] [--scale F]`: runs benchmark suites against the stack on a fresh local
  * cloud and writes docs/benchmarks.md and docs/bench/<suite>.json (and .svg charts). Suites: paxos,
- * replication, lookup, load (32 clients, mixed), and startup (npm start itself, in child processes)
+ * replication, lookup, load (32 clients, mixed), peers (Powertools idempotency and dynamodb-lock-client
+ * beside ours), and startup (npm start itself, in child processes)
  * (default: all).
  * `--scale 0.25` runs a quarter of the operations, for a quick look (its report goes to .local/bench/, and
  * the committed docs are left as they were).
@@ -11,6 +12,7 @@ import { markScaledRun, startBenchCloud } from "./lib.ts";
 import { benchLoad } from "./load.ts";
 import { benchLookup } from "./lookup.ts";
 import { benchPaxos } from "./paxos.ts";
+import { benchPeers } from "./peers.ts";
 import { benchReplication } from "./replication.ts";
 import { benchStartup } from "./startup.ts";
 
@@ -24,6 +26,7 @@ const suites: Record<
   replication: benchReplication,
   lookup: benchLookup,
   load: benchLoad,
+  peers: benchPeers,
 };
 /** Suites that start the local cloud themselves. */
 const standalone: Record<string, () => Promise<unknown>> = { startup: benchStartup };
