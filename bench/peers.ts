@@ -326,7 +326,7 @@ ${table(
   [
     [lockAcquire.name, lockAcquire.count, lockAcquire.p50Ms, lockAcquire.p99Ms],
     [
-      "dynamodb-lock-client: renew (one heartbeat's conditional put)",
+      "dynamodb-lock-client: renew (one heartbeat: a conditional put on the lock's guid)",
       renewStats.count,
       renewStats.p50Ms,
       "—",
