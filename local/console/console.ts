@@ -179,7 +179,7 @@ export class LocalConsole {
     );
     const outboxTable = this.replicas[0]?.fn.environmentVariables.OUTBOX_TABLE;
     const [outbox, changes, quarantined] = await Promise.all([
-      outboxTable && key ? this.countWhere(outboxTable, key) : Promise.resolve(null),
+      outboxTable && key ? this.count(outboxTable, key) : Promise.resolve(null),
       this.api.CHANGE_COUNTER_TABLE && key
         ? this.get(this.api.CHANGE_COUNTER_TABLE, { pk: key }).then((item) => Number(item?.changes ?? 0))
         : Promise.resolve(null),
@@ -307,33 +307,21 @@ export class LocalConsole {
     return keys.sort().slice(0, KEY_LIST_LIMIT);
   }
 
-  private async count(table: string): Promise<number> {
+  /** The items of a table, or (with `key`) its items whose `key` attribute is `key` (outbox records). */
+  private async count(table: string, key?: string): Promise<number> {
+    const filter =
+      key === undefined
+        ? {}
+        : {
+            FilterExpression: "#key = :key",
+            ExpressionAttributeNames: { "#key": "key" },
+            ExpressionAttributeValues: { ":key": key },
+          };
     let total = 0;
     let start: Record<string, unknown> | undefined;
     do {
       const page = await this.documents.send(
-        new ScanCommand({ TableName: table, Select: "COUNT", ExclusiveStartKey: start }),
-      );
-      total += page.Count ?? 0;
-      start = page.LastEvaluatedKey;
-    } while (start);
-    return total;
-  }
-
-  /** Outbox records of `key` still in the table (they expire by TTL a while after their commit). */
-  private async countWhere(table: string, key: string): Promise<number> {
-    let total = 0;
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await this.documents.send(
-        new ScanCommand({
-          TableName: table,
-          Select: "COUNT",
-          FilterExpression: "#key = :key",
-          ExpressionAttributeNames: { "#key": "key" },
-          ExpressionAttributeValues: { ":key": key },
-          ExclusiveStartKey: start,
-        }),
+        new ScanCommand({ TableName: table, Select: "COUNT", ExclusiveStartKey: start, ...filter }),
       );
       total += page.Count ?? 0;
       start = page.LastEvaluatedKey;
