@@ -120,9 +120,6 @@ export function contractRouter<C extends Record<string, AnyRoute>>(
   return dispatch(routes, log, idempotency, onServerError);
 }
 
-/** The route keys a router built from `contract` serves (what the contract test compares). */
-export const servedRouteKeys = (contract: Record<string, AnyRoute>) => Object.values(contract).map(routeKey);
-
 function dispatch(
   routes: Record<string, Route>,
   log: { error(message: string, error: Error | string): void },

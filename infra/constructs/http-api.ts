@@ -10,7 +10,7 @@ import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations
 import type { IFunction } from "aws-cdk-lib/aws-lambda";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
-import { type AnyRoute, routeKey } from "../../shared/api/contract.ts";
+import type { AnyRoute } from "../../shared/api/contract.ts";
 
 export interface RouteSpec {
   method: HttpMethod;
@@ -29,9 +29,6 @@ export function stackRoutes(contract: Record<string, AnyRoute>): RouteSpec[] {
     ...(route.public ? { public: true } : {}),
   }));
 }
-
-/** The route keys ("GET /health") of the routes an AppHttpApi was given. */
-export const specKeys = (routes: RouteSpec[]) => routes.map((route) => routeKey(route));
 
 /**
  * An HTTP API (API Gateway v2, payload format 2.0) with an access-logged `$default` stage; every route

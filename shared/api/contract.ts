@@ -362,6 +362,7 @@ export function without<C extends Record<string, AnyRoute>, N extends keyof C>(c
   >;
 }
 
+/** The schema of every path parameter (the OpenAPI description's Key component). */
 export { Key as keyParamSchema };
 
 /** Some routes of a contract (a function serving part of the API, or a test). */

@@ -10,6 +10,7 @@ import {
   ERROR_STATUS,
   errorSchema,
   isWrite,
+  keyParamSchema,
   PATH_PARAM_CODES,
   pathParamsOf,
 } from "./contract.ts";
@@ -46,6 +47,8 @@ export function openApiDocument(contract: Record<string, AnyRoute>, version = "0
     return relink(rest);
   };
   const errorRef = toSchema(errorSchema, "output");
+  // Every path parameter refers to the Key component: make sure it is there whatever the routes use.
+  toSchema(keyParamSchema, "input");
 
   const paths: Record<string, Record<string, unknown>> = {};
   for (const [name, route] of Object.entries(contract)) {
