@@ -76,11 +76,14 @@ export function idempotencyKeyOf(event: APIGatewayProxyEventV2): string | undefi
 
 /**
  * An id for the write a request makes, derived from its Idempotency-Key (so a retry makes the same
- * write, which the stores recognise), or a fresh one without a key.
+ * write, which the stores recognise), or without a key from API Gateway's id of this request (unique
+ * per request; a fresh one only when the event has none).
  */
 export function writeIdOf(event: APIGatewayProxyEventV2): string {
   const key = idempotencyKeyOf(event);
-  return key === undefined ? randomUUID() : `idem-${fingerprint(event.routeKey, event.rawPath, key)}`;
+  if (key !== undefined) return `idem-${fingerprint(event.routeKey, event.rawPath, key)}`;
+  const requestId = event.requestContext?.requestId;
+  return requestId ? `req-${requestId}` : randomUUID();
 }
 
 const WRITES = /^(POST|PUT|DELETE) /;

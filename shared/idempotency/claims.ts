@@ -27,6 +27,8 @@ export interface ClaimOptions {
   now?: () => number;
   /** How to wait between retries of a conflicting completion (a simulation passes its virtual time). */
   sleep?: (ms: number) => Promise<void>;
+  /** The jitter of those retries (a simulation passes its seeded source). */
+  random?: () => number;
   /** Told when a claim is taken over from a worker whose claim expired (a metric). */
   onTakeover?: (id: string) => void;
 }
@@ -136,7 +138,7 @@ export class Claims {
       if (result.failedConditions.length > 0)
         throw new Error(`an effect's condition failed while completing ${claim.id}`);
       if (attempt >= 5) throw new Error(`transactions kept conflicting while completing ${claim.id}`);
-      await this.sleep(5 * 2 ** attempt * Math.random());
+      await this.sleep(5 * 2 ** attempt * (this.options.random ?? Math.random)());
     }
   }
 

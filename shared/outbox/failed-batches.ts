@@ -140,13 +140,14 @@ export async function replayFailedBatches(
       if (!pointer) continue;
       result.batches++;
       let records: RelayRecord[];
+      let fromOutboxTable = false;
       try {
         records = await readStreamRange(streams, pointer);
       } catch {
         // The stream no longer has them (past its 24 hours) or cannot be read to the batch's end.
+        fromOutboxTable = true;
         try {
           records = await readOutboxWindow(outbox.documents, outbox.tableName, pointer, outbox.now);
-          result.fromOutboxTable += records.length;
         } catch {
           records = [];
         }
@@ -158,6 +159,7 @@ export async function replayFailedBatches(
       }
       const outcome = await relay(records, target);
       result.sent += outcome.sent;
+      if (fromOutboxTable) result.fromOutboxTable += outcome.sent;
       if (outcome.failed.length > 0) {
         result.remaining++;
         continue;

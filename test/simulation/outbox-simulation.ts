@@ -410,6 +410,7 @@ export async function simulateOutbox(
             retentionSeconds: claimRetention,
             now,
             sleep,
+            random,
           }),
         ),
         sqs: run.client(sqsClient),
@@ -504,6 +505,7 @@ export async function simulateOutbox(
   const writes = options.writesPerClient ?? 2 + Math.floor(random() * 4);
   let clientsRunning = clientCount;
 
+  let requestIds = 0;
   const send = async (request: Request, consistency: string) => {
     const event = {
       routeKey: "PUT /kv/{key}",
@@ -515,7 +517,8 @@ export async function simulateOutbox(
     } as unknown as APIGatewayProxyEventV2;
     for (let attempt = 0; attempt < 12; attempt++) {
       stats.requests++;
-      const answer = await api(event);
+      // API Gateway gives every attempt its own request id.
+      const answer = await api({ ...event, requestContext: { requestId: `r${++requestIds}` } } as never);
       const status = answer?.statusCode ?? 0;
       trace(
         `${scheduler.time} ${request.idempotencyKey ?? "-"} ${request.key} attempt ${attempt}: ${status}`,

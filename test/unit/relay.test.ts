@@ -217,4 +217,34 @@ describe("failed-batch replay", () => {
     ]);
     expect(fake.deleted).toEqual(["p1"]);
   });
+
+  it("counts as sent from the outbox table only the records that were sent, and keeps the pointer", async () => {
+    // One record's send keeps failing: of the three read from the table, two were sent.
+    const fake = fakeSqs((body) =>
+      JSON.parse(body).key === "b" ? { Code: "InternalError", SenderFault: false } : undefined,
+    );
+    const arrival = "2026-11-20T10:00:00.000Z";
+    fake.failureQueue.push({ Body: JSON.stringify(pointer(1, 2, arrival)), ReceiptHandle: "p1" });
+    const outbox = outboxTable();
+    const at = Date.parse(arrival);
+    for (const [n, key] of [
+      [1, "b"],
+      [2, "a"],
+      [3, "a"],
+    ] as const)
+      await outbox.model.send(
+        new PutCommand({
+          TableName: "Outbox",
+          Item: outboxRecord(`id-${n}`, { key, version: version(n), value: n }, at + n),
+        }),
+      );
+    const result = await replayFailedBatches(
+      fakeStream(["trimmed"]),
+      "failures",
+      { sqs: fake.sqs, queueUrl: "q", quarantine: async () => {} },
+      outbox,
+    );
+    expect(result).toMatchObject({ batches: 1, sent: 2, fromOutboxTable: 2, remaining: 1 });
+    expect(fake.deleted).toEqual([]);
+  });
 });
