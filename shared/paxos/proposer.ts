@@ -5,15 +5,19 @@
  * Phase 1 sends prepare(ballot) to every replica in parallel and waits for a majority of promises; the
  * highest accepted state among them is the current one (the viral property). Phase 2 sends
  * accept(ballot, change(current)) and waits for a majority. A rejection carries the conflicting ballot,
- * so the next round jumps past it after a randomized, jittered backoff; the rounds are bounded.
+ * so the next round jumps past it after a backoff scaled to the measured round-trip time: the owner of
+ * the higher ballot gets about one round trip to finish before we try again; the rounds are bounded.
  *
  * One round trip: every accept also records the promise of this proposer's next ballot. A warm proposer
  * that committed the key's latest state keeps it and its next ballot, and starts the next change at
  * phase 2; any rejection drops that and falls back to two phases.
  *
- * Concurrency: calls on one proposer are safe to run at once. Calls on the same key run one after
- * another (two of them sending different states at the one warm ballot would let replicas disagree at
- * that ballot); calls on different keys run side by side. The warm cache is a bounded LRU.
+ * Concurrency: calls on one proposer are safe to run at once. Calls on the same key never run rounds of
+ * their own side by side (two of them sending different states at the one warm ballot would let replicas
+ * disagree at that ballot): the calls that arrive while a key's round is under way are combined into its
+ * next round. Their changes compose: each is applied, in arrival order, to the state the one before it
+ * returned, and the last state is accepted once, for all of them. Each call answers the state it saw and
+ * the state it made. Calls on different keys run side by side. The warm cache is a bounded LRU.
  */
 import { fail } from "../errors.ts";
 import type {
@@ -51,22 +55,29 @@ export interface ChangeResult {
   after?: RegisterState;
   /** Round trips to a majority this change took (1 for a warm change, 2 for a cold one). */
   roundTrips: number;
+  /** How many calls the round that ended this change answered (1: it was not combined). */
+  combined: number;
 }
 
 export interface ProposerOptions {
   proposerId: string;
   transport: ReplicaTransport;
   maxRounds?: number;
+  /** The backoff's unit until a round trip was measured (then the measured round-trip time). */
   backoffBaseMs?: number;
   backoffMaxMs?: number;
   random?: () => number;
   sleep?: (ms: number) => Promise<void>;
+  /** A clock for round-trip times, in ms (a simulation passes its virtual time). */
+  now?: () => number;
+  /** How many queued calls on one key one round may combine (default 8). */
+  maxCombined?: number;
   /** Set false to always run both phases (the simulation exercises both paths). */
   onePhaseWhenWarm?: boolean;
   /** How many keys the proposer keeps warm state and ballots for (least recently used go first). */
   maxCachedKeys?: number;
   /** Told how each change ended: its round trips to a majority, or its error (a metric). */
-  observe?: (outcome: { roundTrips: number } | { error: unknown }) => void;
+  observe?: (outcome: { roundTrips: number; combined: number } | { error: unknown }) => void;
 }
 
 interface Warm {
@@ -76,6 +87,18 @@ interface Warm {
 }
 
 type Outcome<R> = { replies: R[]; failures: number };
+
+/** A call waiting for (or in) its key's round. */
+export interface Call {
+  change: Change;
+  resolve: (result: ChangeResult) => void;
+  reject: (error: unknown) => void;
+  /** In the round that ended: the state the change saw and the one it returned. */
+  before?: RegisterState;
+  after?: RegisterState;
+  /** The change threw in the last round: its call ends with this error. */
+  error?: { error: unknown };
+}
 
 /** A Map that keeps at most `capacity` entries, dropping the least recently used. */
 class LruMap<K, V> {
@@ -110,9 +133,11 @@ export class Proposer {
   private readonly warm: LruMap<string, Warm>;
   /** The highest ballot seen per key, so a new round starts above it. */
   private readonly highest: LruMap<string, string>;
-  /** The tail of each key's queue of calls: calls on one key run one at a time. */
-  private readonly running = new Map<string, Promise<unknown>>();
+  /** Each busy key's calls waiting for its next round. */
+  private readonly waiting = new Map<string, Call[]>();
   private readonly majority: number;
+  /** Smoothed round-trip time to a majority, in ms (undefined until measured). */
+  private roundTripMs: number | undefined;
 
   constructor(private readonly options: ProposerOptions) {
     this.majority = Math.floor(options.transport.replicaIds.length / 2) + 1;
@@ -130,34 +155,86 @@ export class Proposer {
     return Math.max(this.warm.size, this.highest.size);
   }
 
-  /** Runs `change` on the key's register; calls on the same key wait for the ones before them. */
+  /** The smoothed round-trip time to a majority this proposer measured, in ms. */
+  get roundTripEstimateMs(): number | undefined {
+    return this.roundTripMs;
+  }
+
+  /**
+   * Runs `change` on the key's register. A call made while the key's round is under way joins the key's
+   * next round, combined with the other calls that arrived meanwhile.
+   */
   change(key: string, change: Change): Promise<ChangeResult> {
-    const before = this.running.get(key) ?? Promise.resolve();
-    const result = before.then(
-      () => this.run(key, change),
-      () => this.run(key, change),
-    );
+    const result = new Promise<ChangeResult>((resolve, reject) => {
+      const call: Call = { change, resolve, reject };
+      const waiting = this.waiting.get(key);
+      if (waiting) waiting.push(call);
+      else {
+        this.waiting.set(key, []);
+        void this.drain(key, [call]);
+      }
+    });
     const observe = this.options.observe;
     if (observe)
       result.then(
-        ({ roundTrips }) => observe({ roundTrips }),
+        ({ roundTrips, combined }) => observe({ roundTrips, combined }),
         (error: unknown) => observe({ error }),
       );
-    const tail = result.catch(() => {});
-    this.running.set(key, tail);
-    void tail.then(() => {
-      if (this.running.get(key) === tail) this.running.delete(key);
-    });
     return result;
   }
 
-  private async run(key: string, change: Change): Promise<ChangeResult> {
+  /** Runs the key's rounds until no call waits: each round takes up to `maxCombined` waiting calls. */
+  private async drain(key: string, first: Call[]): Promise<void> {
+    let calls = first;
+    while (calls.length > 0) {
+      await this.run(key, calls).catch((error: unknown) => {
+        for (const call of calls) if (!call.error) call.reject(error);
+      });
+      const waiting = this.waiting.get(key)!;
+      calls = waiting.splice(0, this.options.maxCombined ?? 8);
+    }
+    this.waiting.delete(key);
+  }
+
+  /**
+   * Applies the live calls' changes in order, each to the state the one before returned; a change that
+   * throws ends its call with that error and passes its input on. Answers the last state (`current`
+   * when every change left it as it was).
+   */
+  protected compose(
+    calls: Call[],
+    current: RegisterState | undefined,
+    round: Round,
+  ): RegisterState | undefined {
+    let state = current;
+    for (const call of calls) {
+      if (call.error) continue;
+      try {
+        const next = call.change(state, round);
+        call.before = state;
+        call.after = next;
+        state = next;
+      } catch (error) {
+        call.error = { error };
+        call.reject(error);
+      }
+    }
+    return state;
+  }
+
+  private async run(key: string, calls: Call[]): Promise<void> {
     const maxRounds = this.options.maxRounds ?? 12;
     let roundTrips = 0;
     /** Rounds in a row in which fewer than a majority answered. */
     let unanswered = 0;
     let staleWarmState = false;
     let previousAttemptVoid = false;
+    const live = () => calls.some((call) => !call.error);
+    const answer = () => {
+      const combined = calls.filter((call) => !call.error).length;
+      for (const call of calls)
+        if (!call.error) call.resolve({ before: call.before, after: call.after, roundTrips, combined });
+    };
     for (let round = 0; round < maxRounds; round++) {
       // A warm attempt rejected means another proposer wrote the key since (a Lambda environment does
       // not see the others' writes), not necessarily that one is writing now: retry at once.
@@ -171,7 +248,8 @@ export class Proposer {
       if (warm && onePhase) {
         ballot = warm.ballot;
         current = warm.state;
-        next = change(current, { previousAttemptVoid });
+        next = this.compose(calls, current, { previousAttemptVoid });
+        if (!live()) return;
       } else {
         ballot = nextBallot(this.highest.get(key) ?? "", this.options.proposerId);
         const prepared = await this.quorum<PrepareReply>({ op: "prepare", key, ballot });
@@ -191,20 +269,20 @@ export class Proposer {
           undefined,
         );
         current = highest?.state;
-        next = change(current, { previousAttemptVoid });
+        next = this.compose(calls, current, { previousAttemptVoid });
+        if (!live()) return;
         // A read needs no phase 2 when a majority already accepted the same ballot: that state is chosen.
         const chosen = accepted.filter((a) => a.ballot === highest?.ballot).length >= this.majority;
-        if (next === current && (next === undefined || chosen))
-          return { before: current, after: next, roundTrips };
+        if (next === current && (next === undefined || chosen)) return answer();
       }
-      if (next === undefined) return { before: current, after: undefined, roundTrips };
+      if (next === undefined) return answer();
       const promise = nextBallot(ballot, this.options.proposerId);
       const accepted = await this.quorum<AcceptReply>({ op: "accept", key, ballot, state: next, promise });
       roundTrips++;
       if (accepted.replies.filter((reply) => reply.ok).length >= this.majority) {
         this.warm.set(key, { state: next, ballot: promise });
         this.highest.set(key, promise);
-        return { before: current, after: next, roundTrips };
+        return answer();
       }
       if (accepted.replies.length < this.majority) unanswered++;
       else {
@@ -244,6 +322,8 @@ export class Proposer {
   /** Sends to every replica; settles once a majority said yes or a majority can no longer say yes. */
   private quorum<R extends PrepareReply | AcceptReply>(request: AcceptorRequest): Promise<Outcome<R>> {
     const ids = this.options.transport.replicaIds;
+    const now = this.options.now ?? (() => performance.now());
+    const started = now();
     return new Promise((resolve) => {
       const replies: R[] = [];
       let failures = 0;
@@ -258,6 +338,11 @@ export class Proposer {
             replies.length + failures === ids.length)
         ) {
           settled = true;
+          // Only a round that reached a majority measures the network (a failed one may be a timeout).
+          if (yes >= this.majority) {
+            const took = now() - started;
+            this.roundTripMs = this.roundTripMs === undefined ? took : 0.8 * this.roundTripMs + 0.2 * took;
+          }
           resolve({ replies: [...replies], failures });
         }
       };
@@ -276,11 +361,17 @@ export class Proposer {
     });
   }
 
+  /**
+   * Waits before round `round` (1, 2, ...) after a rejection: about one round trip, so the proposer that
+   * holds the higher ballot can finish its round, plus a jittered share that doubles each round, up to
+   * `backoffMaxMs`. The unit is the measured round-trip time (`backoffBaseMs` before one was measured).
+   */
   private backoff(round: number): Promise<void> {
     const random = this.options.random ?? Math.random;
-    const cap = Math.min(this.options.backoffMaxMs ?? 1000, (this.options.backoffBaseMs ?? 10) * 2 ** round);
+    const unit = this.roundTripMs ?? this.options.backoffBaseMs ?? 10;
+    const wait = Math.min(this.options.backoffMaxMs ?? 1000, unit * (1 + random() * 2 ** (round - 1)));
     const sleep =
       this.options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
-    return sleep(random() * cap);
+    return sleep(wait);
   }
 }

@@ -18,8 +18,9 @@ import {
   applyAccept,
   applyPrepare,
   type PrepareRequest,
+  type RegisterState,
 } from "../../shared/paxos/acceptor.ts";
-import { Proposer, type ReplicaTransport } from "../../shared/paxos/proposer.ts";
+import { type Call, Proposer, type ReplicaTransport, type Round } from "../../shared/paxos/proposer.ts";
 import { proposeOnce, readRegister, setRegister } from "../../shared/paxos/register.ts";
 import {
   checkLinearizable,
@@ -50,7 +51,18 @@ export type RegisterBug =
   /** Retries a set whose outcome is unknown and reports the retry's answer: applies a change twice. */
   | "retry-unknown"
   /** Reports every write-once answer as won. */
-  | "always-won";
+  | "always-won"
+  /** Combines the calls on a key by applying each change to the round's state, not the one before's. */
+  | "combine-from-current";
+
+/** The proposer with the composition of combined calls broken (negative control). */
+class CombineFromCurrent extends Proposer {
+  protected override compose(calls: Call[], current: RegisterState | undefined, round: Round) {
+    let last = current;
+    for (const call of calls) last = super.compose([call], current, round) ?? last;
+    return last;
+  }
+}
 
 export interface SimulationOptions {
   replicas?: number;
@@ -80,6 +92,8 @@ export interface SimulationResult {
   unanswered: Record<string, number>;
   messages: number;
   lateMessages: number;
+  /** Calls answered by a round their proposer combined with other calls on the same key. */
+  combinedCalls: number;
   /** The most writes (sets answered or not) on one key, and the most proposers that wrote one key. */
   maxWritesPerKey: number;
   maxProposersPerKey: number;
@@ -118,6 +132,8 @@ export async function simulate(seed: number, options: SimulationOptions = {}): P
   const unanswered: Record<string, number> = {};
   let messages = 0;
   let lateMessages = 0;
+  /** Calls answered by a round their proposer combined with other calls on the key. */
+  let combinedCalls = 0;
 
   const deliver = (replica: number, request: AcceptorRequest) => {
     const records = acceptors[replica]!;
@@ -207,7 +223,7 @@ export async function simulate(seed: number, options: SimulationOptions = {}): P
           crashNow = () => resolve("crashed");
         }),
       };
-      const proposer = new Proposer({
+      const proposer = new (options.bug === "combine-from-current" ? CombineFromCurrent : Proposer)({
         proposerId: client.proposerId,
         transport: transportFor(client),
         maxRounds: 8,
@@ -215,7 +231,11 @@ export async function simulate(seed: number, options: SimulationOptions = {}): P
         backoffMaxMs: 80,
         random,
         sleep,
+        now: () => scheduler.time,
         onePhaseWhenWarm: random() < 0.8,
+        observe: (outcome) => {
+          if ("combined" in outcome && outcome.combined > 1) combinedCalls++;
+        },
       });
       return { client, proposer, crash: () => crashNow() };
     };
@@ -287,6 +307,7 @@ export async function simulate(seed: number, options: SimulationOptions = {}): P
     unanswered,
     messages,
     lateMessages,
+    combinedCalls,
     maxWritesPerKey: Math.max(
       0,
       ...[...histories.values()].map((history) => history.filter((entry) => entry.op.kind !== "get").length),

@@ -20,6 +20,7 @@ describe("Paxos simulation (the real Proposer and registers; lossy network, cras
     let answered = 0;
     let messages = 0;
     let late = 0;
+    let combined = 0;
     let crowds = 0;
     let overflowingKeys = 0;
     for (let seed = 1; seed <= SEEDS; seed++) {
@@ -32,12 +33,15 @@ describe("Paxos simulation (the real Proposer and registers; lossy network, cras
       answered += result.completed;
       messages += result.messages;
       late += result.lateMessages;
+      combined += result.combinedCalls;
       if (result.maxProposersPerKey >= 40) crowds++;
       if (result.maxWritesPerKey > 60) overflowingKeys++;
       for (const [code, count] of Object.entries(result.unanswered))
         unanswered[code] = (unanswered[code] ?? 0) + count;
     }
     expect(late / messages).toBeGreaterThanOrEqual(0.1);
+    // Calls on one key through one proposer were combined into shared rounds, and checked like the rest.
+    expect(combined).toBeGreaterThan(operations / 100);
     expect(crowds).toBeGreaterThan(SEEDS / 20);
     expect(overflowingKeys).toBeGreaterThan(SEEDS / 20);
     // The network is hostile but not hopeless: most operations get an answer, and OutcomeUnknown (an
@@ -66,6 +70,11 @@ describe("Paxos simulation (the real Proposer and registers; lossy network, cras
       "linearizable",
     ],
     ["a write-once answer that always says won", { bug: "always-won" }, "write-once-won"],
+    [
+      "a proposer that combines calls by applying each change to the round's state (lost updates)",
+      { bug: "combine-from-current" },
+      "linearizable",
+    ],
   ];
   for (const [name, options, invariant] of controls) {
     it(`catches ${name} (negative control: ${invariant})`, async () => {

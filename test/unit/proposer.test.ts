@@ -9,6 +9,7 @@ import {
   type AcceptRequest,
   MemoryAcceptor,
   type PrepareRequest,
+  type RegisterState,
 } from "../../shared/paxos/acceptor.ts";
 import { Proposer, type ReplicaTransport } from "../../shared/paxos/proposer.ts";
 import { proposeOnce, readRegister, setRegister } from "../../shared/paxos/register.ts";
@@ -158,6 +159,67 @@ describe("Proposer", () => {
     const result = await proposer.change("k", (current) => ({ ...current!, version: current!.version + 1 }));
     expect(result.roundTrips).toBe(1);
     expect(log.map((request) => request.op)).toEqual(["accept", "accept", "accept"]);
+  });
+
+  it("combines the calls on a key that arrive during its round into one round, applied in order", async () => {
+    const acceptors = fresh();
+    const log: AcceptorRequest[] = [];
+    const proposer = new Proposer({
+      proposerId: "p",
+      transport: transport(acceptors, () => 1, log),
+      sleep: noSleep,
+    });
+    await setRegister(proposer, "k", 0);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    log.length = 0;
+    // Eight increments at once: the first starts a round alone, the other seven share the next one.
+    const increment = (current: RegisterState | undefined) => ({
+      ...current!,
+      value: (current!.value as number) + 1,
+      version: current!.version + 1,
+    });
+    const results = await Promise.all(Array.from({ length: 8 }, () => proposer.change("k", increment)));
+    expect(results.map((result) => result.combined)).toEqual([1, 7, 7, 7, 7, 7, 7, 7]);
+    // Each saw the state the one before it made: no increment was lost.
+    expect(results.map((result) => result.after!.value)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(results.slice(1).map((result) => result.before!.value)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(log.filter((request) => request.op === "accept")).toHaveLength(2 * ids.length);
+    expect((await readRegister(proposer, "k")).value).toBe(8);
+  });
+
+  it("gives each combined call its own answer: one compare-and-set wins, the rest conflict or fail alone", async () => {
+    const acceptors = fresh();
+    const proposer = new Proposer({
+      proposerId: "p",
+      transport: transport(acceptors, () => 1),
+      sleep: noSleep,
+    });
+    await setRegister(proposer, "k", "start");
+    const blocker = setRegister(proposer, "k", "first");
+    const settled = await Promise.allSettled([
+      setRegister(proposer, "k", "a", 2),
+      setRegister(proposer, "k", "b", 2),
+      proposer.change("k", () => {
+        throw new Error("a change that throws");
+      }),
+      setRegister(proposer, "k", "c"),
+      readRegister(proposer, "k"),
+    ]);
+    expect((await blocker).version).toBe(2);
+    expect(settled.map((outcome) => outcome.status)).toEqual([
+      "fulfilled",
+      "rejected",
+      "rejected",
+      "fulfilled",
+      "fulfilled",
+    ]);
+    const [a, b, thrown, c, read] = settled;
+    expect(a).toMatchObject({ value: { value: "a", version: 3 } });
+    expect((b as PromiseRejectedResult).reason).toMatchObject({ code: "VersionConflict" });
+    expect((thrown as PromiseRejectedResult).reason).toMatchObject({ message: "a change that throws" });
+    expect(c).toMatchObject({ value: { value: "c", version: 4 } });
+    expect(read).toMatchObject({ value: { value: "c", version: 4 } });
+    expect(await readRegister(proposer, "k")).toMatchObject({ value: "c", version: 4 });
   });
 });
 
