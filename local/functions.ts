@@ -32,6 +32,9 @@ interface Pending {
 
 const WORKER_SCRIPT = new URL("./runtime/worker.mjs", import.meta.url);
 
+/** Lambda's limit on a function's init phase (loading its module), for on-demand environments. */
+const INIT_TIMEOUT_MS = 10_000;
+
 /** Lambda's limit on a synchronous invocation's payload. */
 export const MAX_SYNC_PAYLOAD_BYTES = 6 * 1024 * 1024;
 
@@ -58,7 +61,7 @@ export class LocalFunction {
   private readonly waiting: Array<() => void> = [];
   private readonly inFlight = new Map<string, Pending>();
   /** Environments still loading their module: called once the module is loaded (or failed to). */
-  private readonly initialized = new Map<Worker, () => void>();
+  private readonly initialized = new Map<Worker, (ok: boolean) => void>();
   private fault: FaultMode = "none";
   private stopped = false;
   /** The last invocations, newest last (the console shows them). */
@@ -199,21 +202,25 @@ export class LocalFunction {
 
   /**
    * Starts one execution environment and waits until it has loaded the function's module (its cold
-   * start), as provisioned concurrency would; at most the function's timeout. Nothing is invoked.
+   * start), as provisioned concurrency would; at most Lambda's 10 s limit on a function's init phase
+   * (not the function's timeout, which bounds invocations: a 3 s function may take longer to load on a
+   * busy machine, and "ready" would come before it is). Answers whether the module loaded in time.
+   * Nothing is invoked.
    */
-  async prewarm(): Promise<void> {
-    if (this.stopped || this.environments.length > 0) return;
+  async prewarm(): Promise<boolean> {
+    if (this.stopped || this.environments.length > 0) return true;
     const environment = { worker: this.spawn(), busy: true };
     this.environments.push(environment);
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, this.config.timeoutMs);
-      this.initialized.set(environment.worker, () => {
+    const loaded = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), INIT_TIMEOUT_MS);
+      this.initialized.set(environment.worker, (ok) => {
         clearTimeout(timer);
-        resolve();
+        resolve(ok);
       });
     });
     this.initialized.delete(environment.worker);
     this.release(environment);
+    return loaded;
   }
 
   private timedOut(): InvokeResult {
@@ -274,7 +281,7 @@ export class LocalFunction {
         log?.(this.id, line);
       });
     worker.on("message", (message: ({ requestId: string } & InvokeResult) | { initialized: boolean }) => {
-      if ("initialized" in message) return this.initialized.get(worker)?.();
+      if ("initialized" in message) return this.initialized.get(worker)?.(message.initialized);
       const pending = this.inFlight.get(message.requestId);
       this.inFlight.delete(message.requestId);
       const { requestId: _, ...result } = message;

@@ -138,7 +138,11 @@ const createdAt = Date.now();
 // "Ready" means ready: every function has one environment with its module loaded, so the first
 // requests do not pay cold starts that can outlast the callers' timeouts.
 console.log(`[${elapsed()}] warming one environment per function...`);
-await Promise.all(cloud.functions.map((fn) => fn.prewarm()));
+for (const [index, loaded] of (await Promise.all(cloud.functions.map((fn) => fn.prewarm()))).entries())
+  if (!loaded)
+    console.warn(
+      `warning: ${cloud.functions[index]!.id}'s module failed to load or took more than 10 s (its first invocation will say why)`,
+    );
 const warmedAt = Date.now();
 
 const list = (title: string, items: string[]) => {
