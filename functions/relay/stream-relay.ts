@@ -11,6 +11,7 @@ import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from "aws-lambda";
 import { METRIC } from "../../shared/observability/metrics.ts";
 import type { Quarantine } from "../../shared/outbox/quarantine.ts";
 import { type RelayRecord, relay } from "../../shared/outbox/relay.ts";
+import { VERSION_PATTERN, versionTime } from "../../shared/replication/version.ts";
 
 export interface RelayPorts {
   sqs: Pick<SQSClient, "send">;
@@ -18,10 +19,12 @@ export interface RelayPorts {
   quarantine: Pick<Quarantine, "put">;
   logger: Pick<Logger, "info" | "error">;
   metrics?: Pick<Metrics, "addMetric" | "publishStoredMetrics">;
+  now?: () => number;
 }
 
-export function relayHandler({ sqs, queueUrl, quarantine, logger, metrics }: RelayPorts) {
+export function relayHandler({ sqs, queueUrl, quarantine, logger, metrics, now = Date.now }: RelayPorts) {
   return async (event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> => {
+    const invokedAt = now();
     // Only inserts are changes to publish; the TTL's removals are not.
     const records: RelayRecord[] = event.Records.flatMap((record) =>
       record.eventName === "INSERT" && record.dynamodb?.NewImage && record.dynamodb.SequenceNumber
@@ -33,6 +36,15 @@ export function relayHandler({ sqs, queueUrl, quarantine, logger, metrics }: Rel
           ]
         : [],
     );
+    for (const record of records) {
+      const version = record.image.version?.S;
+      if (version && VERSION_PATTERN.test(version))
+        metrics?.addMetric(
+          METRIC.stageStreamToRelay,
+          MetricUnit.Milliseconds,
+          Math.max(0, invokedAt - versionTime(version)),
+        );
+    }
     const outcome = await relay(records, {
       sqs,
       queueUrl,
@@ -41,6 +53,8 @@ export function relayHandler({ sqs, queueUrl, quarantine, logger, metrics }: Rel
         await quarantine.put(record, reason);
       },
     });
+    if (records.length > 0)
+      metrics?.addMetric(METRIC.stageRelaySend, MetricUnit.Milliseconds, now() - invokedAt);
     logger.info("relayed", { records: records.length, ...outcome, failed: outcome.failed.length });
     metrics?.addMetric(METRIC.relaySent, MetricUnit.Count, outcome.sent);
     metrics?.addMetric(METRIC.relayQuarantined, MetricUnit.Count, outcome.quarantined);

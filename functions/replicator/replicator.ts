@@ -50,6 +50,15 @@ export function replicatorHandler({
   } as const;
   const applyChange = async (record: SQSRecord): Promise<void> => {
     const message = changeMessageSchema.parse(JSON.parse(record.body));
+    const startedAt = now();
+    const sentAt = Number(record.attributes.SentTimestamp);
+    // The first delivery only: a redelivery's wait is the retry delay, not the queue's.
+    if (Number.isFinite(sentAt) && record.attributes.ApproximateReceiveCount === "1")
+      metrics?.addMetric(
+        METRIC.stageQueueToReplicator,
+        MetricUnit.Milliseconds,
+        Math.max(0, startedAt - sentAt),
+      );
     const results = await Promise.allSettled(
       replicas.replicaIds.map((id) => replicas.invoke(id, { op: "apply", ...message })),
     );
@@ -67,12 +76,15 @@ export function replicatorHandler({
       metrics?.addMetric(METRIC.replicationRetried, MetricUnit.Count, 1);
       throw new Error(`${down.join(", ")} did not apply ${message.key}@${message.version}`);
     }
+    const appliedAt = now();
+    metrics?.addMetric(METRIC.stageApply, MetricUnit.Milliseconds, appliedAt - startedAt);
     metrics?.addMetric(
       METRIC.replicationLag,
       MetricUnit.Milliseconds,
-      Math.max(0, now() - versionTime(message.version)),
+      Math.max(0, appliedAt - versionTime(message.version)),
     );
     const counted = await counter.count(message);
+    metrics?.addMetric(METRIC.stageCount, MetricUnit.Milliseconds, now() - appliedAt);
     if (counted === "busy") throw new Error(`another worker is counting ${message.key}@${message.version}`);
     logger.info("change", {
       key: message.key,

@@ -19,6 +19,17 @@ export const METRIC = {
   claimTakeovers: "ClaimTakeovers",
   /** Replicator: commit on the primary to applied on every replica, per change (ms). */
   replicationLag: "ReplicationLag",
+  /**
+   * Where a change's replication time goes (ms), stage by stage: the commit to the Relay's invocation
+   * with it (the stream and its poll), the Relay's send of its batch to ChangesQueue (per invocation),
+   * the send to the Replicator's invocation with it (the queue and its poll), the Replicator's apply on
+   * every replica, and its counting (claim and counter) — per change.
+   */
+  stageStreamToRelay: "StageStreamToRelay",
+  stageRelaySend: "StageRelaySend",
+  stageQueueToReplicator: "StageQueueToReplicator",
+  stageApply: "StageApply",
+  stageCount: "StageCount",
   /** Api: round trips to a majority per Paxos change (1 warm, 2 cold, more under contention). */
   paxosRoundTrips: "PaxosRoundTrips",
   /** Api: Paxos changes that ended without an answer (Contention, NoQuorum, OutcomeUnknown). */

@@ -3,12 +3,14 @@
  * documents (sender faults, partial batch failures, empty stream pages, a trimmed stream), and the
  * DynamoDB model for the outbox table.
  */
+import { Logger } from "@aws-lambda-powertools/logger";
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import { TrimmedDataAccessException } from "@aws-sdk/client-dynamodb-streams";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import { PutCommand } from "@aws-sdk/lib-dynamodb";
 import { marshall } from "@aws-sdk/util-dynamodb";
 import { describe, expect, it } from "vitest";
+import { relayHandler } from "../../functions/relay/stream-relay.ts";
 import { readStreamRange, replayFailedBatches } from "../../shared/outbox/failed-batches.ts";
 import { outboxRecord } from "../../shared/outbox/outbox.ts";
 import { type RelayRecord, relay } from "../../shared/outbox/relay.ts";
@@ -79,6 +81,40 @@ function fakeSqs(
 const values = (sent: Sent[]) => sent.map((message) => JSON.parse(message.body).value);
 
 describe("relay", () => {
+  it("measures, as the Relay function, each record's time from commit to the Relay, and its send", async () => {
+    const fake = fakeSqs();
+    let time = 1_700_000_000_000 + 300;
+    const emitted: Array<[string, number]> = [];
+    const handler = relayHandler({
+      sqs: fake.sqs,
+      queueUrl: "q",
+      quarantine: { put: async () => {} } as never,
+      logger: new Logger({ logLevel: "SILENT" }),
+      metrics: {
+        addMetric: (name: string, _unit: unknown, value: number) => void emitted.push([name, value]),
+        publishStoredMetrics: () => {},
+      } as never,
+      now: () => {
+        time += 5;
+        return time;
+      },
+    });
+    const commit = (n: number) => `${String(1_700_000_000_000 + n).padStart(15, "0")}.000000`;
+    const insert = (n: number) => ({
+      eventName: "INSERT",
+      dynamodb: {
+        SequenceNumber: String(n),
+        NewImage: marshall(outboxRecord(`id-${n}`, { key: `k${n}`, version: commit(n), value: n }, 0)),
+      },
+    });
+    await handler({ Records: [insert(100), insert(200)] } as never);
+    const stage = (name: string) => emitted.filter(([metric]) => metric === name).map(([, value]) => value);
+    // Invoked at 305 (this clock's first reading): committed at 100 and 200.
+    expect(stage("StageStreamToRelay")).toEqual([205, 105]);
+    expect(stage("StageRelaySend")).toEqual([5]);
+    expect(fake.sent).toHaveLength(2);
+  });
+
   it("sends a record whose key is longer than a message group id may be", async () => {
     const fake = fakeSqs();
     const long = "k".repeat(200);

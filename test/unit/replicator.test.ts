@@ -72,6 +72,51 @@ describe("the Replicator", () => {
     expect(applied.filter((call) => call.includes(v(2)))).toEqual([]);
   });
 
+  it("measures each stage of a change: queue to Replicator (first delivery only), apply, count, and the whole lag", async () => {
+    let time = 1_700_000_000_500;
+    const tick = (ms: number) => {
+      time += ms;
+    };
+    const emitted: Array<[string, number]> = [];
+    const handler = replicatorHandler({
+      replicas: {
+        replicaIds: ["Replica1", "Replica2"],
+        invoke: (async (_id: string, request: { version: string }) => {
+          tick(10);
+          return { result: "applied", version: request.version };
+        }) as ReplicaInvoker["invoke"],
+      },
+      counter: {
+        count: async () => {
+          tick(7);
+          return "counted";
+        },
+      },
+      sqs: { send: (async () => ({})) as never },
+      queueUrl: "queue",
+      logger: new Logger({ logLevel: "SILENT" }),
+      metrics: {
+        addMetric: (name: string, _unit: unknown, value: number) => void emitted.push([name, value]),
+        publishStoredMetrics: () => {},
+      } as never,
+      now: () => time,
+    });
+    const first = record("m1", "a", v(100), 1);
+    first.attributes.SentTimestamp = String(time - 250);
+    const again = record("m2", "a", v(101), 2);
+    again.attributes.SentTimestamp = String(time - 250);
+    await handler({ Records: [first, again] });
+    const stage = (name: string) => emitted.filter(([metric]) => metric === name).map(([, value]) => value);
+    // Sent 250 ms before the Replicator got it; a redelivery (m2) says nothing about the queue.
+    expect(stage("StageQueueToReplicator")).toEqual([250]);
+    // Per change (one key: one after the other): the two replicas' invocations, 10 ms of this clock
+    // each, then 7 ms of counting.
+    expect(stage("StageApply")).toEqual([20, 20]);
+    expect(stage("StageCount")).toEqual([7, 7]);
+    // From each commit (v(100), v(101)) to applied on every replica.
+    expect(stage("ReplicationLag")).toEqual([420, 446]);
+  });
+
   it("applies a change only over an older version: a repeat is a duplicate, an older one stale, neither written", async () => {
     let time = 1_700_000_000_000;
     const model = new DynamoDBModel([{ name: "Replica", hashKey: "pk" }], { now: () => time });
