@@ -18,6 +18,8 @@ import { LOCAL_REGION } from "../local/names.ts";
 import { signedFetch } from "../shared/client/signing.ts";
 
 export interface BenchCloud extends LocalCloud {
+  /** The engines the cloud runs on: a second stack (a baseline) can run beside it on the same ones. */
+  engines: Awaited<ReturnType<typeof startEngines>>;
   documents: DynamoDBDocumentClient;
   sqs: SQSClient;
   lambda: LambdaClient;
@@ -51,6 +53,7 @@ export async function startBenchCloud(context: Record<string, unknown> = {}): Pr
   const lambda = new LambdaClient({ ...config, endpoint: cloud.lambdaEndpoint, maxAttempts: 1 });
   return {
     ...cloud,
+    engines,
     documents,
     sqs,
     lambda,

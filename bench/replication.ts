@@ -9,6 +9,11 @@ import {
   SendMessageCommand,
 } from "@aws-sdk/client-sqs";
 import { GetCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
+import { fromRoot } from "../infra/paths.ts";
+import { startLocalCloud, synthesizeStack } from "../local/cloud.ts";
+import { freePort } from "../local/engines.ts";
+import type { MetricTotal } from "../local/metrics.ts";
+import { METRIC } from "../shared/observability/metrics.ts";
 import { kvItemKey } from "../shared/replication/replica-store.ts";
 import { stageChart } from "./chart.ts";
 import {
@@ -23,6 +28,7 @@ import {
   writeReport,
   writeSvg,
 } from "./lib.ts";
+import { naiveOutboxStack } from "./naive-outbox.ts";
 
 interface PutAnswer {
   version: string;
@@ -84,7 +90,9 @@ export async function benchReplication(cloud: BenchCloud, scale: number) {
     );
 
   // 2. Replication lag of primary writes: from the answer to the last replica applying the change (each
-  // replica stamps appliedAt when its conditional write succeeds). One write every 50 ms.
+  // replica stamps appliedAt when its conditional write succeeds). One write every 50 ms. The functions'
+  // stage metrics over the same writes say where the time goes.
+  const stagesBefore = await metricTotals(cloud);
   const replicaTables = ["Replica2Table", "Replica3Table"].map((id) => cloud.tableName(id));
   const lagWrites = n(200);
   const answered: Array<{ key: string; version: string; at: number }> = [];
@@ -116,6 +124,42 @@ export async function benchReplication(cloud: BenchCloud, scale: number) {
   lags.sort((a, b) => a - b);
   const lag = { count: lags.length, p50Ms: percentile(lags, 50), p99Ms: percentile(lags, 99) };
   console.log(`  replication lag (primary): p50 ${lag.p50Ms} ms, p99 ${lag.p99Ms} ms`);
+  const stagesAfter = await metricTotals(cloud);
+  const stageMean = (name: string) => {
+    const total = (totals: MetricTotal[]) =>
+      totals
+        .filter((metric) => metric.name === name)
+        .reduce((sum, metric) => ({ sum: sum.sum + metric.sum, count: sum.count + metric.count }), {
+          sum: 0,
+          count: 0,
+        });
+    const before = total(stagesBefore);
+    const after = total(stagesAfter);
+    const count = after.count - before.count;
+    return count > 0 ? Number(((after.sum - before.sum) / count).toPrecision(3)) : Number.NaN;
+  };
+  const stages = [
+    { stage: "commit (the PUT, answered)", meanMs: primary.meanMs, source: "the bench's PUT timings" },
+    {
+      stage: "commit → Relay invoked (stream, poll)",
+      meanMs: stageMean(METRIC.stageStreamToRelay),
+      source: METRIC.stageStreamToRelay,
+    },
+    {
+      stage: "Relay's send to ChangesQueue",
+      meanMs: stageMean(METRIC.stageRelaySend),
+      source: METRIC.stageRelaySend,
+    },
+    {
+      stage: "send → Replicator invoked (queue, poll)",
+      meanMs: stageMean(METRIC.stageQueueToReplicator),
+      source: METRIC.stageQueueToReplicator,
+    },
+    { stage: "apply on the 3 replicas", meanMs: stageMean(METRIC.stageApply), source: METRIC.stageApply },
+    { stage: "count (claim, counter)", meanMs: stageMean(METRIC.stageCount), source: METRIC.stageCount },
+  ];
+  const lagMean = stageMean(METRIC.replicationLag);
+  for (const { stage, meanMs } of stages) console.log(`  stage ${stage}: mean ${meanMs} ms`);
 
   // 3. Throughput: writes committed → changes delivered (counted by the Replicator), against sending the
   // same number of messages to a FIFO queue directly and receiving them.
@@ -183,22 +227,21 @@ export async function benchReplication(cloud: BenchCloud, scale: number) {
       );
   }
   const directPerSecond = (total / (performance.now() - started)) * 1000;
+  const naivePerSecond = await naiveOutbox(cloud, run, total);
   const round = (value: number) => Math.round(value * 10) / 10;
   console.log(
-    `  throughput: outbox ${round(outboxPerSecond)}/s, direct SQS ${round(directPerSecond)}/s (n=${total})`,
+    `  throughput: outbox ${round(outboxPerSecond)}/s, naive outbox ${round(naivePerSecond)}/s, direct SQS ${round(directPerSecond)}/s (n=${total})`,
   );
 
   const allRatio = ratio(all.p50Ms, primary.p50Ms);
   const outboxRatio = ratio(outboxPerSecond, directPerSecond);
+  const naiveRatio = ratio(outboxPerSecond, naivePerSecond);
   const chart = writeSvg(
     "outbox-stages",
     stageChart(
-      "Outbox path: where a primary write's time goes (ms)",
-      ["commit (PUT answered)", "answer → every replica applied"],
-      [
-        { name: "p50 of each", values: [primary.p50Ms, lag.p50Ms] },
-        { name: "p99 of each", values: [primary.p99Ms, lag.p99Ms] },
-      ],
+      "Outbox path: where a primary write's time goes (mean ms per change)",
+      stages.map(({ stage }) => stage),
+      [{ name: "mean per change", values: stages.map(({ meanMs }) => meanMs) }],
     ),
   );
   const markdown = `## Replication (\`npm run bench -- replication\`)
@@ -224,6 +267,21 @@ write every 50 ms):
 
 ${table(["n", "p50 ms", "p99 ms"], [[lag.count, lag.p50Ms, lag.p99Ms]])}
 
+Where a change's time goes, stage by stage, over the same writes (the mean per change; each stage from
+the metric the functions emit, in the embedded metric format CloudWatch reads on AWS):
+
+${table(
+  ["stage", "mean ms", "measured by"],
+  [
+    ...stages.map(({ stage, meanMs, source }) => [stage, meanMs, source]),
+    [
+      "commit → applied on every replica (about the sum of the stages before counting)",
+      lagMean,
+      METRIC.replicationLag,
+    ],
+  ],
+)}
+
 End-to-end throughput (${total} writes from 8 writers over 20 keys; a write counts once the Replicator
 has applied it to every replica and counted it):
 
@@ -231,6 +289,11 @@ ${table(
   ["path", "messages/s", "ratio"],
   [
     ["baseline: SendMessage to a FIFO queue, then receive", round(directPerSecond), "1.00"],
+    [
+      "naive outbox: PUT → PutItem → stream → one SendMessage per record → receive",
+      round(naivePerSecond),
+      ratio(naivePerSecond, directPerSecond),
+    ],
     [
       "PUT primary answered (committed with its outbox record)",
       round(committedPerSecond),
@@ -248,10 +311,10 @@ ${table(
 
 - \`all\` vs \`primary\` PUT: ${allRatio}× at p50 (target ≤ 1.5×, ${allRatio <= 1.5 ? "met" : "missed"}).
 - Outbox end to end vs a direct SQS send: ${outboxRatio}× (target ≥ 0.3×, ${outboxRatio >= 0.3 ? "met" : "missed"}), with every guarantee kept.
-- Against a naive relay (PutItem, stream, one SendMessage per record, no transaction): not measured yet;
-  it needs a second table with a stream and a relay function deployed beside the stack's.
-- The chart splits a write's time into its commit and its replication; the replication part is not yet
-  split into stream poll, Relay, queue poll and apply.
+- Against the naive outbox (PutItem, stream, one SendMessage per record, no transaction; its own small
+  stack, bench/naive-outbox.ts, on the same engines and local Lambda runtime): ${naiveRatio}× (target ≥ 1×,
+  ${naiveRatio >= 1 ? "met" : "missed"}). The naive path ends when a consumer receives the message; ours
+  when the change is applied on every replica and counted.
 
 An \`all\` write adds a second, parallel round of replica invokes to the primary's transaction. The lag of
 a \`primary\` write is the stream poll, the Relay's send, the queue poll and the Replicator's three
@@ -268,8 +331,84 @@ in-process queue.`;
       environment: environmentLine(),
       put: { primary, all },
       lag,
-      throughput: { writes: total, committedPerSecond, outboxPerSecond, directPerSecond },
+      stages,
+      lagMeanMs: lagMean,
+      throughput: { writes: total, committedPerSecond, outboxPerSecond, naivePerSecond, directPerSecond },
     },
     markdown,
   );
+}
+
+/** The functions' metrics so far (the local cloud's EMF totals). */
+async function metricTotals(cloud: BenchCloud): Promise<MetricTotal[]> {
+  const response = await fetch(`${cloud.lambdaEndpoint}/_local/metrics`);
+  return ((await response.json()) as { metrics: MetricTotal[] }).metrics;
+}
+
+/**
+ * The naive outbox (bench/naive-outbox.ts) on the same engines: `total` PUTs from 8 writers over 20 keys,
+ * each counted once a consumer received its message. Answers messages per second.
+ */
+async function naiveOutbox(cloud: BenchCloud, run: string, total: number): Promise<number> {
+  const naive = await startLocalCloud({
+    stack: synthesizeStack(naiveOutboxStack, fromRoot(".local/bench-naive-assembly")),
+    engines: cloud.engines,
+    httpPort: await freePort(),
+    lambdaPort: await freePort(),
+    namePrefix: `naive-${run}`,
+    log: (line) => console.error(`[local naive] ${line}`),
+  });
+  try {
+    const queueUrl = naive.outputs.QueueUrl!;
+    const keys = Array.from({ length: 20 }, (_, i) => `naive-${run}-${i}`);
+    // One write through each path first, so that neither pays the functions' cold starts in the run.
+    await expectStatus(
+      await fetch(`${naive.apiUrl}/naive/${keys[0]}`, { method: "PUT", body: JSON.stringify({ value: -1 }) }),
+      200,
+      "PUT /naive (warm-up)",
+    );
+    let received = 0;
+    const receiveAll = async (count: number) => {
+      while (received < count) {
+        const { Messages = [] } = await cloud.sqs.send(
+          new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
+        );
+        received += Messages.length;
+        if (Messages.length > 0)
+          await cloud.sqs.send(
+            new DeleteMessageBatchCommand({
+              QueueUrl: queueUrl,
+              Entries: Messages.map((message, index) => ({
+                Id: String(index),
+                ReceiptHandle: message.ReceiptHandle,
+              })),
+            }),
+          );
+      }
+    };
+    await receiveAll(1);
+    received = 0;
+    const started = performance.now();
+    let next = 0;
+    const consumer = receiveAll(total);
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (next < total) {
+          const i = next++;
+          await expectStatus(
+            await fetch(`${naive.apiUrl}/naive/${keys[i % keys.length]}`, {
+              method: "PUT",
+              body: JSON.stringify({ value: i }),
+            }),
+            200,
+            "PUT /naive",
+          );
+        }
+      }),
+    );
+    await consumer;
+    return (total / (performance.now() - started)) * 1000;
+  } finally {
+    await naive.stop();
+  }
 }

@@ -6,10 +6,13 @@
  * - `apply` (every replica): writes a change only if it is newer than the stored version; an equal
  *   version is a duplicate delivery, an older one a stale (out-of-order) delivery: both are no-ops.
  * - `commit` (the primary): assigns the write its version and commits the item together with its outbox
- *   record in one transaction, so the change reaches ChangesQueue exactly when it is committed.
+ *   record in one transaction, so the change reaches ChangesQueue exactly when it is committed; one round
+ *   trip in the usual case (no read before it).
  */
 import { randomUUID } from "node:crypto";
+import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import { type DynamoDBDocumentClient, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
+import { unmarshall } from "@aws-sdk/util-dynamodb";
 import {
   type ApplyReply,
   type ApplyResult,
@@ -67,15 +70,20 @@ export class ReplicaStore {
   }
 
   /**
-   * The primary's commit: the next version after the key's current one, the item and the outbox record
-   * in one transaction, conditioned on the version read (optimistic concurrency between writers). A
-   * repeat of the same `writeId` (a retried request) commits nothing new and answers the first version.
+   * The primary's commit: the item at a new version and the outbox record in one transaction, the item
+   * conditioned on holding an older version (`lastUpdate` only grows; between writers, the commit order).
+   * No read first: the version comes from the clock (`nextVersion` of nothing), which is newer than the
+   * key's in the usual case, so a commit is one round trip. When it is not (two writes in one millisecond,
+   * a clock behind the key's version), the cancellation carries the item as it is, and the next attempt
+   * takes the version after it. A repeat of the same `writeId` (a retried request) commits nothing new and
+   * answers the first version.
    */
   async commit(writeId: string, key: string, value: unknown): Promise<StoredValue> {
     if (!this.outboxTable) throw new Error("this replica is not the primary: it has no outbox table");
+    /** The key's version as last seen (undefined: not seen, or no item). */
+    let seen: string | undefined;
     for (let attempt = 0; attempt < 20; attempt++) {
-      const current = await this.read(key);
-      const change = { key, version: nextVersion(current?.version, this.now()), value };
+      const change = { key, version: nextVersion(seen, this.now()), value };
       const result = await transact(
         this.documents,
         [
@@ -83,8 +91,9 @@ export class ReplicaStore {
             Put: {
               TableName: this.tableName,
               Item: this.item(change),
-              ConditionExpression: current ? "version = :read" : "attribute_not_exists(pk)",
-              ExpressionAttributeValues: current ? { ":read": current.version } : undefined,
+              ConditionExpression: "attribute_not_exists(pk) OR version < :version",
+              ExpressionAttributeValues: { ":version": change.version },
+              ReturnValuesOnConditionCheckFailure: "ALL_OLD",
             },
           },
           {
@@ -107,8 +116,12 @@ export class ReplicaStore {
         );
         return storedValueSchema.parse(JSON.parse((Item as { payload: string }).payload));
       }
-      // Another writer committed the key between our read and our write, or a transaction conflicted
-      // with ours (nothing applied): read again and retry.
+      if (result.failedConditions.includes(0)) {
+        // The key holds our version or a newer one: build on it (read it if the answer lacks it).
+        const old = (result.reasons[0] as { Item?: Record<string, AttributeValue> } | undefined)?.Item;
+        seen = old ? String(unmarshall(old).version) : (await this.read(key))?.version;
+      }
+      // Or a transaction conflicted with ours (nothing applied): send it again.
     }
     throw new Error(`could not commit ${key}: too many concurrent writers`);
   }

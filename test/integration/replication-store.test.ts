@@ -123,6 +123,42 @@ describe("the outbox transaction", () => {
     expect((await outboxItems()).filter((item) => item.key === key)).toHaveLength(8);
   });
 
+  it("commits after a key whose version is ahead of the clock, with the version after it, without a read first", async () => {
+    const key = freshKey();
+    const ahead = new ReplicaStore(documents, replicaTable, outboxTable, () => 5_000);
+    const behind = new ReplicaStore(documents, replicaTable, outboxTable, () => 2_000);
+    const first = await ahead.commit(`ahead-${key}`, key, "first");
+    let transactions = 0;
+    let reads = 0;
+    const counting = {
+      send: (command: { constructor: { name: string } }) => {
+        if (command.constructor.name === "TransactWriteCommand") transactions++;
+        if (command.constructor.name === "GetCommand") reads++;
+        return documents.send(command as never);
+      },
+    } as unknown as typeof documents;
+    const second = await new ReplicaStore(counting, replicaTable, outboxTable, () => 2_000).commit(
+      `behind-${key}`,
+      key,
+      "second",
+    );
+    // The clock's version (2000) was refused; the cancellation named 5000, and the next attempt took 5000.1.
+    expect(first.version).toBe("000000000005000.000000");
+    expect(second.version).toBe("000000000005000.000001");
+    expect({ transactions, reads }).toEqual({ transactions: 2, reads: 0 });
+    // With the clock ahead again, one transaction.
+    transactions = 0;
+    const third = await new ReplicaStore(counting, replicaTable, outboxTable, () => 9_000).commit(
+      `later-${key}`,
+      key,
+      "third",
+    );
+    expect(third.version).toBe("000000000009000.000000");
+    expect({ transactions, reads }).toEqual({ transactions: 1, reads: 0 });
+    expect(await behind.read(key)).toMatchObject({ version: third.version, value: "third" });
+    expect((await outboxItems()).filter((item) => item.key === key)).toHaveLength(3);
+  });
+
   it("answers a repeated write id with its first version and commits nothing new", async () => {
     const key = freshKey();
     const store = new ReplicaStore(documents, replicaTable, outboxTable);

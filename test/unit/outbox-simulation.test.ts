@@ -70,7 +70,7 @@ describe("atomic enqueue and replication under crashes, outages, pauses and dupl
     }
   }, 120_000);
 
-  const controls: Array<[string, OutboxSimulationOptions, OutboxInvariant]> = [
+  const controls: Array<[string, OutboxSimulationOptions, OutboxInvariant | OutboxInvariant[]]> = [
     ["an outbox record written apart from its data", { bug: "dual-write" }, "committed-only"],
     ["a replica that applies without the lastUpdate condition", { bug: "unconditional-apply" }, "monotonic"],
     ["a counter that counts without its claim", { bug: "unclaimed-count" }, "counted-once"],
@@ -79,7 +79,9 @@ describe("atomic enqueue and replication under crashes, outages, pauses and dupl
       { bug: "fresh-write-id" },
       "idempotent-commit",
     ],
-    ["a Relay that reports no failures", { bug: "relay-ignores-failures" }, "converged"],
+    // A change the Relay drops is missing on the replicas (converged) or, once a later change of its key
+    // reached them, missing from the key's count (counted-once): which one a seed shows first varies.
+    ["a Relay that reports no failures", { bug: "relay-ignores-failures" }, ["converged", "counted-once"]],
     [
       "claims that expire before a replay may resend their change",
       { bug: "short-claim-retention", longOutage: true },
@@ -87,10 +89,10 @@ describe("atomic enqueue and replication under crashes, outages, pauses and dupl
     ],
   ];
   for (const [name, options, invariant] of controls) {
-    it(`catches ${name} (negative control: ${invariant})`, async () => {
+    it(`catches ${name} (negative control: ${[invariant].flat().join(" or ")})`, async () => {
       const failure = await firstFailure(options);
       expect(failure, "the broken world was never caught").toBeDefined();
-      expect(failure!.invariant).toBe(invariant);
+      expect([invariant].flat()).toContain(failure!.invariant);
     }, 120_000);
   }
 });
