@@ -1,7 +1,9 @@
 /**
  * The Replicator on ChangesQueue (SQS FIFO): applies each change to every replica, conditionally on the
  * replica's lastUpdate (an equal version is a duplicate delivery, an older one a stale one: both are
- * no-ops, and counted as such), then counts the change once through an idempotency claim.
+ * no-ops, and counted as such), then counts the change once through an idempotency claim. A batch goes
+ * to each replica in one invocation (`applyBatch`: the changes are still one conditional write each),
+ * so a batch of ten costs three invocations, not thirty.
  *
  * A message fails while any replica does not answer, and is retried with a growing delay until the
  * replica is back; the FIFO group (the key) holds the key's later changes back meanwhile: the group is
@@ -14,9 +16,9 @@ import type { Logger } from "@aws-lambda-powertools/logger";
 import { type Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { ChangeMessageVisibilityBatchCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
-import type { ReplicaInvoker } from "../../shared/contracts/replica.ts";
+import type { ApplyReply, ReplicaInvoker } from "../../shared/contracts/replica.ts";
 import { METRIC } from "../../shared/observability/metrics.ts";
-import { changeMessageSchema } from "../../shared/outbox/outbox.ts";
+import { type ChangeMessage, changeMessageSchema } from "../../shared/outbox/outbox.ts";
 import type { ChangeCounter } from "../../shared/replication/change-counter.ts";
 import { versionTime } from "../../shared/replication/version.ts";
 import { processFifoGroups } from "../commons/fifo-batch.ts";
@@ -48,55 +50,83 @@ export function replicatorHandler({
     duplicate: METRIC.replicaDuplicate,
     stale: METRIC.replicaStale,
   } as const;
-  const applyChange = async (record: SQSRecord): Promise<void> => {
-    const message = changeMessageSchema.parse(JSON.parse(record.body));
-    const startedAt = now();
-    const sentAt = Number(record.attributes.SentTimestamp);
-    // The first delivery only: a redelivery's wait is the retry delay, not the queue's.
-    if (Number.isFinite(sentAt) && record.attributes.ApproximateReceiveCount === "1")
-      metrics?.addMetric(
-        METRIC.stageQueueToReplicator,
-        MetricUnit.Milliseconds,
-        Math.max(0, startedAt - sentAt),
+  /**
+   * The batch's changes on every replica: one `applyBatch` invocation per replica, side by side. Answers,
+   * per message id, each replica's result for its change (or why it has none).
+   */
+  const applyAll = async (changes: Array<[string, ChangeMessage]>) => {
+    const replies = await Promise.allSettled(
+      replicas.replicaIds.map((id) =>
+        replicas.invoke(id, { op: "applyBatch", changes: changes.map(([, change]) => change) }),
+      ),
+    );
+    const outcomes = new Map<string, Array<ApplyReply | { error: string }>>();
+    changes.forEach(([messageId], index) => {
+      outcomes.set(
+        messageId,
+        replies.map((reply) => {
+          if (reply.status === "rejected") return { error: String(reply.reason) };
+          return reply.value.results[index] ?? { error: "the replica answered fewer results than changes" };
+        }),
       );
-    const results = await Promise.allSettled(
-      replicas.replicaIds.map((id) => replicas.invoke(id, { op: "apply", ...message })),
-    );
-    const down = replicas.replicaIds.filter((_, index) => results[index]!.status === "rejected");
-    const outcomes = Object.fromEntries(
-      replicas.replicaIds.map((id, index) => {
-        const result = results[index]!;
-        return [id, result.status === "fulfilled" ? result.value.result : "unavailable"];
-      }),
-    );
-    for (const result of results)
-      if (result.status === "fulfilled")
-        metrics?.addMetric(resultMetric[result.value.result], MetricUnit.Count, 1);
-    if (down.length > 0) {
-      metrics?.addMetric(METRIC.replicationRetried, MetricUnit.Count, 1);
-      throw new Error(`${down.join(", ")} did not apply ${message.key}@${message.version}`);
-    }
-    const appliedAt = now();
-    metrics?.addMetric(METRIC.stageApply, MetricUnit.Milliseconds, appliedAt - startedAt);
-    metrics?.addMetric(
-      METRIC.replicationLag,
-      MetricUnit.Milliseconds,
-      Math.max(0, appliedAt - versionTime(message.version)),
-    );
-    const counted = await counter.count(message);
-    metrics?.addMetric(METRIC.stageCount, MetricUnit.Milliseconds, now() - appliedAt);
-    if (counted === "busy") throw new Error(`another worker is counting ${message.key}@${message.version}`);
-    logger.info("change", {
-      key: message.key,
-      version: message.version,
-      replicas: outcomes,
-      counter: counted,
     });
+    return outcomes;
   };
 
   return async (event: SQSEvent): Promise<SQSBatchResponse> => {
+    const startedAt = now();
+    const changes: Array<[string, ChangeMessage]> = [];
+    for (const record of event.Records) {
+      const sentAt = Number(record.attributes.SentTimestamp);
+      // The first delivery only: a redelivery's wait is the retry delay, not the queue's.
+      if (Number.isFinite(sentAt) && record.attributes.ApproximateReceiveCount === "1")
+        metrics?.addMetric(
+          METRIC.stageQueueToReplicator,
+          MetricUnit.Milliseconds,
+          Math.max(0, startedAt - sentAt),
+        );
+      const parsed = changeMessageSchema.safeParse(parseJson(record.body));
+      if (parsed.success) changes.push([record.messageId, parsed.data]);
+    }
+    const outcomes = changes.length > 0 ? await applyAll(changes) : new Map();
+    const appliedAt = now();
+
+    /** One message, in its group's order: every replica's result for it, then its count. */
+    const finish = async (record: SQSRecord): Promise<void> => {
+      const message = changeMessageSchema.parse(parseJson(record.body));
+      const results: Array<ApplyReply | { error: string }> = outcomes.get(record.messageId)!;
+      const down = replicas.replicaIds.filter((_, index) => "error" in results[index]!);
+      for (const result of results)
+        if ("result" in result) metrics?.addMetric(resultMetric[result.result], MetricUnit.Count, 1);
+      if (down.length > 0) {
+        metrics?.addMetric(METRIC.replicationRetried, MetricUnit.Count, 1);
+        throw new Error(`${down.join(", ")} did not apply ${message.key}@${message.version}`);
+      }
+      metrics?.addMetric(METRIC.stageApply, MetricUnit.Milliseconds, appliedAt - startedAt);
+      metrics?.addMetric(
+        METRIC.replicationLag,
+        MetricUnit.Milliseconds,
+        Math.max(0, appliedAt - versionTime(message.version)),
+      );
+      const countingAt = now();
+      const counted = await counter.count(message);
+      metrics?.addMetric(METRIC.stageCount, MetricUnit.Milliseconds, now() - countingAt);
+      if (counted === "busy") throw new Error(`another worker is counting ${message.key}@${message.version}`);
+      logger.info("change", {
+        key: message.key,
+        version: message.version,
+        replicas: Object.fromEntries(
+          replicas.replicaIds.map((id, index) => {
+            const result = results[index]!;
+            return [id, "result" in result ? result.result : "unavailable"];
+          }),
+        ),
+        counter: counted,
+      });
+    };
+
     const delays = new Map<string, number>();
-    const response = await processFifoGroups(event.Records, applyChange, (record, error) => {
+    const response = await processFifoGroups(event.Records, finish, (record, error) => {
       const delay = retryDelaySeconds(Number(record.attributes.ApproximateReceiveCount ?? 1));
       delays.set(record.attributes.MessageGroupId ?? record.messageId, delay);
       logger.warn("change not applied; it will be retried", {
@@ -128,4 +158,13 @@ export function replicatorHandler({
     metrics?.publishStoredMetrics();
     return response;
   };
+}
+
+/** The body as JSON; a body that is not JSON parses as undefined (and fails the schema). */
+function parseJson(body: string): unknown {
+  try {
+    return JSON.parse(body);
+  } catch {
+    return undefined;
+  }
 }

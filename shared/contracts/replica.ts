@@ -70,12 +70,28 @@ export const applyReplySchema = z.object({
   version,
 });
 export const readRequestSchema = z.object({ op: z.literal("read"), key });
+/** Several changes in one invocation (the Replicator's batch): each is still its own conditional write. */
+export const applyBatchRequestSchema = z.object({
+  op: z.literal("applyBatch"),
+  changes: z
+    .array(z.object({ key, version, value: z.unknown() }))
+    .min(1)
+    .max(100),
+});
+/**
+ * One result per change, in the request's order: the apply's reply, or the error that kept it from being
+ * written (and then every later change of its key in the batch is not tried: `skipped`).
+ */
+export const applyBatchReplySchema = z.object({
+  results: z.array(z.union([applyReplySchema, z.object({ error: z.string() })])),
+});
 
 export const replicaRequestSchema = z.discriminatedUnion("op", [
   prepareRequestSchema,
   acceptRequestSchema,
   commitRequestSchema,
   applyRequestSchema,
+  applyBatchRequestSchema,
   readRequestSchema,
 ]);
 
@@ -85,6 +101,7 @@ export const replicaReplySchemas = {
   accept: acceptReplySchema,
   commit: storedValueSchema,
   apply: applyReplySchema,
+  applyBatch: applyBatchReplySchema,
   read: storedValueSchema.nullable(),
 } as const;
 
@@ -100,6 +117,8 @@ export type CommitRequest = z.infer<typeof commitRequestSchema>;
 export type ApplyRequest = z.infer<typeof applyRequestSchema>;
 export type ApplyReply = z.infer<typeof applyReplySchema>;
 export type ApplyResult = ApplyReply["result"];
+export type ApplyBatchRequest = z.infer<typeof applyBatchRequestSchema>;
+export type ApplyBatchReply = z.infer<typeof applyBatchReplySchema>;
 export type ReadRequest = z.infer<typeof readRequestSchema>;
 export type ReplicaRequest = z.infer<typeof replicaRequestSchema>;
 export type ReplicaOp = ReplicaRequest["op"];

@@ -326,6 +326,9 @@ export async function simulateOutbox(
         const parsed = parseReply(id, request, JSON.parse(JSON.stringify(reply)));
         if (request.op === "apply" && parsed && "result" in parsed && parsed.result === "stale")
           stats.staleApplies++;
+        if (request.op === "applyBatch" && parsed && "results" in parsed)
+          for (const result of parsed.results)
+            if ("result" in result && result.result === "stale") stats.staleApplies++;
         return parsed;
       }),
   });

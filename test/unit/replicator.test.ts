@@ -7,8 +7,9 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { SQSEvent, SQSRecord } from "aws-lambda";
 import { describe, expect, it } from "vitest";
+import { replicaHandler } from "../../functions/replica/replica.ts";
 import { replicatorHandler, retryDelaySeconds } from "../../functions/replicator/replicator.ts";
-import type { ReplicaInvoker } from "../../shared/contracts/replica.ts";
+import type { ApplyBatchRequest, ReplicaInvoker } from "../../shared/contracts/replica.ts";
 import { ReplicaStore } from "../../shared/replication/replica-store.ts";
 import { DynamoDBModel } from "../simulation/dynamodb-model.ts";
 
@@ -30,12 +31,24 @@ describe("the Replicator", () => {
 
   it("fails a change a replica did not apply and the later changes of its key, each with its key's delay; counts only what every replica applied", async () => {
     const applied: string[] = [];
+    const invocations: string[] = [];
     const replicas: ReplicaInvoker = {
       replicaIds: ["Replica1", "Replica2"],
-      invoke: (async (id: string, request: { key: string; version: string }) => {
-        if (id === "Replica2" && request.key === "a") throw new Error("Replica2 timed out");
-        applied.push(`${id} ${request.key}@${request.version}`);
-        return { result: "applied", version: request.version };
+      invoke: (async (id: string, request: ApplyBatchRequest) => {
+        invocations.push(`${id} ${request.op}`);
+        let failed = false;
+        return {
+          results: request.changes.map((change) => {
+            // Replica2 cannot write key a: a's first change fails, and its later one is not tried.
+            if (id === "Replica2" && change.key === "a") {
+              const error = failed ? "skipped" : "throttled";
+              failed = true;
+              return { error };
+            }
+            applied.push(`${id} ${change.key}@${change.version}`);
+            return { result: "applied", version: change.version };
+          }),
+        };
       }) as ReplicaInvoker["invoke"],
     };
     const counted: string[] = [];
@@ -68,8 +81,11 @@ describe("the Replicator", () => {
       { Id: "1", ReceiptHandle: "handle-a2", VisibilityTimeout: 4 },
     ]);
     expect(counted).toEqual([`b@${v(1)}`]);
-    // a2 was never tried: a's order holds.
-    expect(applied.filter((call) => call.includes(v(2)))).toEqual([]);
+    // One invocation per replica for the whole batch.
+    expect(invocations).toEqual(["Replica1 applyBatch", "Replica2 applyBatch"]);
+    // a2 was not written where a1 failed: a's order holds on Replica2 (Replica1 holds it; its redelivery
+    // there is a duplicate).
+    expect(applied.filter((call) => call.includes(v(2)))).toEqual([`Replica1 a@${v(2)}`]);
   });
 
   it("measures each stage of a change: queue to Replicator (first delivery only), apply, count, and the whole lag", async () => {
@@ -81,9 +97,11 @@ describe("the Replicator", () => {
     const handler = replicatorHandler({
       replicas: {
         replicaIds: ["Replica1", "Replica2"],
-        invoke: (async (_id: string, request: { version: string }) => {
+        invoke: (async (_id: string, request: ApplyBatchRequest) => {
           tick(10);
-          return { result: "applied", version: request.version };
+          return {
+            results: request.changes.map((change) => ({ result: "applied", version: change.version })),
+          };
         }) as ReplicaInvoker["invoke"],
       },
       counter: {
@@ -109,12 +127,43 @@ describe("the Replicator", () => {
     const stage = (name: string) => emitted.filter(([metric]) => metric === name).map(([, value]) => value);
     // Sent 250 ms before the Replicator got it; a redelivery (m2) says nothing about the queue.
     expect(stage("StageQueueToReplicator")).toEqual([250]);
-    // Per change (one key: one after the other): the two replicas' invocations, 10 ms of this clock
-    // each, then 7 ms of counting.
+    // Per change, the batch's apply: one invocation per replica, 10 ms of this clock each; then 7 ms of
+    // counting per change.
     expect(stage("StageApply")).toEqual([20, 20]);
     expect(stage("StageCount")).toEqual([7, 7]);
-    // From each commit (v(100), v(101)) to applied on every replica.
-    expect(stage("ReplicationLag")).toEqual([420, 446]);
+    // From each commit (v(100), v(101)) to the batch applied on every replica.
+    expect(stage("ReplicationLag")).toEqual([420, 419]);
+  });
+
+  it("applies a batch on a replica in one invocation: keys side by side, each key in order, a failed write holding back its key's later changes only", async () => {
+    const written: string[] = [];
+    const store = {
+      apply: async (change: { key: string; version: string }) => {
+        if (change.key === "bad" && change.version === v(1)) throw new Error("throttled");
+        written.push(`${change.key}@${change.version}`);
+        return { result: "applied" as const, version: change.version };
+      },
+    };
+    const handle = replicaHandler({} as never, store as never);
+    const reply = (await handle({
+      op: "applyBatch",
+      changes: [
+        { key: "a", version: v(1), value: 1 },
+        { key: "bad", version: v(1), value: 1 },
+        { key: "a", version: v(2), value: 2 },
+        { key: "bad", version: v(2), value: 2 },
+        { key: "b", version: v(1), value: 1 },
+      ],
+    })) as { results: Array<{ result?: string; error?: string }> };
+    expect(reply.results.map((result) => result.result ?? result.error)).toEqual([
+      "applied",
+      "throttled",
+      "applied",
+      "skipped: an earlier change of its key failed (throttled)",
+      "applied",
+    ]);
+    expect(written.filter((entry) => entry.startsWith("a@"))).toEqual([`a@${v(1)}`, `a@${v(2)}`]);
+    expect(written.some((entry) => entry.startsWith("bad@"))).toBe(false);
   });
 
   it("applies a change only over an older version: a repeat is a duplicate, an older one stale, neither written", async () => {
