@@ -45,6 +45,13 @@ export async function startBenchCloud(context: Record<string, unknown> = {}): Pr
     log: (line) => console.error(`[local] ${line}`),
     functionLog: process.env.BENCH_LOGS ? (fn, line) => console.error(`[${fn}] ${line}`) : undefined,
   });
+  // Every environment each function may run, started before anything is measured, as provisioned
+  // concurrency would: the suites measure the stack at work, not cold starts under load (the start-up
+  // suite measures those). One function at a time, so that the cold starts do not outlast Lambda's
+  // init limit on this machine's cores.
+  for (const fn of cloud.functions)
+    if (!(await fn.prewarm(fn.concurrency)))
+      console.error(`[bench] ${fn.id}: an environment did not load within Lambda's init limit`);
   const config = { region: LOCAL_REGION, credentials: localCredentials(cloud.accessKeyId) };
   const documents = DynamoDBDocumentClient.from(
     new DynamoDBClient({ ...config, endpoint: cloud.dynamodbEndpoint }),

@@ -201,26 +201,37 @@ export class LocalFunction {
   }
 
   /**
-   * Starts one execution environment and waits until it has loaded the function's module (its cold
-   * start), as provisioned concurrency would; at most Lambda's 10 s limit on a function's init phase
-   * (not the function's timeout, which bounds invocations: a 3 s function may take longer to load on a
-   * busy machine, and "ready" would come before it is). Answers whether the module loaded in time.
-   * Nothing is invoked.
+   * Starts execution environments until the function has `count` of them (at most its concurrency), and
+   * waits until each has loaded the function's module (its cold start), as provisioned concurrency
+   * would; at most Lambda's 10 s limit on a function's init phase (not the function's timeout, which
+   * bounds invocations: a 3 s function may take longer to load on a busy machine, and "ready" would come
+   * before it is). Answers whether every module loaded in time. Nothing is invoked.
    */
-  async prewarm(): Promise<boolean> {
-    if (this.stopped || this.environments.length > 0) return true;
-    const environment = { worker: this.spawn(), busy: true };
-    this.environments.push(environment);
-    const loaded = await new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => resolve(false), INIT_TIMEOUT_MS);
-      this.initialized.set(environment.worker, (ok) => {
-        clearTimeout(timer);
-        resolve(ok);
-      });
-    });
-    this.initialized.delete(environment.worker);
-    this.release(environment);
-    return loaded;
+  async prewarm(count = 1): Promise<boolean> {
+    const missing = Math.min(count, this.config.concurrency) - this.environments.length;
+    if (this.stopped || missing <= 0) return true;
+    const loaded = await Promise.all(
+      Array.from({ length: missing }, async () => {
+        const environment = { worker: this.spawn(), busy: true };
+        this.environments.push(environment);
+        const ok = await new Promise<boolean>((resolve) => {
+          const timer = setTimeout(() => resolve(false), INIT_TIMEOUT_MS);
+          this.initialized.set(environment.worker, (ok) => {
+            clearTimeout(timer);
+            resolve(ok);
+          });
+        });
+        this.initialized.delete(environment.worker);
+        this.release(environment);
+        return ok;
+      }),
+    );
+    return loaded.every(Boolean);
+  }
+
+  /** How many environments the function may run at once. */
+  get concurrency(): number {
+    return this.config.concurrency;
   }
 
   private timedOut(): InvokeResult {
