@@ -310,7 +310,11 @@ ${table(
 
 ![Where a primary write's time goes](${chart.replace(/^docs\//, "")})
 
-- \`all\` vs \`primary\` PUT: ${allRatio}× at p50 (target ≤ 1.5×, ${allRatio <= 1.5 ? "met" : "missed"}).
+- \`all\` vs \`primary\` PUT: ${allRatio}× at p50 (target ≤ 1.5×, ${allRatio <= 1.5 ? "met" : "missed"}). An \`all\` write is the
+  primary's commit, then the other replicas' apply at the version the commit gave: two replica round trips
+  one after the other where \`primary\` has one, so about 2× once the commit is one DynamoDB round trip.
+  Overlapping the two would need the version before the commit, and a replica could then hold a version
+  the primary never committed.
 - Outbox end to end vs a direct SQS send: ${outboxRatio}× (target ≥ 0.3×, ${outboxRatio >= 0.3 ? "met" : "missed"}), with every guarantee kept.
 - Against the naive outbox (PutItem, stream, one SendMessage per record, no transaction; its own small
   stack, bench/naive-outbox.ts, on the same engines and local Lambda runtime): ${naiveRatio}× (target ≥ 1×,
