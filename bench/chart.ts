@@ -12,15 +12,25 @@ const COLORS = ["#175cd3", "#f79009", "#b42318", "#067647", "#6941c6", "#667085"
 const textWidth = (text: string, size: number) => Math.ceil(text.length * size * 0.58);
 
 /** A legend: a swatch and a name per series, each after the previous one's text. */
-function legend(names: string[], left: number): string {
+/** The legend from `left`, wrapped onto more lines before `right`; answers its markup and its height. */
+function legend(
+  names: string[],
+  left: number,
+  right = Number.POSITIVE_INFINITY,
+): { markup: string; height: number } {
   let x = left;
-  return names
-    .map((name, s) => {
-      const item = `<rect x="${x}" y="22" width="12" height="10" fill="${COLORS[s % COLORS.length]}"/><text x="${x + 16}" y="31" font-size="11">${escapeXml(name)}</text>`;
-      x += 16 + textWidth(name, 11) + 18;
-      return item;
-    })
-    .join("");
+  let y = 22;
+  const items = names.map((name, s) => {
+    const width = 16 + textWidth(name, 11) + 18;
+    if (x > left && x + width - 18 > right) {
+      x = left;
+      y += 16;
+    }
+    const item = `<rect x="${x}" y="${y}" width="12" height="10" fill="${COLORS[s % COLORS.length]}"/><text x="${x + 16}" y="${y + 9}" font-size="11">${escapeXml(name)}</text>`;
+    x += width;
+    return item;
+  });
+  return { markup: items.join(""), height: y - 22 };
 }
 
 const format = (ms: number) => (ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2));
@@ -61,7 +71,7 @@ export function latencyChart(
       );
     });
   });
-  return svg(width, height, title, `${legend(series, label)}${parts.join("")}`);
+  return svg(width, height, title, `${legend(series, label).markup}${parts.join("")}`);
 }
 
 /** One stacked bar per row: the stages' milliseconds side by side, on a linear axis. */
@@ -73,9 +83,10 @@ export function stageChart(
   const label = Math.max(80, ...rows.map((r) => textWidth(r.name, 12))) + 16;
   const plot = 600;
   const bar = 22;
-  const top = 48;
-  const height = top + rows.length * (bar + 10) + 40;
   const width = label + plot + 80;
+  const key = legend(stages, label, width - 12);
+  const top = 48 + key.height;
+  const height = top + rows.length * (bar + 10) + 40;
   const max = Math.max(...rows.map((r) => r.values.reduce((a, b) => a + b, 0)));
   const scale = plot / max;
   const parts: string[] = [];
@@ -100,7 +111,7 @@ export function stageChart(
       `<text x="${at + 4}" y="${y + bar / 2 + 4}" font-size="11">${format(row.values.reduce((a, b) => a + b, 0))} ms</text>`,
     );
   });
-  return svg(width, height, title, `${legend(stages, label)}${parts.join("")}`);
+  return svg(width, height, title, `${key.markup}${parts.join("")}`);
 }
 
 function svg(width: number, height: number, title: string, body: string): string {
