@@ -217,7 +217,7 @@ ${table(
 - 8 writers on one key (d): p99 ${contendedP99}× the warm p50 (target ≤ ${TARGETS.contendedP99}×, ${verdict(contendedP99, TARGETS.contendedP99)}); throughput
   ${contendedThroughput}× the warm single writer's (target ≥ ${TARGETS.contendedThroughput}×, ${contendedThroughput >= TARGETS.contendedThroughput ? "met" : "missed"}). A writer rejected by a higher ballot waits about
   one measured round trip (the ballot's owner may finish) plus a jittered share that doubles per round, up
-  to 1 s. Concurrent calls on one key in one proposer share a round (combined), but a Lambda environment
+  to 1 s, and jumps its next ballot further ahead the more rounds it lost. Concurrent calls on one key in one proposer share a round (combined), but a Lambda environment
   runs one invocation at a time: the 8 writers here are 4 proposers (the Api's 4 environments), which
   duel for the key, and a writer that keeps losing makes the tail.
 - 16 writers on 16 keys (e): p50 ${spreadP50}× the warm p50 (target ≤ ${TARGETS.spreadP50}×, ${verdict(spreadP50, TARGETS.spreadP50)}); the quorum floor at

@@ -27,6 +27,7 @@ export function compareBallots(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-export function nextBallot(encoded: string, proposerId: string): string {
-  return encodeBallot({ counter: encoded ? decodeBallot(encoded).counter + 1 : 1, proposerId });
+/** The ballot `by` (default 1) counts above `encoded`, for `proposerId`. */
+export function nextBallot(encoded: string, proposerId: string, by = 1): string {
+  return encodeBallot({ counter: (encoded ? decodeBallot(encoded).counter : 0) + by, proposerId });
 }

@@ -29,7 +29,7 @@ import type {
   PrepareRequest,
   RegisterState,
 } from "./acceptor.ts";
-import { nextBallot } from "./ballot.ts";
+import { decodeBallot, nextBallot } from "./ballot.ts";
 
 /** Carries acceptor requests to replicas; a call rejects when the replica fails or does not answer in time. */
 export interface ReplicaTransport {
@@ -98,6 +98,22 @@ export interface Call {
   after?: RegisterState;
   /** The change threw in the last round: its call ends with this error. */
   error?: { error: unknown };
+}
+
+/**
+ * Whether a rejection shows another proposer's write under way rather than one that finished. A finished
+ * write leaves its acceptors promised to its proposer's next ballot (every accept records it, for that
+ * proposer's next one-round change): a conflict that is exactly that ballot means no one is between
+ * phases. A higher promise, a prepare not yet followed by its accept, is a write under way.
+ */
+function writeInProgress(replies: Array<PrepareReply | AcceptReply>): boolean {
+  return replies.some(
+    (reply) =>
+      !reply.ok &&
+      reply.conflict !== reply.acceptedBallot &&
+      (reply.acceptedBallot === "" ||
+        reply.conflict !== nextBallot(reply.acceptedBallot, decodeBallot(reply.acceptedBallot).proposerId)),
+  );
 }
 
 /** A Map that keeps at most `capacity` entries, dropping the least recently used. */
@@ -237,7 +253,8 @@ export class Proposer {
     };
     for (let round = 0; round < maxRounds; round++) {
       // A warm attempt rejected means another proposer wrote the key since (a Lambda environment does
-      // not see the others' writes), not necessarily that one is writing now: retry at once.
+      // not see the others' writes), not necessarily that one is writing now: retry at once, unless the
+      // rejection shows a write under way.
       if (round > 0 && !staleWarmState) await this.backoff(round);
       staleWarmState = false;
       const warm = this.warm.get(key);
@@ -251,7 +268,10 @@ export class Proposer {
         next = this.compose(calls, current, { previousAttemptVoid });
         if (!live()) return;
       } else {
-        ballot = nextBallot(this.highest.get(key) ?? "", this.options.proposerId);
+        // After rounds lost, jump past the highest ballot seen by more than one: the writers that keep
+        // winning raise it by one per write meanwhile, and a ballot just above an old sighting would lose
+        // again for good (starvation).
+        ballot = nextBallot(this.highest.get(key) ?? "", this.options.proposerId, 1 + 4 * round);
         const prepared = await this.quorum<PrepareReply>({ op: "prepare", key, ballot });
         roundTrips++;
         const promises = prepared.replies.filter((reply) => reply.ok);
@@ -287,7 +307,8 @@ export class Proposer {
       if (accepted.replies.length < this.majority) unanswered++;
       else {
         unanswered = 0;
-        staleWarmState = onePhase && round === 0;
+        // Retry at once only when no one is between phases: a prepare under way gets its round trip.
+        staleWarmState = onePhase && round === 0 && !writeInProgress(accepted.replies);
       }
       // Replicas only ever accept higher ballots: once a majority accepted above ours, every later
       // quorum includes one of them, so no later round can adopt this attempt.

@@ -161,6 +161,27 @@ describe("Proposer", () => {
     expect(log.map((request) => request.op)).toEqual(["accept", "accept", "accept"]);
   });
 
+  it("after a warm attempt rejected, waits for a prepare under way but retries at once after a finished write", async () => {
+    const acceptors = fresh();
+    const sleeps: number[] = [];
+    const a = new Proposer({
+      proposerId: "a",
+      transport: transport(acceptors),
+      sleep: async (ms) => void sleeps.push(ms),
+    });
+    await setRegister(a, "k", "a1");
+    // Another proposer's write that finished: acceptors promised to its next ballot, as its accept asks.
+    const b = new Proposer({ proposerId: "b", transport: transport(acceptors), sleep: noSleep });
+    await setRegister(b, "k", "b1");
+    await setRegister(a, "k", "a2");
+    expect(sleeps).toEqual([]);
+    // A prepare under way (promised, nothing accepted at it yet): a's warm attempt waits before preempting.
+    const ballot = "000000000000900:c";
+    await Promise.all(acceptors.map((acceptor) => acceptor.prepare({ op: "prepare", key: "k", ballot })));
+    expect((await setRegister(a, "k", "a3")).value).toBe("a3");
+    expect(sleeps).toHaveLength(1);
+  });
+
   it("combines the calls on a key that arrive during its round into one round, applied in order", async () => {
     const acceptors = fresh();
     const log: AcceptorRequest[] = [];
