@@ -6,6 +6,8 @@
  *   --dynamodb-port N      DynamoDB Local port (env DYNAMODB_PORT, default 8000)
  *   --sqs-port N           SQS emulator port (env SQS_PORT, default 9324)
  *   --quiet                do not print the functions' own log lines
+ *   --concurrency N        execution environments per function (default 4; a function's reserved
+ *                          concurrency in the template still caps it)
  *   --app DIR              run another CDK app (synthesized with its own cdk.json) instead of this one
  *   --assembly DIR         run a cloud assembly already synthesized (cdk.out)
  *   --stack NAME           the stack to run when the app or assembly has several
@@ -32,6 +34,7 @@ const { values } = parseArgs({
     "dynamodb-port": { type: "string", default: process.env.DYNAMODB_PORT ?? "8000" },
     "sqs-port": { type: "string", default: process.env.SQS_PORT ?? "9324" },
     quiet: { type: "boolean", default: false },
+    concurrency: { type: "string", default: "4" },
     app: { type: "string" },
     assembly: { type: "string" },
     stack: { type: "string" },
@@ -51,6 +54,11 @@ if ((values.app || values.assembly) && values.context.length > 0) {
   console.error(
     "--context applies to this project's stack; an --app takes its context from its own cdk.json",
   );
+  process.exit(2);
+}
+const concurrency = Number(values.concurrency);
+if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
+  console.error(`--concurrency takes a whole number from 1 to 64, got ${JSON.stringify(values.concurrency)}`);
   process.exit(2);
 }
 if (values.app && values.assembly) {
@@ -131,6 +139,7 @@ const cloud = await startLocalCloud({
   engines,
   httpPort: Number(values.port),
   lambdaPort: Number(values["lambda-port"]),
+  defaultConcurrency: concurrency,
   log: (line) => console.error(`[local] ${line}`),
   functionLog: values.quiet ? undefined : (id, line) => console.log(`[${id}] ${line}`),
 });
@@ -159,7 +168,7 @@ list(
 );
 list(
   "functions",
-  cloud.functions.map((fn) => `${fn.id.padEnd(24)} ${fn.name}`),
+  cloud.functions.map((fn) => `${fn.id.padEnd(24)} ${fn.name} (at most ${fn.concurrency} environments)`),
 );
 list(
   "tables",
