@@ -10,6 +10,7 @@
  *   waits it out; a release or a state write is conditioned on the holder and its fencing token.
  */
 import { randomUUID } from "node:crypto";
+import { TransactionCanceledException } from "@aws-sdk/client-dynamodb";
 import {
   BatchGetCommand,
   type DynamoDBDocumentClient,
@@ -17,6 +18,7 @@ import {
   PutCommand,
   QueryCommand,
   ScanCommand,
+  TransactGetCommand,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
 import { conditionalWrite, transact } from "../dynamodb/transactions.ts";
@@ -394,17 +396,46 @@ export class LeaseService {
   /**
    * The lease and its holder's registration as they were at one moment. Read one after the other, a
    * lease that was frozen in between would be seen unfrozen next to a registration renewed after the
-   * freeze, and answered with an expiry later than its frozen one. So the lease is read again: unchanged
-   * (same `rvn`), it was as read while the registration was read.
+   * freeze, and answered with an expiry later than its frozen one. So, once the lease names its holder,
+   * both are read in one transactional read (TransactGetItems: serializable with every write to them):
+   * two round trips, the lease and then the pair. When the pair's lease names another holder (it moved in
+   * between), that holder's pair is read.
    */
   private async read(sessionId: string, withHolder = true) {
     let lease = await this.lease(sessionId);
-    for (;;) {
-      const holder = withHolder && lease?.serverId ? await this.server(lease.serverId) : undefined;
-      if (!holder || lease?.frozenExpiresAt !== undefined || lease?.released) return { lease, holder };
-      const again = await this.lease(sessionId);
-      if (again?.rvn === lease?.rvn) return { lease, holder };
-      lease = again;
+    for (let attempt = 0; ; attempt++) {
+      if (!withHolder || !lease?.serverId) return { lease, holder: undefined };
+      const pair = await this.leaseAndServer(sessionId, lease.serverId);
+      if (pair === "conflict") {
+        // A write to one of them was under way: read again (DynamoDB answered nothing).
+        if (attempt >= 10) throw fail("Contention", `could not read ${sessionId}; retry`, { sessionId });
+        continue;
+      }
+      if (pair.lease?.serverId === lease.serverId) return pair;
+      lease = pair.lease;
+    }
+  }
+
+  private async leaseAndServer(
+    sessionId: string,
+    serverId: string,
+  ): Promise<{ lease?: StoredLease; holder?: ServerRecord } | "conflict"> {
+    try {
+      const { Responses = [] } = await this.documents.send(
+        new TransactGetCommand({
+          TransactItems: [
+            { Get: { TableName: this.options.leaseTable, Key: { sessionId } } },
+            { Get: { TableName: this.options.serverTable, Key: { serverId } } },
+          ],
+        }),
+      );
+      return {
+        lease: Responses[0]?.Item as StoredLease | undefined,
+        holder: Responses[1]?.Item as ServerRecord | undefined,
+      };
+    } catch (error) {
+      if (error instanceof TransactionCanceledException) return "conflict";
+      throw error;
     }
   }
 

@@ -13,6 +13,7 @@ import {
   PutCommand,
   QueryCommand,
   ScanCommand,
+  TransactGetCommand,
   TransactWriteCommand,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
@@ -198,6 +199,20 @@ describe("the DynamoDB model answers as DynamoDB Local does", () => {
   });
   const createOther = (p: string) => ({
     Put: { TableName: OTHER, Item: { id: `${p}o` }, ConditionExpression: "attribute_not_exists(id)" },
+  });
+
+  it("transactional reads: each item in the request's order, an empty answer for a missing one", async () => {
+    await compare((p) => [
+      new PutCommand({ TableName: TABLE, Item: { pk: `${p}a`, version: 1 } }),
+      new PutCommand({ TableName: OTHER, Item: { id: `${p}o`, note: "x" } }),
+      new TransactGetCommand({
+        TransactItems: [
+          { Get: { TableName: OTHER, Key: { id: `${p}o` } } },
+          { Get: { TableName: TABLE, Key: { pk: `${p}missing` } } },
+          { Get: { TableName: TABLE, Key: { pk: `${p}a` } } },
+        ],
+      }),
+    ]);
   });
 
   it("transactions: all or nothing, reasons per action, ClientRequestToken idempotency", async () => {

@@ -9,6 +9,7 @@
  *   `ReturnValuesOnConditionCheckFailure: ALL_OLD`;
  * - TransactWriteItems all or nothing, TransactionCanceledException with per-action reasons (`None`,
  *   `ConditionalCheckFailed`, and injected `TransactionConflict`), and ClientRequestToken idempotency;
+ * - TransactGetItems: the items as of one moment, in the request's order (`{}` for a missing one);
  * - strongly vs eventually consistent reads: an eventually consistent read may return an older image
  *   written within `staleReadMs`; global secondary indexes apply each write after a random lag up to
  *   `indexLagMs`, so a Query can miss new items and return old images of moved ones;
@@ -150,6 +151,8 @@ export class DynamoDBModel {
         return this.scan(input);
       case "TransactWrite":
         return this.transactWrite(input);
+      case "TransactGet":
+        return this.transactGet(input);
       default:
         throw new Error(`the DynamoDB model does not know ${name}`);
     }
@@ -224,6 +227,22 @@ export class DynamoDBModel {
       });
     }
     return { Responses, UnprocessedKeys: {} };
+  }
+
+  /**
+   * A transactional read: every item as of one moment (the model applies each write whole, so any moment
+   * between two writes is one), or a cancellation for a conflict at `transactionConflictRate`.
+   */
+  private transactGet(input: Item) {
+    const gets = input.TransactItems as Array<{ Get: { TableName: string; Key: Item } }>;
+    if (gets.length > 100) throw new ValidationException("Member must have length less than or equal to 100");
+    if (this.random() < (this.options.transactionConflictRate ?? 0))
+      throw cancelled(gets.map((_, index) => ({ Code: index === 0 ? "TransactionConflict" : "None" })));
+    return {
+      Responses: gets.map(({ Get }) =>
+        this.get({ TableName: Get.TableName, Key: Get.Key, ConsistentRead: true }),
+      ),
+    };
   }
 
   /** Throws ConditionalCheckFailedException when `condition` does not hold for `old`. */
