@@ -72,13 +72,54 @@ export async function benchLookup(cloud: BenchCloud, scale: number) {
     );
     const remote = client.remoteLookups - before;
 
+    // Four moves that wait (the sessions' leases live 10 s), while GET /health is measured: first as a
+    // curl user sends them (each waits inside the Api up to MOVE_WAIT_MS, 2 s, then answers 409 LeaseHeld
+    // and is sent again), then as the typed client does (wait=false: 409 LeaseHeld at once, and the
+    // client waits out retryAfterMs itself).
+    const healthWhileMoving = async (name: string, ids: string[], clientSide: boolean) => {
+      const targets = await Promise.all(
+        ids.map(async (id) => {
+          const { serverId } = (await get(`/sessions/${id}`)) as { serverId: string };
+          return servers.find((server) => server !== serverId)!;
+        }),
+      );
+      let stop = false;
+      const movers = ids.map(async (id, k) => {
+        while (!stop) {
+          const response = await cloud.fetch(
+            `${cloud.apiUrl}/sessions/${id}${clientSide ? "?wait=false" : ""}`,
+            { method: "PUT", body: JSON.stringify({ serverId: targets[k] }) },
+          );
+          const body = (await response.json()) as { error?: { retryAfterMs?: number } };
+          if (response.status === 200) return;
+          if (clientSide) await sleepFor(Math.min(body.error?.retryAfterMs ?? 100, 500), () => stop);
+        }
+      });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const stats = await measure(name, () => get("/health"), { count: n(100) }).finally(() => {
+        stop = true;
+      });
+      await Promise.all(movers);
+      return stats;
+    };
+    const duringMoves = await healthWhileMoving(
+      "GET /health while 4 moves wait in the Api (wait=true, up to 2 s each)",
+      sessions.slice(0, 4),
+      false,
+    );
+    const duringClientMoves = await healthWhileMoving(
+      "GET /health while 4 moves wait in the client (wait=false, the typed client's way)",
+      sessions.slice(4, 8),
+      true,
+    );
+
     const markdown = `## Lookup (\`npm run bench -- lookup\`)
 
 ${environmentLine()}; 3 servers heartbeating; lease 10 s, skew bound 1 s.
 
 ${table(
   ["case", "n", "clients", "p50 ms", "p99 ms", "ops/s", "p50 / baseline p50"],
-  [floor, oneRead, uncached, cached, assign, repeat].map((s) => [
+  [floor, oneRead, uncached, cached, assign, repeat, duringMoves, duringClientMoves].map((s) => [
     s.name,
     s.count,
     s.concurrency,
@@ -100,12 +141,19 @@ ${table(
 - Assigning new sessions: ${assign.throughput}/s with 8 clients, ${ratio(assign.throughput, repeat.throughput)}× the throughput of looking up
   assigned ones. An assignment reads the lease and the live servers and commits a transaction (the
   lease with its fencing token, and a check that the chosen server is live); a lookup of an assigned
-  session reads the lease, then the lease and its server's registration together.`;
+  session reads the lease, then the lease and its server's registration together.
+- GET /health while four moves wait: when each waits inside the Api (\`wait=true\`), p50 ${duringMoves.p50Ms} ms and
+  p99 ${duringMoves.p99Ms} ms: four waiting moves hold the local cloud's 4 Api environments (\`--concurrency\`)
+  for up to \`MOVE_WAIT_MS\` (2 s) each, then answer 409 \`LeaseHeld\` with \`retryAfterMs\`, so a move never
+  holds one for a whole lease. When the client waits (\`wait=false\`, what the typed client's
+  \`sessions.move\` sends), p50 ${duringClientMoves.p50Ms} ms and p99 ${duringClientMoves.p99Ms} ms (${ratio(duringClientMoves.p99Ms, floor.p99Ms)}× the idle p99): the
+  service freezes the lease and answers at once. On AWS the Api's reserved concurrency is 20
+  (\`apiConcurrency\`).`;
     writeReport(
       "lookup",
       {
         environment: environmentLine(),
-        results: [floor, oneRead, uncached, cached, assign, repeat],
+        results: [floor, oneRead, uncached, cached, assign, repeat, duringMoves, duringClientMoves],
         cachedRemoteCalls: remote,
       },
       markdown,
@@ -113,4 +161,10 @@ ${table(
   } finally {
     clearInterval(beating);
   }
+}
+
+/** Sleeps `ms`, waking early once `stop()` holds (checked every 50 ms). */
+async function sleepFor(ms: number, stop: () => boolean): Promise<void> {
+  const until = Date.now() + ms;
+  while (Date.now() < until && !stop()) await new Promise((resolve) => setTimeout(resolve, 50));
 }

@@ -126,7 +126,13 @@ export class LookupClient {
     const started = this.now();
     for (;;) {
       try {
-        const moved = await this.client.call("move", { params: { sessionId }, body: { serverId } });
+        // wait=false: the service freezes the lease and answers 409 LeaseHeld with retryAfterMs at once;
+        // the waiting happens here, not in an Api environment.
+        const moved = await this.client.call("move", {
+          params: { sessionId },
+          query: { wait: "false" },
+          body: { serverId },
+        });
         const { waitedMs: _, ...assignment } = moved;
         this.cache.set(sessionId, assignment);
         return { ...assignment, waitedMs: this.now() - started };
