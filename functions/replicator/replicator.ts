@@ -85,15 +85,17 @@ export function replicatorHandler({
           MetricUnit.Milliseconds,
           Math.max(0, startedAt - sentAt),
         );
-      const parsed = changeMessageSchema.safeParse(parseJson(record.body));
-      if (parsed.success) changes.push([record.messageId, parsed.data]);
+      const change = changeMessageSchema.safeParse(parseJson(record.body));
+      if (change.success) changes.push([record.messageId, change.data]);
     }
+    const parsed = new Map(changes);
     const outcomes = changes.length > 0 ? await applyAll(changes) : new Map();
     const appliedAt = now();
 
     /** One message, in its group's order: every replica's result for it, then its count. */
     const finish = async (record: SQSRecord): Promise<void> => {
-      const message = changeMessageSchema.parse(parseJson(record.body));
+      // A message that is not a change fails here, alone (it was left out of the batch).
+      const message = parsed.get(record.messageId) ?? changeMessageSchema.parse(parseJson(record.body));
       const results: Array<ApplyReply | { error: string }> = outcomes.get(record.messageId)!;
       const down = replicas.replicaIds.filter((_, index) => "error" in results[index]!);
       for (const result of results)

@@ -166,6 +166,31 @@ describe("the Replicator", () => {
     expect(written.some((entry) => entry.startsWith("bad@"))).toBe(false);
   });
 
+  it("fails a message that is not a change, alone: the batch's changes are applied and counted", async () => {
+    const counted: string[] = [];
+    const handler = replicatorHandler({
+      replicas: {
+        replicaIds: ["Replica1"],
+        invoke: (async (_id: string, request: ApplyBatchRequest) => ({
+          results: request.changes.map((change) => ({ result: "applied", version: change.version })),
+        })) as ReplicaInvoker["invoke"],
+      },
+      counter: {
+        count: async (change) => {
+          counted.push(`${change.key}@${change.version}`);
+          return "counted";
+        },
+      },
+      sqs: { send: (async () => ({})) as never },
+      queueUrl: "queue",
+      logger: new Logger({ logLevel: "SILENT" }),
+    });
+    const poison = { ...record("p1", "p", v(1), 1), body: "not json" } as SQSRecord;
+    const response = await handler({ Records: [poison, record("b1", "b", v(1), 1)] });
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: "p1" }]);
+    expect(counted).toEqual([`b@${v(1)}`]);
+  });
+
   it("applies a change only over an older version: a repeat is a duplicate, an older one stale, neither written", async () => {
     let time = 1_700_000_000_000;
     const model = new DynamoDBModel([{ name: "Replica", hashKey: "pk" }], { now: () => time });
