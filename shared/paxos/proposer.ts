@@ -171,11 +171,6 @@ export class Proposer {
     return Math.max(this.warm.size, this.highest.size);
   }
 
-  /** The smoothed round-trip time to a majority this proposer measured, in ms. */
-  get roundTripEstimateMs(): number | undefined {
-    return this.roundTripMs;
-  }
-
   /**
    * Runs `change` on the key's register. A call made while the key's round is under way joins the key's
    * next round, combined with the other calls that arrived meanwhile.
