@@ -147,7 +147,13 @@ const createdAt = Date.now();
 // "Ready" means ready: every function has one environment with its module loaded, so the first
 // requests do not pay cold starts that can outlast the callers' timeouts.
 console.log(`[${elapsed()}] warming one environment per function...`);
-for (const [index, loaded] of (await Promise.all(cloud.functions.map((fn) => fn.prewarm()))).entries())
+const warmTimes = new Map<string, number>();
+const warmStarted = Date.now();
+for (const [index, loaded] of (
+  await Promise.all(
+    cloud.functions.map((fn) => fn.prewarm().finally(() => warmTimes.set(fn.id, Date.now() - warmStarted))),
+  )
+).entries())
   if (!loaded)
     console.warn(
       `warning: ${cloud.functions[index]!.id}'s module failed to load or took more than 10 s (its first invocation will say why)`,
@@ -193,7 +199,7 @@ list(
 const ownApp = !values.app && !values.assembly;
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 console.log(
-  `\nwhere the time went: synthesis ${seconds(synthesizedAt - started)}, then waiting for the engines (started in parallel) ${seconds(enginesAt - synthesizedAt)}, resources and functions ${seconds(createdAt - enginesAt)}, warming ${seconds(warmedAt - createdAt)}`,
+  `\nwhere the time went: synthesis ${seconds(synthesizedAt - started)}, then waiting for the engines (started in parallel) ${seconds(enginesAt - synthesizedAt)}, resources and functions ${seconds(createdAt - enginesAt)}, warming ${seconds(warmedAt - createdAt)} (${[...warmTimes].map(([id, ms]) => `${id} ${seconds(ms)}`).join(", ")})`,
 );
 console.log(`
 ready in ${elapsed()}

@@ -93,6 +93,13 @@ describe("HTTP API routes", () => {
     });
   });
 
+  it("runs a function on plain Node.js: none of the hosting process's flags or loaders reach it", async () => {
+    // This test process runs with flags of its own (vitest's --conditions, --require); `npm start` runs
+    // under tsx's TypeScript loader, which, inherited, hooks every import of a bundle.
+    expect(process.execArgv.length).toBeGreaterThan(0);
+    expect((await fetch(`${cloud.apiUrl}/items/flags`).then(readJson)).execArgv).toEqual([]);
+  });
+
   it("answers 404 for a route the template does not have", async () => {
     expect((await fetch(`${cloud.apiUrl}/nothing-here`)).status).toBe(404);
     expect((await fetch(`${cloud.apiUrl}/items/abc`, { method: "DELETE" })).status).toBe(404);
