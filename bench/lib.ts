@@ -165,12 +165,13 @@ export async function measure(
 
 /** An HTTP answer other than the expected status, with its error code. */
 export class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string | undefined,
-    message: string,
-  ) {
+  readonly status: number;
+  readonly code: string | undefined;
+
+  constructor(status: number, code: string | undefined, message: string) {
     super(message);
+    this.status = status;
+    this.code = code;
   }
 }
 

@@ -31,8 +31,6 @@ async function start(): Promise<Start> {
   const child = spawn(
     process.execPath,
     [
-      "--import",
-      "tsx",
       "local/main.ts",
       "--in-memory",
       "--quiet",

@@ -148,13 +148,24 @@ export class StreamPoller implements Poller {
   private readonly shards = new Map<string, ShardState>();
   private readonly loop: Promise<void>;
 
+  readonly mapping: MappingConfig;
+  private readonly streams: DynamoDBStreamsClient;
+  private readonly sqs: SQSClient;
+  private readonly queues: LocalQueue[];
+  private readonly onError: (error: unknown) => void;
+
   constructor(
-    readonly mapping: MappingConfig,
-    private readonly streams: DynamoDBStreamsClient,
-    private readonly sqs: SQSClient,
-    private readonly queues: LocalQueue[],
-    private readonly onError: (error: unknown) => void,
+    mapping: MappingConfig,
+    streams: DynamoDBStreamsClient,
+    sqs: SQSClient,
+    queues: LocalQueue[],
+    onError: (error: unknown) => void,
   ) {
+    this.mapping = mapping;
+    this.streams = streams;
+    this.sqs = sqs;
+    this.queues = queues;
+    this.onError = onError;
     this.loop = this.run();
   }
 
@@ -359,14 +370,21 @@ export class QueuePoller implements Poller {
   private readonly loops: Promise<void>[];
   private readonly queue: LocalQueue;
 
+  readonly mapping: MappingConfig;
+  private readonly sqs: SQSClient;
+  private readonly onError: (error: unknown) => void;
+
   constructor(
-    readonly mapping: MappingConfig,
-    private readonly sqs: SQSClient,
+    mapping: MappingConfig,
+    sqs: SQSClient,
     queues: LocalQueue[],
-    private readonly onError: (error: unknown) => void,
+    onError: (error: unknown) => void,
     /** Concurrent receive loops, as Lambda runs several pollers per queue. */
     pollers: number,
   ) {
+    this.mapping = mapping;
+    this.sqs = sqs;
+    this.onError = onError;
     const queue = queues.find((candidate) => candidate.arn === mapping.sourceArn);
     if (!queue) throw new Error(`mapping ${mapping.logicalId}: no queue ${mapping.sourceArn}`);
     this.queue = queue;

@@ -67,12 +67,26 @@ export class LocalFunction {
   /** The last invocations, newest last (the console shows them). */
   private readonly recent: InvocationRecord[] = [];
 
+  readonly id: string;
+  readonly logicalId: string;
+  readonly name: string;
+  readonly arn: string;
+  private readonly config: {
+    codeDir: string;
+    handler: string;
+    env: Record<string, string>;
+    timeoutMs: number;
+    memoryMb: number;
+    concurrency: number;
+    log?: (functionId: string, line: string) => void;
+    metrics?: LocalMetrics;
+  };
   constructor(
-    readonly id: string,
-    readonly logicalId: string,
-    readonly name: string,
-    readonly arn: string,
-    private readonly config: {
+    id: string,
+    logicalId: string,
+    name: string,
+    arn: string,
+    config: {
       codeDir: string;
       handler: string;
       env: Record<string, string>;
@@ -82,7 +96,13 @@ export class LocalFunction {
       log?: (functionId: string, line: string) => void;
       metrics?: LocalMetrics;
     },
-  ) {}
+  ) {
+    this.id = id;
+    this.logicalId = logicalId;
+    this.name = name;
+    this.arn = arn;
+    this.config = config;
+  }
 
   get timeoutMs(): number {
     return this.config.timeoutMs;
@@ -274,9 +294,9 @@ export class LocalFunction {
   private spawn(): Worker {
     const { codeDir, handler, env, memoryMb, log, metrics } = this.config;
     const worker = new Worker(WORKER_SCRIPT, {
-      // A Lambda environment runs plain Node.js: none of this process's flags, in particular not the
-      // TypeScript loader `tsx` registers (inherited, it hooks every import of the bundle and triples a
-      // cold start).
+      // A Lambda environment runs plain Node.js: none of this process's flags, in particular no
+      // TypeScript loader such as tsx's (inherited, it hooks every import of the bundle and triples a
+      // cold start), nor a test runner's --conditions.
       execArgv: [],
       env,
       stdout: true,

@@ -14,7 +14,11 @@ const INVOKE_PATH = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/;
 const FAULT_PATH = /^\/_local\/faults\/([^/]+)$/;
 
 export class FunctionRegistry {
-  constructor(readonly functions: LocalFunction[]) {}
+  readonly functions: LocalFunction[];
+
+  constructor(functions: LocalFunction[]) {
+    this.functions = functions;
+  }
 
   /** Finds a function by its construct id, its name or its ARN (optionally with a qualifier). */
   find(nameOrArn: string): LocalFunction | undefined {
@@ -31,8 +35,11 @@ export class FunctionRegistry {
 }
 
 export class PayloadTooLarge extends Error {
-  constructor(readonly limit: number) {
+  readonly limit: number;
+
+  constructor(limit: number) {
     super(`the request body is over ${limit} bytes`);
+    this.limit = limit;
     this.name = "PayloadTooLarge";
   }
 }

@@ -36,13 +36,23 @@ export class Template {
   private readonly physical = new Map<string, PhysicalResource>();
   private readonly conditions = new Map<string, boolean>();
 
+  readonly body: CfnTemplate;
+  readonly stackName: string;
+  /** Prefix of every local physical name; isolates several clouds sharing one SQS emulator. */
+  readonly namePrefix: string;
+  readonly apiEndpoint;
+
   constructor(
-    readonly body: CfnTemplate,
-    readonly stackName: string,
-    /** Prefix of every local physical name; isolates several clouds sharing one SQS emulator. */
-    readonly namePrefix: string = stackName,
-    readonly apiEndpoint = "http://127.0.0.1:3000",
-  ) {}
+    body: CfnTemplate,
+    stackName: string,
+    namePrefix: string = stackName,
+    apiEndpoint = "http://127.0.0.1:3000",
+  ) {
+    this.body = body;
+    this.stackName = stackName;
+    this.namePrefix = namePrefix;
+    this.apiEndpoint = apiEndpoint;
+  }
 
   /** The resources of a type that exist: a resource whose condition is false does not. */
   resourcesOfType(type: string): Array<[string, CfnResource]> {

@@ -37,12 +37,13 @@ export type ErrorCode = keyof typeof ERROR_CODES;
 
 /** A failure with a code the caller can act on, and details (key, version, retryAfterMs, ...). */
 export class DomainError extends Error {
-  constructor(
-    readonly code: ErrorCode,
-    message: string,
-    readonly details: Record<string, unknown> = {},
-  ) {
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message: string, details: Record<string, unknown> = {}) {
     super(message);
+    this.code = code;
+    this.details = details;
     this.name = code;
   }
 }

@@ -53,12 +53,14 @@ export class LocalConsole {
   private readonly api: Record<string, string>;
   private readonly relay: Record<string, string>;
 
-  constructor(
-    private readonly functions: LocalFunction[],
-    private readonly queues: LocalQueue[],
-    dynamodb: DynamoDBClient,
-    private readonly sqs: SQSClient,
-  ) {
+  private readonly functions: LocalFunction[];
+  private readonly queues: LocalQueue[];
+  private readonly sqs: SQSClient;
+
+  constructor(functions: LocalFunction[], queues: LocalQueue[], dynamodb: DynamoDBClient, sqs: SQSClient) {
+    this.functions = functions;
+    this.queues = queues;
+    this.sqs = sqs;
     this.documents = DynamoDBDocumentClient.from(dynamodb);
     const envOf = (name: string) =>
       functions.find((fn) => fn.environmentVariables[name])?.environmentVariables ?? {};

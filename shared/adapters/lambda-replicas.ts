@@ -11,14 +11,19 @@ export class LambdaReplicas implements ReplicaTransport, ReplicaInvoker {
   readonly replicaIds: readonly string[];
   private readonly functionNames: Map<string, string>;
 
+  private readonly lambda: Pick<LambdaClient, "send">;
+  private readonly callTimeoutMs: number;
+
   constructor(
-    private readonly lambda: Pick<LambdaClient, "send">,
+    lambda: Pick<LambdaClient, "send">,
     /** Replica ids (Replica1, ...) in replica order, the first being the primary. */
     ids: readonly string[],
     /** Their function names (or ARNs), in the same order. */
     functionNames: readonly string[],
-    private readonly callTimeoutMs: number,
+    callTimeoutMs: number,
   ) {
+    this.lambda = lambda;
+    this.callTimeoutMs = callTimeoutMs;
     if (ids.length !== functionNames.length)
       throw new Error(`${ids.length} replica ids but ${functionNames.length} replica functions`);
     this.replicaIds = ids;

@@ -24,13 +24,15 @@ import { type CredentialSource, signedFetch } from "./signing.ts";
 /** A definite error answer of the API (`{"error":{"code","message",...}}`), or a read that kept failing. */
 export class ApiError extends Error {
   readonly outcome = "failed" as const;
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly details: Record<string, unknown> = {},
-  ) {
+  readonly status: number;
+  readonly code: string;
+  readonly details: Record<string, unknown>;
+
+  constructor(status: number, code: string, message: string, details: Record<string, unknown> = {}) {
     super(message);
+    this.status = status;
+    this.code = code;
+    this.details = details;
     this.name = code;
   }
 }
@@ -41,16 +43,27 @@ export class ApiError extends Error {
  */
 export class UnknownOutcomeError extends Error {
   readonly outcome = "unknown" as const;
+  readonly route: string;
+  readonly idempotencyKey: string | undefined;
+  /** The last answer's status and code; undefined when no answer came. */
+  readonly status: number | undefined;
+  readonly code: string;
+  readonly details: Record<string, unknown>;
+
   constructor(
-    readonly route: string,
-    readonly idempotencyKey: string | undefined,
-    /** The last answer's status and code; undefined when no answer came. */
-    readonly status: number | undefined,
-    readonly code: string,
+    route: string,
+    idempotencyKey: string | undefined,
+    status: number | undefined,
+    code: string,
     message: string,
-    readonly details: Record<string, unknown> = {},
+    details: Record<string, unknown> = {},
   ) {
     super(`${route}: outcome unknown: ${message}`);
+    this.route = route;
+    this.idempotencyKey = idempotencyKey;
+    this.status = status;
+    this.code = code;
+    this.details = details;
     this.name = "UnknownOutcome";
   }
 }
@@ -92,11 +105,13 @@ export class ContractClient<C extends Record<string, AnyRoute> = Api> {
   /** Requests sent (every attempt), for whoever wants to see retries or a cache at work. */
   requests = 0;
 
-  constructor(
-    private readonly options: ApiClientOptions,
-    /** The contract to speak (the API's by default). */
-    readonly contract: C = api as unknown as C,
-  ) {
+  private readonly options: ApiClientOptions;
+  /** The contract to speak (the API's by default). */
+  readonly contract: C;
+
+  constructor(options: ApiClientOptions, contract: C = api as unknown as C) {
+    this.options = options;
+    this.contract = contract;
     const base = options.fetch ?? fetch;
     this.fetch = options.signing ? signedFetch({ ...options.signing, fetch: base }) : base;
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));

@@ -41,8 +41,11 @@ export type ClaimResult =
   | { status: "held"; id: string; expiresAt: number };
 
 export class StaleClaim extends Error {
-  constructor(readonly id: string) {
+  readonly id: string;
+
+  constructor(id: string) {
     super(`the claim on ${id} is no longer ours: it expired and was taken over, or completed`);
+    this.id = id;
     this.name = "StaleClaim";
   }
 }
@@ -59,11 +62,14 @@ export class Claims {
   private readonly now: () => number;
   private readonly sleep: (ms: number) => Promise<void>;
 
-  constructor(
-    private readonly documents: DynamoDBDocumentClient,
-    private readonly tableName: string,
-    private readonly options: ClaimOptions,
-  ) {
+  private readonly documents: DynamoDBDocumentClient;
+  private readonly tableName: string;
+  private readonly options: ClaimOptions;
+
+  constructor(documents: DynamoDBDocumentClient, tableName: string, options: ClaimOptions) {
+    this.documents = documents;
+    this.tableName = tableName;
+    this.options = options;
     this.now = options.now ?? Date.now;
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
   }

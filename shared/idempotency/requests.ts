@@ -51,11 +51,18 @@ export const fingerprint = (...parts: string[]) =>
 export class IdempotentRequests {
   private readonly now: () => number;
 
+  private readonly documents: Pick<DynamoDBDocumentClient, "send">;
+  private readonly tableName: string;
+  private readonly options: IdempotentRequestsOptions;
+
   constructor(
-    private readonly documents: Pick<DynamoDBDocumentClient, "send">,
-    private readonly tableName: string,
-    private readonly options: IdempotentRequestsOptions,
+    documents: Pick<DynamoDBDocumentClient, "send">,
+    tableName: string,
+    options: IdempotentRequestsOptions,
   ) {
+    this.documents = documents;
+    this.tableName = tableName;
+    this.options = options;
     this.now = options.now ?? Date.now;
   }
 

@@ -71,10 +71,12 @@ export class LeaseService {
   private readonly now: () => number;
   private readonly sleep: (ms: number) => Promise<void>;
 
-  constructor(
-    private readonly documents: DynamoDBDocumentClient,
-    private readonly options: LeaseServiceOptions,
-  ) {
+  private readonly documents: DynamoDBDocumentClient;
+  private readonly options: LeaseServiceOptions;
+
+  constructor(documents: DynamoDBDocumentClient, options: LeaseServiceOptions) {
+    this.documents = documents;
+    this.options = options;
     this.now = options.now ?? Date.now;
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
   }

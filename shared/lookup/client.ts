@@ -40,7 +40,10 @@ export class LookupClient {
   /** Calls that went to the service, for whoever wants to see the cache work. */
   remoteLookups = 0;
 
-  constructor(private readonly options: LookupClientOptions) {
+  private readonly options: LookupClientOptions;
+
+  constructor(options: LookupClientOptions) {
+    this.options = options;
     if (!options.client && !options.baseUrl) throw new Error("LookupClient needs a client or a baseUrl");
     this.client = options.client ?? new ContractClient({ ...options, baseUrl: options.baseUrl! });
     this.now = options.now ?? Date.now;

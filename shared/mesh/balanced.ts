@@ -91,10 +91,12 @@ export class SubsetPlan {
   private readonly members: Array<Set<number>> = [];
   private built: number;
 
-  constructor(
-    readonly clients: number,
-    readonly size: number,
-  ) {
+  readonly clients: number;
+  readonly size: number;
+
+  constructor(clients: number, size: number) {
+    this.clients = clients;
+    this.size = size;
     if (!Number.isInteger(clients) || clients < 1)
       throw new RangeError(`client count must be a positive integer, got ${clients}`);
     if (!Number.isInteger(size) || size < 1)
@@ -164,7 +166,11 @@ export class SubsetPlan {
 /** A max-heap of slots by (connections, slot number): the fullest first, the newest among equals. */
 class SlotHeap {
   private readonly items: number[] = [];
-  constructor(private readonly members: ReadonlyArray<Set<number>>) {}
+  private readonly members: ReadonlyArray<Set<number>>;
+
+  constructor(members: ReadonlyArray<Set<number>>) {
+    this.members = members;
+  }
 
   private before(a: number, b: number) {
     const loadA = this.members[a]!.size;

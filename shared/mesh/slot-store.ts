@@ -27,10 +27,13 @@ const sameSlots = (a: ReadonlyMap<string, number>, b: ReadonlyMap<string, number
   a.size === b.size && [...a].every(([id, slot]) => b.get(id) === slot);
 
 export class SlotStore {
-  constructor(
-    private readonly documents: Pick<DynamoDBDocumentClient, "send">,
-    private readonly table: string,
-  ) {}
+  private readonly documents: Pick<DynamoDBDocumentClient, "send">;
+  private readonly table: string;
+
+  constructor(documents: Pick<DynamoDBDocumentClient, "send">, table: string) {
+    this.documents = documents;
+    this.table = table;
+  }
 
   /** The slots of the live servers, after bringing the stored map up to date with them. */
   async slotsFor(live: readonly string[]): Promise<Map<string, number>> {

@@ -18,10 +18,13 @@ interface QuarantineItem {
 }
 
 export class Quarantine {
-  constructor(
-    private readonly documents: Pick<DynamoDBDocumentClient, "send">,
-    private readonly tableName: string,
-  ) {}
+  private readonly documents: Pick<DynamoDBDocumentClient, "send">;
+  private readonly tableName: string;
+
+  constructor(documents: Pick<DynamoDBDocumentClient, "send">, tableName: string) {
+    this.documents = documents;
+    this.tableName = tableName;
+  }
 
   async put(record: RelayRecord, reason: string): Promise<void> {
     await this.documents.send(

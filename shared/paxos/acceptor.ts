@@ -73,12 +73,16 @@ export function applyAccept(record: AcceptorRecord | undefined, request: AcceptR
 export class MemoryAcceptor implements Acceptor {
   readonly records = new Map<string, AcceptorRecord>();
 
+  private readonly rules: { prepare: typeof applyPrepare; accept: typeof applyAccept };
+
   constructor(
-    private readonly rules: { prepare: typeof applyPrepare; accept: typeof applyAccept } = {
+    rules: { prepare: typeof applyPrepare; accept: typeof applyAccept } = {
       prepare: applyPrepare,
       accept: applyAccept,
     },
-  ) {}
+  ) {
+    this.rules = rules;
+  }
 
   async prepare(request: PrepareRequest): Promise<PrepareReply> {
     const { reply, next } = this.rules.prepare(this.records.get(request.key), request);

@@ -24,10 +24,13 @@ interface StoredItem {
 }
 
 export class DynamoDBAcceptor implements Acceptor {
-  constructor(
-    private readonly documents: DynamoDBDocumentClient,
-    private readonly tableName: string,
-  ) {}
+  private readonly documents: DynamoDBDocumentClient;
+  private readonly tableName: string;
+
+  constructor(documents: DynamoDBDocumentClient, tableName: string) {
+    this.documents = documents;
+    this.tableName = tableName;
+  }
 
   async prepare(request: PrepareRequest): Promise<PrepareReply> {
     const result = await conditionalWrite<StoredItem>(

@@ -119,7 +119,11 @@ function writeInProgress(replies: Array<PrepareReply | AcceptReply>): boolean {
 /** A Map that keeps at most `capacity` entries, dropping the least recently used. */
 class LruMap<K, V> {
   private readonly entries = new Map<K, V>();
-  constructor(private readonly capacity: number) {}
+  private readonly capacity: number;
+
+  constructor(capacity: number) {
+    this.capacity = capacity;
+  }
 
   get size(): number {
     return this.entries.size;
@@ -155,7 +159,10 @@ export class Proposer {
   /** Smoothed round-trip time to a majority, in ms (undefined until measured). */
   private roundTripMs: number | undefined;
 
-  constructor(private readonly options: ProposerOptions) {
+  private readonly options: ProposerOptions;
+
+  constructor(options: ProposerOptions) {
+    this.options = options;
     this.majority = Math.floor(options.transport.replicaIds.length / 2) + 1;
     const capacity = options.maxCachedKeys ?? 1000;
     this.warm = new LruMap(capacity);

@@ -22,11 +22,15 @@ export const CHANGE_COUNTER_CONSUMER = "change-counter";
 export const CHANGE_COUNTER_CLAIM_RETENTION_SECONDS = OUTBOX_RETENTION_SECONDS + 86_400;
 
 export class ChangeCounter {
-  constructor(
-    private readonly documents: DynamoDBDocumentClient,
-    private readonly tableName: string,
-    private readonly claims: Claims,
-  ) {}
+  private readonly documents: DynamoDBDocumentClient;
+  private readonly tableName: string;
+  private readonly claims: Claims;
+
+  constructor(documents: DynamoDBDocumentClient, tableName: string, claims: Claims) {
+    this.documents = documents;
+    this.tableName = tableName;
+    this.claims = claims;
+  }
 
   async count(change: ChangeMessage): Promise<CountResult> {
     const claim = await this.claims.claim(`${CHANGE_COUNTER_CONSUMER}#${change.key}@${change.version}`);

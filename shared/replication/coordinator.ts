@@ -26,11 +26,14 @@ export interface PutResult {
 }
 
 export class ReplicationCoordinator {
-  constructor(
-    private readonly replicas: ReplicaInvoker,
-    /** How long a replica has to answer a write or read (a commit is a read and a transaction). */
-    private readonly callTimeoutMs?: number,
-  ) {}
+  private readonly replicas: ReplicaInvoker;
+  /** How long a replica has to answer a write or read (a commit is a read and a transaction). */
+  private readonly callTimeoutMs?: number;
+
+  constructor(replicas: ReplicaInvoker, callTimeoutMs?: number) {
+    this.replicas = replicas;
+    this.callTimeoutMs = callTimeoutMs;
+  }
 
   private call<R extends ReplicaRequest>(replicaId: string, request: R): Promise<ReplyTo<R>> {
     return this.replicas.invoke(replicaId, request, this.callTimeoutMs);

@@ -37,13 +37,23 @@ interface KvItem {
 }
 
 export class ReplicaStore {
+  private readonly documents: DynamoDBDocumentClient;
+  private readonly tableName: string;
+  /** The outbox table; only the primary has one. */
+  private readonly outboxTable?: string;
+  private readonly now: () => number;
+
   constructor(
-    private readonly documents: DynamoDBDocumentClient,
-    private readonly tableName: string,
-    /** The outbox table; only the primary has one. */
-    private readonly outboxTable?: string,
-    private readonly now: () => number = Date.now,
-  ) {}
+    documents: DynamoDBDocumentClient,
+    tableName: string,
+    outboxTable?: string,
+    now: () => number = Date.now,
+  ) {
+    this.documents = documents;
+    this.tableName = tableName;
+    this.outboxTable = outboxTable;
+    this.now = now;
+  }
 
   async read(key: string): Promise<StoredValue | undefined> {
     const { Item } = await this.documents.send(

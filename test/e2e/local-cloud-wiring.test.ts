@@ -94,8 +94,8 @@ describe("HTTP API routes", () => {
   });
 
   it("runs a function on plain Node.js: none of the hosting process's flags or loaders reach it", async () => {
-    // This test process runs with flags of its own (vitest's --conditions, --require); `npm start` runs
-    // under tsx's TypeScript loader, which, inherited, hooks every import of a bundle.
+    // This test process runs with flags of its own (vitest's --conditions, --require); an app run under a
+    // TypeScript loader such as tsx would pass that on too, and it hooks every import of a bundle.
     expect(process.execArgv.length).toBeGreaterThan(0);
     expect((await fetch(`${cloud.apiUrl}/items/flags`).then(readJson)).execArgv).toEqual([]);
   });

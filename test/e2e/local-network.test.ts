@@ -88,8 +88,6 @@ beforeAll(async () => {
   child = spawn(
     process.execPath,
     [
-      "--import",
-      "tsx",
       "local/main.ts",
       "--in-memory",
       "--quiet",

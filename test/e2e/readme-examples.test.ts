@@ -108,7 +108,7 @@ describe("the README's Paxos and key-value examples, as written, on a fresh stor
 describe("the README's typed client example, as written", () => {
   it("sets, is refused a stale compare-and-set, sets again, reads, and writes to every replica", async () => {
     const path = example("client.ts", blockAfter("## The typed client", "ts"));
-    const { code, output } = await run(process.execPath, ["--import", "tsx", path]);
+    const { code, output } = await run(process.execPath, [path]);
     expect(code, output).toBe(0);
     expect(output).toContain("refused: VersionConflict, nothing written");
     expect(output).toMatch(/\{ key: 'feature-flags', value: \{ dark: false \}, version: \d+ \}/);
@@ -122,7 +122,7 @@ describe("the README's sticky-lookup examples, as written", () => {
     const path = example("proxy.ts", blockAfter("Proxying through the lookup service", "ts"), [
       [".listen(8080,", `.listen(${proxyPort},`],
     ]);
-    const proxy = spawn(process.execPath, ["--import", "tsx", path], { cwd: fromRoot("."), stdio: "pipe" });
+    const proxy = spawn(process.execPath, [path], { cwd: fromRoot("."), stdio: "pipe" });
     try {
       let ready = false;
       proxy.stdout.on("data", (chunk) => {
@@ -142,7 +142,7 @@ describe("the README's sticky-lookup examples, as written", () => {
 
   it("the lookup client example prints its session's server and token, writes state and releases", async () => {
     const path = example("lookup.ts", blockAfter("The client library `shared/lookup/client.ts`", "ts"));
-    const { code, output } = await run(process.execPath, ["--import", "tsx", path]);
+    const { code, output } = await run(process.execPath, [path]);
     expect(code, output).toBe(0);
     expect(output).toContain("match-7 is on game-1 (fencing token 1)");
     expect(output).toContain("state written, lease released");

@@ -78,10 +78,10 @@ export class DynamoDBModel {
   private readonly tokens = new Map<string, { input: string; at: number }>();
   private readonly random: () => number;
 
-  constructor(
-    tables: TableDefinition[],
-    private readonly options: ModelOptions,
-  ) {
+  private readonly options: ModelOptions;
+
+  constructor(tables: TableDefinition[], options: ModelOptions) {
+    this.options = options;
     this.random = options.random ?? Math.random;
     for (const definition of tables) this.tables.set(definition.name, { definition, items: new Map() });
   }

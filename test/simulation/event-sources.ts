@@ -29,10 +29,13 @@ export class Invocation {
   private crashed = false;
   private onCrash: (error: Crash) => void = () => {};
 
-  constructor(
-    private readonly crashRate: number,
-    private readonly random: () => number,
-  ) {}
+  private readonly crashRate: number;
+  private readonly random: () => number;
+
+  constructor(crashRate: number, random: () => number) {
+    this.crashRate = crashRate;
+    this.random = random;
+  }
 
   /** Runs the handler; rejects with Crash as soon as the invocation crashes. */
   run<T>(work: () => Promise<T>): Promise<T> {
@@ -99,15 +102,31 @@ export class StreamEventSource {
   invocations = 0;
   gaveUp = 0;
 
+  private readonly streams: StreamsModel;
+  private readonly shardId: string;
+  private readonly invoke: (event: DynamoDBStreamEvent) => Promise<DynamoDBBatchResponse>;
+  private readonly onFailure: FailureDestination;
+  private readonly scheduler: Scheduler;
+  private readonly random: () => number;
+  private readonly options: StreamSourceOptions;
+
   constructor(
-    private readonly streams: StreamsModel,
-    private readonly shardId: string,
-    private readonly invoke: (event: DynamoDBStreamEvent) => Promise<DynamoDBBatchResponse>,
-    private readonly onFailure: FailureDestination,
-    private readonly scheduler: Scheduler,
-    private readonly random: () => number,
-    private readonly options: StreamSourceOptions,
-  ) {}
+    streams: StreamsModel,
+    shardId: string,
+    invoke: (event: DynamoDBStreamEvent) => Promise<DynamoDBBatchResponse>,
+    onFailure: FailureDestination,
+    scheduler: Scheduler,
+    random: () => number,
+    options: StreamSourceOptions,
+  ) {
+    this.streams = streams;
+    this.shardId = shardId;
+    this.invoke = invoke;
+    this.onFailure = onFailure;
+    this.scheduler = scheduler;
+    this.random = random;
+    this.options = options;
+  }
 
   start(): void {
     this.scheduler.at(1 + Math.floor(this.random() * 100), () => void this.poll(250));
@@ -225,14 +244,28 @@ export interface QueueSourceOptions {
 export class QueueEventSource {
   invocations = 0;
 
+  private readonly sqs: SqsModel;
+  private readonly url: string;
+  private readonly invoke: (event: SQSEvent) => Promise<SQSBatchResponse>;
+  private readonly scheduler: Scheduler;
+  private readonly random: () => number;
+  private readonly options: QueueSourceOptions;
+
   constructor(
-    private readonly sqs: SqsModel,
-    private readonly url: string,
-    private readonly invoke: (event: SQSEvent) => Promise<SQSBatchResponse>,
-    private readonly scheduler: Scheduler,
-    private readonly random: () => number,
-    private readonly options: QueueSourceOptions,
-  ) {}
+    sqs: SqsModel,
+    url: string,
+    invoke: (event: SQSEvent) => Promise<SQSBatchResponse>,
+    scheduler: Scheduler,
+    random: () => number,
+    options: QueueSourceOptions,
+  ) {
+    this.sqs = sqs;
+    this.url = url;
+    this.invoke = invoke;
+    this.scheduler = scheduler;
+    this.random = random;
+    this.options = options;
+  }
 
   start(): void {
     for (let poller = 0; poller < this.options.pollers; poller++)

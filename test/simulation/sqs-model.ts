@@ -44,12 +44,13 @@ export interface Message {
 }
 
 class SqsError extends Error {
-  constructor(
-    override readonly name: string,
-    message: string,
-    readonly $fault: "client" | "server" = "client",
-  ) {
+  override readonly name: string;
+  readonly $fault: "client" | "server";
+
+  constructor(name: string, message: string, $fault: "client" | "server" = "client") {
     super(message);
+    this.name = name;
+    this.$fault = $fault;
   }
 }
 
@@ -68,10 +69,13 @@ export class SqsModel {
   private counter = 0;
   faults: SqsFaults;
 
+  private readonly options: { now: () => number; random: () => number; faults?: SqsFaults };
+
   constructor(
     definitions: QueueDefinition[],
-    private readonly options: { now: () => number; random: () => number; faults?: SqsFaults },
+    options: { now: () => number; random: () => number; faults?: SqsFaults },
   ) {
+    this.options = options;
     this.faults = options.faults ?? {};
     for (const definition of definitions)
       this.queues.set(definition.url, { definition, messages: [], deduplication: new Map() });

@@ -51,12 +51,10 @@ export class StreamsModel {
   private readonly trimmedUpTo = new Map<string, bigint>();
   private sequence = 10n ** 20n;
 
-  constructor(
-    model: DynamoDBModel,
-    tableName: string,
-    hashKey: string,
-    private readonly options: StreamsModelOptions,
-  ) {
+  private readonly options: StreamsModelOptions;
+
+  constructor(model: DynamoDBModel, tableName: string, hashKey: string, options: StreamsModelOptions) {
+    this.options = options;
     this.streamArn = `arn:aws:dynamodb:us-east-1:000000000000:table/${tableName}/stream/sim`;
     this.shardIds = Array.from(
       { length: options.shards },

@@ -35,8 +35,6 @@ export async function runStart(args: string[], timeoutMs = 90_000): Promise<AppP
   const child: ChildProcess = spawn(
     process.execPath,
     [
-      "--import",
-      "tsx",
       "local/main.ts",
       ...args,
       "--in-memory",
