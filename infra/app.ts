@@ -1,8 +1,9 @@
 import { App, Validations } from "aws-cdk-lib";
 import { AwsSolutionsChecks } from "cdk-nag";
 import { CoordinationStack } from "./stack.ts";
+import { STACK_NAME } from "./stack-name.ts";
 
-export const STACK_NAME = "ServerlessCoordination";
+export { STACK_NAME };
 
 /** Builds the app: the stack plus cdk-nag's AWS Solutions rules, with every exception acknowledged where it arises. */
 export function buildApp(app: App = new App()): { app: App; stack: CoordinationStack } {

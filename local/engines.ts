@@ -10,9 +10,9 @@ import { connect, createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { DynamoDBClient, ListTablesCommand } from "@aws-sdk/client-dynamodb";
-import { ListQueuesCommand, SQSClient } from "@aws-sdk/client-sqs";
-import { buildApp } from "fauxqs";
+// The SDK clients and the SQS emulator load after the JVM is spawned: its boot is the longest part of a
+// start, and it need not wait for them.
+import type { buildApp } from "fauxqs";
 import { LOCAL_REGION } from "./names.ts";
 
 export interface Engines {
@@ -183,6 +183,7 @@ export async function startDynamoDBLocal(options: { port?: number; dataDir?: str
     : undefined;
 
   const endpoint = `http://127.0.0.1:${port}`;
+  const { DynamoDBClient, ListTablesCommand } = await import("@aws-sdk/client-dynamodb");
   const client = new DynamoDBClient({
     endpoint,
     region: LOCAL_REGION,
@@ -252,7 +253,8 @@ async function resolvableStores() {
  * bound here). Queue URLs name the host a request came to, so they resolve.
  */
 export async function startSqsEmulator(options: { port?: number } = {}) {
-  const app = buildApp({ logger: false, stores: await resolvableStores() });
+  const [{ buildApp }, stores] = await Promise.all([import("fauxqs"), resolvableStores()]);
+  const app = buildApp({ logger: false, stores });
   await app.listen({ port: options.port ?? 0, host: "127.0.0.1" });
   const address = app.server.address();
   const server = {
@@ -260,6 +262,7 @@ export async function startSqsEmulator(options: { port?: number } = {}) {
     stop: () => app.close(),
   };
   const endpoint = `http://127.0.0.1:${server.port}`;
+  const { ListQueuesCommand, SQSClient } = await import("@aws-sdk/client-sqs");
   const client = new SQSClient({ endpoint, region: LOCAL_REGION, credentials: localCredentials("probe") });
   await waitUntil("SQS emulator", () => client.send(new ListQueuesCommand({})), 10_000);
   client.destroy();
