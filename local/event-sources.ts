@@ -143,9 +143,14 @@ interface ShardState {
   closed: boolean;
 }
 
+/** How often a stream poller lists the stream's shards when none of its shards has closed meanwhile. */
+const DESCRIBE_EVERY_MS = 1000;
+
 export class StreamPoller implements Poller {
   private running = true;
   private readonly shards = new Map<string, ShardState>();
+  /** When the shards were last listed; 0 lists them on the next poll (a shard closed: its child is new). */
+  private describedAt = 0;
   private readonly loop: Promise<void>;
 
   readonly mapping: MappingConfig;
@@ -187,6 +192,20 @@ export class StreamPoller implements Poller {
   }
 
   private async pollOnce(): Promise<boolean> {
+    // Listing the shards on every poll would double the requests of a busy stream: shards come and go
+    // rarely, and a closing shard (whose child has just appeared) asks for a listing at once.
+    if (Date.now() - this.describedAt >= DESCRIBE_EVERY_MS) await this.describe();
+    // A child shard waits until its parent is drained, which keeps each key's records in order.
+    const ready = [...this.shards.values()].filter(
+      (shard) =>
+        !shard.closed && !(shard.parentShardId && this.shards.get(shard.parentShardId)?.closed === false),
+    );
+    const results = await Promise.all(ready.map((shard) => this.pollShard(shard)));
+    return results.some(Boolean);
+  }
+
+  private async describe(): Promise<void> {
+    this.describedAt = Date.now();
     const description = await this.streams.send(
       new DescribeStreamCommand({ StreamArn: this.mapping.sourceArn }),
     );
@@ -198,13 +217,6 @@ export class StreamPoller implements Poller {
         closed: false,
       });
     }
-    // A child shard waits until its parent is drained, which keeps each key's records in order.
-    const ready = [...this.shards.values()].filter(
-      (shard) =>
-        !shard.closed && !(shard.parentShardId && this.shards.get(shard.parentShardId)?.closed === false),
-    );
-    const results = await Promise.all(ready.map((shard) => this.pollShard(shard)));
-    return results.some(Boolean);
   }
 
   private async iterator(
@@ -228,6 +240,7 @@ export class StreamPoller implements Poller {
     shard.iterator ??= await this.iterator(shard, this.mapping.startingPosition);
     if (!shard.iterator) {
       shard.closed = true;
+      this.describedAt = 0;
       return false;
     }
     let response: Awaited<ReturnType<typeof this.getRecords>>;
@@ -248,7 +261,10 @@ export class StreamPoller implements Poller {
     );
     if (records.length > 0) await this.deliver(shard, records);
     shard.iterator = response.NextShardIterator;
-    if (!shard.iterator) shard.closed = true;
+    if (!shard.iterator) {
+      shard.closed = true;
+      this.describedAt = 0;
+    }
     return records.length > 0;
   }
 
