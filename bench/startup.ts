@@ -95,6 +95,7 @@ async function start(): Promise<Start> {
 
 export async function benchStartup() {
   console.log("startup");
+  const seconds = (ms: number) => (ms / 1000).toFixed(1);
   const nodeStarts = Array.from({ length: 5 }, () => {
     const began = Date.now();
     spawnSync(process.execPath, ["-e", ""]);
@@ -110,10 +111,19 @@ export async function benchStartup() {
     await dynamodb.stop();
   }
   const jvmBoot = jvmBoots.sort((a, b) => a - b)[1]!;
-  rmSync(fromRoot(".local/cdk.out"), { recursive: true, force: true });
-  const first = await start();
-  const cached = await start();
-  const seconds = (ms: number) => (ms / 1000).toFixed(1);
+  // Each kind of start three times, the median (by time to the first 200) reported: on a shared 2-core
+  // machine one start can run 30 % slower than the next.
+  const median = (starts: Start[]) => [...starts].sort((a, b) => a.health - b.health)[1]!;
+  const firsts: Start[] = [];
+  for (let i = 0; i < 3; i++) {
+    rmSync(fromRoot(".local/cdk.out"), { recursive: true, force: true });
+    firsts.push(await start());
+  }
+  const cachedStarts: Start[] = [];
+  for (let i = 0; i < 3; i++) cachedStarts.push(await start());
+  const first = median(firsts);
+  const cached = median(cachedStarts);
+  const spread = (starts: Start[]) => starts.map((s) => seconds(s.health)).join(", ");
   const verdict = (ok: boolean) => (ok ? "met" : "missed");
   const rows = [
     [
@@ -148,17 +158,17 @@ export async function benchStartup() {
   ]);
   const markdown = `## Start-up
 
-${environmentLine()}. \`npm start -- --in-memory\` in a child process; baseline: a bare \`node -e ""\` start, ${nodeStart} ms (median of 5).
+${environmentLine()}. \`npm start -- --in-memory\` in a child process, three first starts (the assembly cache cleared before each) and three with nothing changed, each row the median (first starts: ${spread(firsts)} s to the first 200; nothing changed: ${spread(cachedStarts)} s); baseline: a bare \`node -e ""\` start, ${nodeStart} ms (median of 5).
 
 ${table(["measure", "seconds", "× bare Node start", "target", "verdict"], rows)}
 
 Where the time went (as \`npm start\` prints it): first start: ${first.where}; nothing changed: ${cached.where}.
 
-"Ready" means ready: the first write after "ready" (a signed PUT /kv with consistency \`all\`), then 12 concurrent writes.
+"Ready" means ready: the first write after "ready" (a signed PUT /kv with consistency \`all\`), then 12 concurrent writes (of the median starts).
 
 ${table(["start", "first write after ready", "12 concurrent writes right after", "first write 200"], writes)}
 
 A start with nothing changed is mostly waiting for DynamoDB Local: its JVM boots in ${seconds(jvmBoot)} s on its own, and longer while the local cloud's modules load beside it on this machine's cores. Then the stack's resources are created and one environment per function warms (a worker thread loading the function's bundle). Warming cannot begin before the resources exist: it runs each function's init, and Lambda never runs an init before the function's tables and queues are there. So the floor of a start with nothing changed is the JVM's boot plus the warming, ${verdict(cached.health <= 4_000) === "met" ? "within" : "above"} the 4 s target here.
 `;
-  writeReport("startup", { nodeStart, jvmBoot, first, cached }, markdown);
+  writeReport("startup", { nodeStart, jvmBoot, first, cached, firsts, cachedStarts }, markdown);
 }
