@@ -3,29 +3,19 @@
  * session lookups, Paxos sets, primary and all KV writes and KV reads over a few hundred keys, with three
  * servers heartbeating. Against the floor measured in the same run: GET /health from 32 clients.
  */
-import { ApiClient, ApiError, UnknownOutcomeError } from "../shared/client/api-client.ts";
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { ApiClient } from "../shared/client/api-client.ts";
 import { latencyChart } from "./chart.ts";
 import { type BenchCloud, environmentLine, percentile, ratio, table, writeReport, writeSvg } from "./lib.ts";
+import { type LoadSettings, MIX, type Sample } from "./load-clients.ts";
 
 const CLIENTS = 32;
-/** The mix: each request is one of these, by weight. */
-const MIX = [
-  { kind: "lookup (GET /sessions/{id})", weight: 40 },
-  { kind: "Paxos set (PUT /paxos/{key})", weight: 15 },
-  { kind: "KV write primary (PUT /kv/{key})", weight: 15 },
-  { kind: "KV write all (PUT /kv/{key})", weight: 10 },
-  { kind: "KV read (GET /kv/{key})", weight: 20 },
-] as const;
 /** What the issue measured before (22–32 requests/s, p50 about 1 s) and asks for: 3× at half the p50. */
 const BEFORE = { throughput: 32, p50Ms: 1000 };
 
 const dash = (value: number) => (Number.isFinite(value) ? value : "—");
-
-interface Sample {
-  kind: string;
-  ms: number;
-  outcome: "ok" | "unknown" | "failed";
-}
 
 export async function benchLoad(cloud: BenchCloud, scale: number) {
   const seconds = Math.max(5, Math.round(60 * scale));
@@ -38,40 +28,14 @@ export async function benchLoad(cloud: BenchCloud, scale: number) {
     2_000,
   );
   console.log(`load: ${CLIENTS} clients for ${seconds} s`);
+  const settings = { apiUrl: cloud.apiUrl, accessKeyId: cloud.accessKeyId, clients: CLIENTS, run };
   try {
-    const floor = await drive(
-      CLIENTS,
-      Math.max(3, Math.round(seconds / 6)),
-      () => "GET /health",
-      async () => {
-        await client.health();
-      },
-    );
-    const total = MIX.reduce((sum, entry) => sum + entry.weight, 0);
-    const pick = (r: number) => {
-      let left = r * total;
-      for (const entry of MIX) {
-        left -= entry.weight;
-        if (left < 0) return entry.kind;
-      }
-      return MIX[0].kind;
-    };
-    const mixed = await drive(
-      CLIENTS,
-      seconds,
-      () => pick(Math.random()),
-      async (kind, i) => {
-        const key = `load-${run}-${Math.floor(Math.random() * 256)}`;
-        if (kind.startsWith("lookup")) await client.sessions.lookupUncached(`sess-${key}`);
-        else if (kind.startsWith("Paxos")) await client.paxos.set(key, i);
-        else if (kind.startsWith("KV write primary")) await client.kv.put(key, i, "primary");
-        else if (kind.startsWith("KV write all")) await client.kv.put(key, i, "all");
-        else
-          await client.kv.get(key).catch((error: unknown) => {
-            if (!(error instanceof ApiError && error.code === "KeyNotFound")) throw error;
-          });
-      },
-    );
+    const floor = await clientsProcess({
+      ...settings,
+      phase: "floor",
+      seconds: Math.max(3, Math.round(seconds / 6)),
+    });
+    const mixed = await clientsProcess({ ...settings, phase: "mixed", seconds });
 
     const summary = (samples: Sample[], elapsedMs: number, name: string) => {
       const ok = samples.filter((s) => s.outcome === "ok").map((s) => s.ms);
@@ -111,8 +75,9 @@ export async function benchLoad(cloud: BenchCloud, scale: number) {
     const p50Met = mixRow.p50Ms <= BEFORE.p50Ms / 2;
     const markdown = `## Load (\`npm run bench -- load\`)
 
-${environmentLine()}; ${CLIENTS} clients for ${seconds} s each phase, through the typed client without retries;
-three servers heartbeating every 2 s; keys drawn from 256.
+${environmentLine()}; ${CLIENTS} clients for ${seconds} s each phase, through the typed client without retries,
+in a process of their own (as a user's clients are; in the local cloud's process they would take its main
+thread's time); three servers heartbeating every 2 s; keys drawn from 256.
 
 ${table(
   [
@@ -154,33 +119,11 @@ ${table(
   }
 }
 
-/** Runs `clients` loops of requests for `seconds`; every request's kind, duration and outcome. */
-async function drive(
-  clients: number,
-  seconds: number,
-  choose: () => string,
-  request: (kind: string, i: number) => Promise<void>,
-) {
-  const samples: Sample[] = [];
-  const started = performance.now();
-  const deadline = started + seconds * 1000;
-  let i = 0;
-  await Promise.all(
-    Array.from({ length: clients }, async () => {
-      while (performance.now() < deadline) {
-        const kind = choose();
-        const at = performance.now();
-        let outcome: Sample["outcome"] = "ok";
-        try {
-          await request(kind, i++);
-        } catch (error) {
-          // A 4xx is a definite refusal; a 503, a 5xx or no answer leaves the outcome unknown.
-          outcome = error instanceof ApiError && error.status < 500 ? "failed" : "unknown";
-          if (error instanceof UnknownOutcomeError) outcome = "unknown";
-        }
-        samples.push({ kind, ms: performance.now() - at, outcome });
-      }
-    }),
-  );
-  return { samples, elapsedMs: performance.now() - started };
+/** Runs the clients in a Node.js process of their own and collects their samples. */
+async function clientsProcess(settings: LoadSettings): Promise<{ samples: Sample[]; elapsedMs: number }> {
+  const script = fileURLToPath(new URL("./load-clients.ts", import.meta.url));
+  const { stdout } = await promisify(execFile)(process.execPath, [script, JSON.stringify(settings)], {
+    maxBuffer: 256 * 1024 * 1024,
+  });
+  return JSON.parse(stdout) as { samples: Sample[]; elapsedMs: number };
 }

@@ -3,11 +3,9 @@
  * inside the npm package amplify-dynamodb-simulator) and the SQS emulator fauxqs in library mode.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { createRequire } from "node:module";
-import { connect, createServer, type Server } from "node:net";
-import { tmpdir } from "node:os";
+import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 // The SDK clients and the SQS emulator load after the JVM is spawned: its boot is the longest part of a
@@ -80,8 +78,9 @@ const ISOLATED_PORT = 8000;
 /**
  * Whether DynamoDB Local can run in a network namespace of its own: Linux, `unshare` and `ip` present,
  * and unprivileged user namespaces allowed. DynamoDB Local has no option to choose the address it binds
- * (it listens on every interface); in its own namespace the only interface is loopback, and this process
- * reaches it through a UNIX socket. `SC_DYNAMODB_ISOLATION=off` turns it off.
+ * (it listens on every interface); in its own namespace the only interface is loopback, and a relay
+ * process there accepts on a socket this process bound to the host's loopback (sockets keep the namespace
+ * they were made in). `SC_DYNAMODB_ISOLATION=off` turns it off.
  */
 function canIsolate(): boolean {
   if (process.platform !== "linux" || process.env.SC_DYNAMODB_ISOLATION === "off") return false;
@@ -93,7 +92,7 @@ function canIsolate(): boolean {
  * DynamoDB Local, reachable on 127.0.0.1:`port` only. Started with `-disableTelemetry` and a CORS
  * allow-list of no real origin (its default is `*`, which lets any web page a developer opens read and
  * write the local tables). Where the platform allows it, the JVM runs in a network namespace of its own
- * (see canIsolate) and this process relays loopback connections to it; elsewhere it listens on every
+ * (see canIsolate) and a relay beside it carries the host's loopback connections to it; elsewhere it listens on every
  * interface, and start-up says so. The JVM runs in its own process group, so a Ctrl-C in the terminal
  * reaches this process only, which stops it after the functions have drained.
  */
@@ -119,8 +118,9 @@ export async function startDynamoDBLocal(options: { port?: number; dataDir?: str
   } else {
     java.push("-inMemory");
   }
-  const socketPath = join(tmpdir(), `sc-dynamodb-${process.pid}-${randomBytes(4).toString("hex")}.sock`);
   const quote = (arg: string) => `'${arg.replaceAll("'", "'\\''")}'`;
+  // In a namespace, the relay gets the listening socket over an IPC channel (fd 3, which the JVM does not
+  // keep): the JVM without stdin; the relay keeps ours and takes the JVM down when it closes.
   const child: ChildProcess = isolated
     ? spawn(
         "unshare",
@@ -128,10 +128,9 @@ export async function startDynamoDBLocal(options: { port?: number; dataDir?: str
           "-rn",
           "sh",
           "-c",
-          // The JVM without stdin; the relay keeps ours and takes the JVM down when it closes.
-          `ip link set lo up && { ${java.map(quote).join(" ")} </dev/null & exec ${quote(process.execPath)} ${quote(fileURLToPath(new URL("./runtime/unix-relay.mjs", import.meta.url)))} ${quote(socketPath)} ${ISOLATED_PORT} $!; }`,
+          `ip link set lo up && { ${java.map(quote).join(" ")} </dev/null 3>&- & exec ${quote(process.execPath)} ${quote(fileURLToPath(new URL("./runtime/namespace-relay.mjs", import.meta.url)))} ${ISOLATED_PORT} $!; }`,
         ],
-        { stdio: ["pipe", "ignore", "pipe"], detached: true },
+        { stdio: ["pipe", "ignore", "pipe", "ipc"], detached: true },
       )
     : spawn(java[0]!, java.slice(1), { stdio: ["ignore", "ignore", "pipe"], detached: true });
   // The relay's lifeline: held open, never written, and not keeping this process alive by itself.
@@ -168,19 +167,24 @@ export async function startDynamoDBLocal(options: { port?: number; dataDir?: str
   process.once("exit", killOnExit);
   child.once("exit", () => process.off("exit", killOnExit));
 
-  // In a namespace: this process listens on loopback and relays to the UNIX socket.
-  const proxy = isolated
-    ? await new Promise<Server>((resolve, reject) => {
-        const server = createServer((client) => {
-          const engine = connect(socketPath);
-          client.pipe(engine).pipe(client);
-          client.on("error", () => engine.destroy());
-          engine.on("error", () => client.destroy());
-        });
-        server.on("error", reject);
-        server.listen(port, "127.0.0.1", () => resolve(server));
-      })
-    : undefined;
+  // In a namespace: the listening socket is made here, on the host's loopback, and handed to the relay.
+  if (isolated) {
+    const listener = createServer();
+    await new Promise<void>((resolve, reject) => {
+      listener.once("error", reject);
+      listener.listen(port, "127.0.0.1", () => resolve());
+    });
+    const handedOver = new Promise<void>((resolve) =>
+      child.on("message", (message) => message === "listening" && resolve()),
+    );
+    child.send("listen", listener);
+    await Promise.race([handedOver, new Promise((resolve) => setTimeout(resolve, 10_000))]);
+    // The relay has its own copy; this one would take connections too.
+    listener.close();
+    // The IPC channel is not a reason to keep this process alive.
+    child.channel?.unref();
+    child.disconnect?.();
+  }
 
   const endpoint = `http://127.0.0.1:${port}`;
   const { DynamoDBClient, ListTablesCommand } = await import("@aws-sdk/client-dynamodb");
@@ -198,7 +202,6 @@ export async function startDynamoDBLocal(options: { port?: number; dataDir?: str
     );
   } catch (error) {
     killGroup("SIGKILL");
-    proxy?.close();
     throw error;
   } finally {
     client.destroy();
@@ -209,14 +212,12 @@ export async function startDynamoDBLocal(options: { port?: number; dataDir?: str
     isolated,
     /** Stops the whole process group (the JVM and the relay) and waits until none of it is left. */
     stop: async () => {
-      proxy?.close();
       killGroup("SIGTERM");
       const deadline = Date.now() + 3000;
       while (groupAlive()) {
         if (Date.now() > deadline) killGroup("SIGKILL");
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
-      rmSync(socketPath, { force: true });
     },
   };
 }
