@@ -56,6 +56,18 @@ export interface InvocationRecord {
 
 const RECENT_INVOCATIONS = 20;
 
+/** What a local function runs and how: its bundle, handler, environment and limits. */
+interface LocalFunctionConfig {
+  codeDir: string;
+  handler: string;
+  env: Record<string, string>;
+  timeoutMs: number;
+  memoryMb: number;
+  concurrency: number;
+  log?: (functionId: string, line: string) => void;
+  metrics?: LocalMetrics;
+}
+
 export class LocalFunction {
   private readonly environments: Environment[] = [];
   private readonly waiting: Array<() => void> = [];
@@ -71,32 +83,8 @@ export class LocalFunction {
   readonly logicalId: string;
   readonly name: string;
   readonly arn: string;
-  private readonly config: {
-    codeDir: string;
-    handler: string;
-    env: Record<string, string>;
-    timeoutMs: number;
-    memoryMb: number;
-    concurrency: number;
-    log?: (functionId: string, line: string) => void;
-    metrics?: LocalMetrics;
-  };
-  constructor(
-    id: string,
-    logicalId: string,
-    name: string,
-    arn: string,
-    config: {
-      codeDir: string;
-      handler: string;
-      env: Record<string, string>;
-      timeoutMs: number;
-      memoryMb: number;
-      concurrency: number;
-      log?: (functionId: string, line: string) => void;
-      metrics?: LocalMetrics;
-    },
-  ) {
+  private readonly config: LocalFunctionConfig;
+  constructor(id: string, logicalId: string, name: string, arn: string, config: LocalFunctionConfig) {
     this.id = id;
     this.logicalId = logicalId;
     this.name = name;
