@@ -181,9 +181,8 @@ export async function startDynamoDBLocal(options: { port?: number; dataDir?: str
     await Promise.race([handedOver, new Promise((resolve) => setTimeout(resolve, 10_000))]);
     // The relay has its own copy; this one would take connections too.
     listener.close();
-    // The IPC channel is not a reason to keep this process alive.
-    child.channel?.unref();
-    child.disconnect?.();
+    // The channel has done its work (and would keep this process alive).
+    child.disconnect();
   }
 
   const endpoint = `http://127.0.0.1:${port}`;

@@ -96,10 +96,8 @@ const enginesStarting = startEngines({
   dataDir: values["in-memory"] ? undefined : join(localDir, "dynamodb"),
 });
 const modulesStarted = Date.now();
-const [{ AppError, assemblyDirFor, readStack, synthesizeApp }, { startLocalCloud }] = await Promise.all([
-  import("./app.ts"),
-  import("./cloud.ts"),
-]);
+const [{ AppError, assemblyDirFor, readStack, synthesizeApp }, { startLocalCloud, synthesizeStack }] =
+  await Promise.all([import("./app.ts"), import("./cloud.ts")]);
 const modulesAt = Date.now();
 // A failed synthesis exits the process, and the engines' exit hook stops the JVM.
 const stack = await (async () => {
@@ -124,10 +122,7 @@ const stack = await (async () => {
     return readStack(outdir, STACK_NAME);
   }
   console.log(`[${elapsed()}] synthesizing the stack and bundling its functions...`);
-  const [{ buildApp }, { synthesizeStack }] = await Promise.all([
-    import("../infra/app.ts"),
-    import("./cloud.ts"),
-  ]);
+  const { buildApp } = await import("../infra/app.ts");
   const synthesized = synthesizeStack((app) => {
     for (const [name, value] of Object.entries(context)) app.node.setContext(name, value);
     return buildApp(app).stack;
