@@ -154,10 +154,9 @@ const createdAt = Date.now();
 // requests do not pay cold starts that can outlast the callers' timeouts.
 console.log(`[${elapsed()}] warming one environment per function...`);
 const warmTimes = new Map<string, number>();
-const warmStarted = Date.now();
 for (const [index, loaded] of (
   await Promise.all(
-    cloud.functions.map((fn) => fn.prewarm().finally(() => warmTimes.set(fn.id, Date.now() - warmStarted))),
+    cloud.functions.map((fn) => fn.prewarm().finally(() => warmTimes.set(fn.id, Date.now() - createdAt))),
   )
 ).entries())
   if (!loaded)
