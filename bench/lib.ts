@@ -14,6 +14,7 @@ import { buildApp } from "../infra/app.ts";
 import { fromRoot } from "../infra/paths.ts";
 import { type LocalCloud, startLocalCloud, synthesizeStack } from "../local/cloud.ts";
 import { freePort, localCredentials, startEngines } from "../local/engines.ts";
+import type { MetricTotal } from "../local/metrics.ts";
 import { LOCAL_REGION } from "../local/names.ts";
 import { signedFetch } from "../shared/client/signing.ts";
 
@@ -253,4 +254,23 @@ export function writeReport(suite: string, data: unknown, markdown: string) {
       : `${doc.trimEnd()}\n\n${section}\n`;
   writeFileSync(docPath, doc);
   console.log(`wrote docs/bench/${suite}.json and the ${suite} section of docs/benchmarks.md`);
+}
+
+/** The functions' metrics so far (the local cloud's EMF totals). */
+export async function metricTotals(cloud: BenchCloud): Promise<MetricTotal[]> {
+  const response = await fetch(`${cloud.lambdaEndpoint}/_local/metrics`);
+  return ((await response.json()) as { metrics: MetricTotal[] }).metrics;
+}
+
+/** The mean of a metric's values emitted between two `metricTotals` (NaN when none was). */
+export function metricMean(before: MetricTotal[], after: MetricTotal[], name: string): number {
+  const total = (totals: MetricTotal[]) =>
+    totals
+      .filter((metric) => metric.name === name)
+      .reduce((sum, metric) => ({ sum: sum.sum + metric.sum, count: sum.count + metric.count }), {
+        sum: 0,
+        count: 0,
+      });
+  const count = total(after).count - total(before).count;
+  return count > 0 ? Number(((total(after).sum - total(before).sum) / count).toPrecision(3)) : Number.NaN;
 }

@@ -13,7 +13,6 @@ import { GetCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
 import { fromRoot } from "../infra/paths.ts";
 import { startLocalCloud, synthesizeStack } from "../local/cloud.ts";
 import { freePort } from "../local/engines.ts";
-import type { MetricTotal } from "../local/metrics.ts";
 import { METRIC } from "../shared/observability/metrics.ts";
 import { kvItemKey } from "../shared/replication/replica-store.ts";
 import { stageChart } from "./chart.ts";
@@ -22,6 +21,8 @@ import {
   environmentLine,
   expectStatus,
   HttpError,
+  metricMean,
+  metricTotals,
   percentile,
   ratio,
   summarize,
@@ -126,19 +127,7 @@ export async function benchReplication(cloud: BenchCloud, scale: number) {
   const lag = { count: lags.length, p50Ms: percentile(lags, 50), p99Ms: percentile(lags, 99) };
   console.log(`  replication lag (primary): p50 ${lag.p50Ms} ms, p99 ${lag.p99Ms} ms`);
   const stagesAfter = await metricTotals(cloud);
-  const stageMean = (name: string) => {
-    const total = (totals: MetricTotal[]) =>
-      totals
-        .filter((metric) => metric.name === name)
-        .reduce((sum, metric) => ({ sum: sum.sum + metric.sum, count: sum.count + metric.count }), {
-          sum: 0,
-          count: 0,
-        });
-    const before = total(stagesBefore);
-    const after = total(stagesAfter);
-    const count = after.count - before.count;
-    return count > 0 ? Number(((after.sum - before.sum) / count).toPrecision(3)) : Number.NaN;
-  };
+  const stageMean = (name: string) => metricMean(stagesBefore, stagesAfter, name);
   const stages = [
     { stage: "commit (the PUT, answered)", meanMs: primary.meanMs, source: "the bench's PUT timings" },
     {
@@ -344,12 +333,6 @@ request to an in-process queue.`;
     },
     markdown,
   );
-}
-
-/** The functions' metrics so far (the local cloud's EMF totals). */
-async function metricTotals(cloud: BenchCloud): Promise<MetricTotal[]> {
-  const response = await fetch(`${cloud.lambdaEndpoint}/_local/metrics`);
-  return ((await response.json()) as { metrics: MetricTotal[] }).metrics;
 }
 
 /**

@@ -50,6 +50,7 @@ const leases = new LeaseService(documents, {
     metric.addDimension("kind", kind);
     metric.addMetric(METRIC.leaseAssignments, MetricUnit.Count, 1);
   },
+  observeRead: (requests) => metrics.addMetric(METRIC.leaseReadRequests, MetricUnit.Count, requests),
 });
 
 // Every route of the contract (shared/api/contract.ts), one handler each.
@@ -75,7 +76,7 @@ export const handler = async (event: Parameters<typeof route>[0]) => {
   try {
     return await route(event);
   } finally {
-    // Only what a request recorded (Paxos round trips); /health records nothing.
+    // Only what a request recorded (Paxos round trips, lease reads); /health records nothing.
     if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
   }
 };

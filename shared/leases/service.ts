@@ -23,6 +23,7 @@ import {
 } from "@aws-sdk/lib-dynamodb";
 import { conditionalWrite, transact } from "../dynamodb/transactions.ts";
 import { fail } from "../errors.ts";
+import { LruMap } from "../lru.ts";
 import { rendezvous } from "../mesh/hashing.ts";
 import {
   canExtendRegistration,
@@ -60,6 +61,13 @@ export interface LeaseServiceOptions {
    * registration expired (`expired`), after a release or freeze for a move (`handover`).
    */
   observe?: (event: "first" | "expired" | "handover") => void;
+  /**
+   * Told how many DynamoDB requests each read of a lease with its holder's registration took (a metric):
+   * 1 when this instance guessed the holder, 2 when it had to read the lease first or guessed wrong.
+   */
+  observeRead?: (requests: number) => void;
+  /** How many sessions' last-seen holders an instance remembers to read them in one request (LRU). */
+  maxHintedSessions?: number;
 }
 
 interface StoredLease extends LeaseRecord {
@@ -73,10 +81,18 @@ export class LeaseService {
 
   private readonly documents: DynamoDBDocumentClient;
   private readonly options: LeaseServiceOptions;
+  /**
+   * What this instance has seen, to guess a session's holder before reading its lease (see `read`): the
+   * holder each session last had, and the servers with the registration expiry last seen. Only guesses:
+   * a wrong one costs a second read, never a wrong answer.
+   */
+  private readonly holderHints: LruMap<string, string>;
+  private readonly seenServers = new Map<string, number>();
 
   constructor(documents: DynamoDBDocumentClient, options: LeaseServiceOptions) {
     this.documents = documents;
     this.options = options;
+    this.holderHints = new LruMap(options.maxHintedSessions ?? 10_000);
     this.now = options.now ?? Date.now;
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
   }
@@ -95,6 +111,7 @@ export class LeaseService {
     let server: ServerRecord | undefined;
     for (let attempt = 0; attempt < 5 && !server; attempt++) server = await this.renewRegistration(serverId);
     if (!server) throw fail("Contention", `could not register ${serverId}; retry`, { serverId });
+    this.seenServers.set(serverId, server.expiresAt);
     const leases = (await this.readLeases(await this.sessionsListedFor(serverId))).flatMap((lease) => {
       const expiresAt = leaseExpiry(lease, server);
       return expiresAt === undefined || lease.serverId !== serverId || lease.serverEpoch !== server.epoch
@@ -201,10 +218,13 @@ export class LeaseService {
       servers.push(...((page.Items ?? []) as ServerRecord[]));
       start = page.LastEvaluatedKey;
     } while (start);
-    return servers
+    const live = servers
       .filter((server) => serverLive(server, now))
       .map(({ serverId, epoch, expiresAt }) => ({ serverId, epoch, expiresAt }))
       .sort((a, b) => a.serverId.localeCompare(b.serverId));
+    this.seenServers.clear();
+    for (const server of live) this.seenServers.set(server.serverId, server.expiresAt);
+    return live;
   }
 
   /** The session's holder while its lease lives; else assigns it by rendezvous hashing over live servers. */
@@ -398,24 +418,49 @@ export class LeaseService {
   /**
    * The lease and its holder's registration as they were at one moment. Read one after the other, a
    * lease that was frozen in between would be seen unfrozen next to a registration renewed after the
-   * freeze, and answered with an expiry later than its frozen one. So, once the lease names its holder,
-   * both are read in one transactional read (TransactGetItems: serializable with every write to them):
-   * two round trips, the lease and then the pair. When the pair's lease names another holder (it moved in
-   * between), that holder's pair is read.
+   * freeze, and answered with an expiry later than its frozen one. So both are read in one transactional
+   * read (TransactGetItems: serializable with every write to them). Which registration to read comes
+   * from a guess: the holder this instance last saw for the session, else the rendezvous choice among the
+   * live servers it has seen (where an assignment puts a session). A right guess is one round trip; a
+   * wrong one shows the lease's actual holder, whose pair is read next. With no guess, the lease is read
+   * first to learn its holder: two round trips.
    */
   private async read(sessionId: string, withHolder = true) {
-    let lease = await this.lease(sessionId);
+    if (!withHolder) return { lease: await this.lease(sessionId), holder: undefined };
+    let requests = 0;
+    const answer = <T>(read: T): T => {
+      this.options.observeRead?.(requests);
+      return read;
+    };
+    let serverId = this.guessHolder(sessionId);
+    if (!serverId) {
+      const lease = await this.lease(sessionId);
+      requests++;
+      if (!lease?.serverId) return answer({ lease, holder: undefined });
+      serverId = lease.serverId;
+    }
     for (let attempt = 0; ; attempt++) {
-      if (!withHolder || !lease?.serverId) return { lease, holder: undefined };
-      const pair = await this.leaseAndServer(sessionId, lease.serverId);
+      const pair = await this.leaseAndServer(sessionId, serverId);
+      requests++;
       if (pair === "conflict") {
         // A write to one of them was under way: read again (DynamoDB answered nothing).
         if (attempt >= 10) throw fail("Contention", `could not read ${sessionId}; retry`, { sessionId });
         continue;
       }
-      if (pair.lease?.serverId === lease.serverId) return pair;
-      lease = pair.lease;
+      if (!pair.lease?.serverId) return answer({ lease: pair.lease, holder: undefined });
+      this.holderHints.set(sessionId, pair.lease.serverId);
+      if (pair.lease.serverId === serverId) return answer(pair);
+      serverId = pair.lease.serverId;
     }
+  }
+
+  /** The server this instance expects to hold the session, if it has seen enough to guess. */
+  private guessHolder(sessionId: string): string | undefined {
+    const hinted = this.holderHints.get(sessionId);
+    if (hinted) return hinted;
+    const now = this.now();
+    const live = [...this.seenServers].filter(([, expiresAt]) => expiresAt >= now).map(([id]) => id);
+    return rendezvous(sessionId, live);
   }
 
   private async leaseAndServer(
@@ -488,6 +533,7 @@ export class LeaseService {
       });
     }
     if (!(await this.transact(actions))) return undefined;
+    this.holderHints.set(sessionId, target.serverId);
     this.options.observe?.(
       !lease ? "first" : takeoverNeedsExpiredRegistration(lease, holder, target) ? "expired" : "handover",
     );

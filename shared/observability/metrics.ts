@@ -36,6 +36,11 @@ export const METRIC = {
   paxosFailed: "PaxosFailed",
   /** Api: lease assignments, by `kind`: first, expired (the holder stopped heartbeating), handover. */
   leaseAssignments: "LeaseAssignments",
+  /**
+   * Api: DynamoDB requests per read of a lease with its holder's registration (a lookup's read): 1 when
+   * the instance guessed the holder, 2 when it read the lease first or guessed wrong.
+   */
+  leaseReadRequests: "LeaseReadRequests",
   /** Api: answers 5xx, by error code (dimension `code`). */
   apiServerErrors: "ApiServerErrors",
 } as const;

@@ -20,6 +20,7 @@
  * the state it made. Calls on different keys run side by side. The warm cache is a bounded LRU.
  */
 import { fail } from "../errors.ts";
+import { LruMap } from "../lru.ts";
 import type {
   Accepted,
   AcceptorRequest,
@@ -114,39 +115,6 @@ function writeInProgress(replies: Array<PrepareReply | AcceptReply>): boolean {
       (reply.acceptedBallot === "" ||
         reply.conflict !== nextBallot(reply.acceptedBallot, decodeBallot(reply.acceptedBallot).proposerId)),
   );
-}
-
-/** A Map that keeps at most `capacity` entries, dropping the least recently used. */
-class LruMap<K, V> {
-  private readonly entries = new Map<K, V>();
-  private readonly capacity: number;
-
-  constructor(capacity: number) {
-    this.capacity = capacity;
-  }
-
-  get size(): number {
-    return this.entries.size;
-  }
-
-  get(key: K): V | undefined {
-    const value = this.entries.get(key);
-    if (value !== undefined) {
-      this.entries.delete(key);
-      this.entries.set(key, value);
-    }
-    return value;
-  }
-
-  set(key: K, value: V): void {
-    this.entries.delete(key);
-    this.entries.set(key, value);
-    if (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value as K);
-  }
-
-  delete(key: K): void {
-    this.entries.delete(key);
-  }
 }
 
 export class Proposer {

@@ -390,3 +390,47 @@ describe("a lookup that races a freeze and a renewal", () => {
     expect(answer.leaseExpiresAt).toBeLessThanOrEqual(Item!.frozenExpiresAt);
   });
 });
+
+describe("an uncached lookup of an assigned session", () => {
+  /** A service on a client that records the name of every request it sends to DynamoDB. */
+  const counted = () => {
+    const sent: string[] = [];
+    const client = {
+      send: (command: { constructor: { name: string } }) => {
+        sent.push(command.constructor.name);
+        return documents.send(command as never);
+      },
+    } as unknown as typeof documents;
+    return { sent, leases: new LeaseService(client, { leaseTable, serverTable, config, now: () => clock }) };
+  };
+
+  it("is one DynamoDB request (the lease and its holder's registration together) once the instance knows the servers", async () => {
+    const { sent, leases } = counted();
+    // The instance learns the servers as the Api does: it answered their heartbeats.
+    await Promise.all(["a", "b", "c"].map((id) => leases.heartbeat(`${prefix}${id}`)));
+    const id = session();
+    const assigned = await service().lookup(id);
+    sent.length = 0;
+    expect(await leases.lookup(id)).toEqual(assigned);
+    expect(sent).toEqual(["TransactGetCommand"]);
+  });
+
+  it("answers the new holder when the instance's guess is out of date, then reads once again", async () => {
+    const { sent, leases } = counted();
+    await heartbeatAll(["a", "b"]);
+    const id = session();
+    const held = await leases.lookup(id);
+    const other = held.serverId === `${prefix}a` ? `${prefix}b` : `${prefix}a`;
+    // Another instance moves the session: its holder lets go, the move assigns it to the other server.
+    await service().release(id, held.serverId, held.fencingToken);
+    const moved = await service().move(id, other, false);
+    sent.length = 0;
+    const answer = await leases.lookup(id);
+    expect(answer).toMatchObject({ serverId: other, fencingToken: held.fencingToken + 1 });
+    expect(answer.leaseExpiresAt).toBe(moved.leaseExpiresAt);
+    expect(sent).toEqual(["TransactGetCommand", "TransactGetCommand"]);
+    sent.length = 0;
+    expect(await leases.lookup(id)).toEqual(answer);
+    expect(sent).toEqual(["TransactGetCommand"]);
+  });
+});
