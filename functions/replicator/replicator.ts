@@ -1,9 +1,13 @@
 /**
- * The Replicator on ChangesQueue (SQS FIFO): applies each change to every replica, conditionally on the
- * replica's lastUpdate (an equal version is a duplicate delivery, an older one a stale one: both are
- * no-ops, and counted as such), then counts the change once through an idempotency claim. A batch goes
- * to each replica in one invocation (`applyBatch`: the changes are still one conditional write each),
- * so a batch of ten costs three invocations, not thirty.
+ * The Replicator on ChangesQueue (SQS FIFO): applies each change to every replica but the primary,
+ * conditionally on the replica's lastUpdate (an equal version is a duplicate delivery, an older one a
+ * stale one: both are no-ops, and counted as such), then counts the change once through an idempotency
+ * claim. The primary (the first replica) is skipped: it committed the change together with the outbox
+ * record that sent it, so it holds that version or a newer one, and an apply there could only be a no-op.
+ * A batch goes to each replica in one invocation (`applyBatch`: the changes are still one conditional
+ * write each), so a batch of ten costs two invocations with three replicas, not thirty. The changes that
+ * every follower applied are then counted together (`countAll`: their claims in one transaction, their
+ * completions with the counters' increments in another).
  *
  * A message fails while any replica does not answer, and is retried with a growing delay until the
  * replica is back; the FIFO group (the key) holds the key's later changes back meanwhile: the group is
@@ -19,7 +23,7 @@ import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import type { ApplyReply, ReplicaInvoker } from "../../shared/contracts/replica.ts";
 import { METRIC } from "../../shared/observability/metrics.ts";
 import { type ChangeMessage, changeMessageSchema } from "../../shared/outbox/outbox.ts";
-import type { ChangeCounter } from "../../shared/replication/change-counter.ts";
+import type { ChangeCounter, CountResult } from "../../shared/replication/change-counter.ts";
 import { versionTime } from "../../shared/replication/version.ts";
 import { processFifoGroups } from "../commons/fifo-batch.ts";
 
@@ -28,7 +32,7 @@ export const retryDelaySeconds = (receiveCount: number) => Math.min(30, 2 ** Mat
 
 export interface ReplicatorPorts {
   replicas: ReplicaInvoker;
-  counter: Pick<ChangeCounter, "count">;
+  counter: Pick<ChangeCounter, "countAll">;
   sqs: Pick<SQSClient, "send">;
   queueUrl: string;
   logger: Pick<Logger, "info" | "warn">;
@@ -45,18 +49,20 @@ export function replicatorHandler({
   metrics,
   now = Date.now,
 }: ReplicatorPorts) {
+  /** The replicas a change is applied to: all but the primary, which committed it. */
+  const followers = replicas.replicaIds.slice(1);
   const resultMetric = {
     applied: METRIC.replicaApplied,
     duplicate: METRIC.replicaDuplicate,
     stale: METRIC.replicaStale,
   } as const;
   /**
-   * The batch's changes on every replica: one `applyBatch` invocation per replica, side by side. Answers,
-   * per message id, each replica's result for its change (or why it has none).
+   * The batch's changes on every follower: one `applyBatch` invocation per replica, side by side. Answers,
+   * per message id, each follower's result for its change (or why it has none).
    */
   const applyAll = async (changes: Array<[string, ChangeMessage]>) => {
     const replies = await Promise.allSettled(
-      replicas.replicaIds.map((id) =>
+      followers.map((id) =>
         replicas.invoke(id, { op: "applyBatch", changes: changes.map(([, change]) => change) }),
       ),
     );
@@ -92,12 +98,38 @@ export function replicatorHandler({
     const outcomes = changes.length > 0 ? await applyAll(changes) : new Map();
     const appliedAt = now();
 
+    // The changes to count: applied on every follower, with no earlier message of their group failing
+    // (that one fails its group's later messages, which come back after it). Counted together.
+    const countable: Array<[string, ChangeMessage]> = [];
+    const held = new Set<string>();
+    for (const record of event.Records) {
+      const group = record.attributes.MessageGroupId ?? record.messageId;
+      const change = parsed.get(record.messageId);
+      const results: Array<ApplyReply | { error: string }> | undefined = outcomes.get(record.messageId);
+      if (held.has(group) || !change || !results || results.some((result) => "error" in result)) {
+        held.add(group);
+        continue;
+      }
+      countable.push([record.messageId, change]);
+    }
+    const counts = new Map<string, CountResult | { error: string }>();
+    const countingAt = now();
+    if (countable.length > 0) {
+      try {
+        const answers = await counter.countAll(countable.map(([, change]) => change));
+        for (const [index, [messageId]] of countable.entries()) counts.set(messageId, answers[index]!);
+      } catch (error) {
+        for (const [messageId] of countable) counts.set(messageId, { error: String(error) });
+      }
+    }
+    const countMs = now() - countingAt;
+
     /** One message, in its group's order: every replica's result for it, then its count. */
     const finish = async (record: SQSRecord): Promise<void> => {
       // A message that is not a change fails here, alone (it was left out of the batch).
       const message = parsed.get(record.messageId) ?? changeMessageSchema.parse(parseJson(record.body));
       const results: Array<ApplyReply | { error: string }> = outcomes.get(record.messageId)!;
-      const down = replicas.replicaIds.filter((_, index) => "error" in results[index]!);
+      const down = followers.filter((_, index) => "error" in results[index]!);
       for (const result of results)
         if ("result" in result) metrics?.addMetric(resultMetric[result.result], MetricUnit.Count, 1);
       if (down.length > 0) {
@@ -110,19 +142,20 @@ export function replicatorHandler({
         MetricUnit.Milliseconds,
         Math.max(0, appliedAt - versionTime(message.version)),
       );
-      const countingAt = now();
-      const counted = await counter.count(message);
-      metrics?.addMetric(METRIC.stageCount, MetricUnit.Milliseconds, now() - countingAt);
+      const counted = counts.get(record.messageId) ?? { error: "not counted" };
+      metrics?.addMetric(METRIC.stageCount, MetricUnit.Milliseconds, countMs);
+      if (typeof counted === "object") throw new Error(`${message.key}@${message.version}: ${counted.error}`);
       if (counted === "busy") throw new Error(`another worker is counting ${message.key}@${message.version}`);
       logger.info("change", {
         key: message.key,
         version: message.version,
-        replicas: Object.fromEntries(
-          replicas.replicaIds.map((id, index) => {
+        replicas: Object.fromEntries([
+          [replicas.replicaIds[0], "committed"],
+          ...followers.map((id, index) => {
             const result = results[index]!;
             return [id, "result" in result ? result.result : "unavailable"];
           }),
-        ),
+        ]),
         counter: counted,
       });
     };

@@ -10,6 +10,11 @@
  * them happen at most once per claim lifetime; a crash between the effect and `complete` repeats the
  * effect after the claim expires, the unavoidable window of any external side effect.
  *
+ * A consumer that handles a batch claims and completes it together (`claimAll`, `completeAll`): one
+ * transaction each in the usual case instead of two writes per message. Every claim in it keeps its own
+ * condition, so the guarantees are the single claim's; an id whose claim cannot be taken at once (done
+ * before, held, or expired and taken over) drops out of the transaction and goes through `claim` alone.
+ *
  * Expiry and the clock: a claim records its expiry by the claimer's clock; another worker takes it over
  * only when its own clock is past that expiry plus `maxSkewMs`, so clocks that disagree by less than the
  * bound never let two workers hold a claim at once.
@@ -115,26 +120,124 @@ export class Claims {
   }
 
   /**
-   * Marks the claimed work done, together with `effects` (DynamoDB writes) in one transaction. Throws
-   * StaleClaim, and writes nothing, when the claim is no longer this owner's. The owner's retry of the
-   * same completion (within DynamoDB's 10-minute token window) is answered as done and applies nothing.
+   * Claims several ids, answering in their order. The fresh ones (never claimed) are claimed in one
+   * transaction; an id whose item exists already fails its condition there, leaves the transaction, and
+   * goes through `claim`, which tells done, held and expired (taken over) apart. Ids must be distinct.
    */
-  async complete(claim: { id: string; token: string }, effects: TransactAction[] = []): Promise<void> {
-    const completion: TransactAction = {
+  async claimAll(ids: string[]): Promise<ClaimResult[]> {
+    if (new Set(ids).size !== ids.length) throw new Error("claimAll: the ids must be distinct");
+    const results = new Map<string, Promise<ClaimResult>>();
+    const alone = (id: string) => {
+      const result = this.claim(id);
+      // Awaited below, with the rest; until then a failure must not count as unhandled.
+      result.catch(() => {});
+      results.set(id, result);
+    };
+    let pending = ids;
+    for (let attempt = 0; pending.length > 0 && attempt < 6; attempt++) {
+      if (pending.length === 1) break;
+      const now = this.now();
+      const expiresAt = now + this.options.leaseMs;
+      const tokens = pending.map(() => randomUUID());
+      const outcome = await transact(
+        this.documents,
+        pending.map((id, index) => ({
+          Put: {
+            TableName: this.tableName,
+            Item: {
+              pk: id,
+              status: "IN_PROGRESS",
+              owner: tokens[index]!,
+              expiresAt,
+              ttl: Math.floor(now / 1000) + (this.options.retentionSeconds ?? 86_400),
+            } satisfies ClaimItem,
+            ConditionExpression: "attribute_not_exists(pk)",
+          },
+        })),
+        tokens[0],
+      );
+      if (outcome.ok) {
+        for (const [index, id] of pending.entries())
+          results.set(id, Promise.resolve({ status: "claimed", id, token: tokens[index]!, expiresAt }));
+        pending = [];
+        break;
+      }
+      const failed = new Set(outcome.failedConditions);
+      for (const index of failed) alone(pending[index]!);
+      pending = pending.filter((_, index) => !failed.has(index));
+      // A conflicting transaction cancelled ours without applying anything: send it again after a pause.
+      if (failed.size === 0) await this.sleep(5 * 2 ** attempt * (this.options.random ?? Math.random)());
+    }
+    for (const id of pending) alone(id);
+    return Promise.all(ids.map((id) => results.get(id)!));
+  }
+
+  /**
+   * Completes several claims in one transaction, with the effects `effects` makes for the claims still in
+   * it (a claim found stale leaves the transaction, and so do its effects; the rest is sent again).
+   * Answers the ids whose claims were stale: their work is another worker's now, and this one must not
+   * report it done. Like `complete`, an owner's retry of the same completion applies nothing again.
+   */
+  async completeAll(
+    claims: Array<{ id: string; token: string }>,
+    effects: (live: Array<{ id: string; token: string }>) => TransactAction[] = () => [],
+  ): Promise<{ stale: string[] }> {
+    const stale: string[] = [];
+    let live = claims;
+    for (let attempt = 0; live.length > 0; attempt++) {
+      const writes = effects(live);
+      const result = await transact(
+        this.documents,
+        [...writes, ...live.map((claim) => this.completion(claim))],
+        live.map((claim) => `${claim.id}:${claim.token}`).join("|"),
+      );
+      if (result.ok) break;
+      const staleIndexes = new Set(
+        result.failedConditions
+          .filter((index) => index >= writes.length)
+          .map((index) => index - writes.length),
+      );
+      if (result.failedConditions.some((index) => index < writes.length))
+        throw new Error(`an effect's condition failed while completing ${live.map((c) => c.id).join(", ")}`);
+      if (staleIndexes.size > 0) {
+        stale.push(...live.filter((_, index) => staleIndexes.has(index)).map((claim) => claim.id));
+        live = live.filter((_, index) => !staleIndexes.has(index));
+        continue;
+      }
+      if (attempt >= 5)
+        throw new Error(`transactions kept conflicting while completing ${live.length} claims`);
+      await this.sleep(5 * 2 ** attempt * (this.options.random ?? Math.random)());
+    }
+    return { stale };
+  }
+
+  private completion(claim: { id: string; token: string }): TransactAction {
+    return {
       Update: {
         TableName: this.tableName,
         Key: { pk: claim.id },
-        UpdateExpression: "SET #status = :completed, completedAt = :now",
+        // Nothing in it depends on when it is sent: an owner's retry of the completion carries the same
+        // parameters under the same token, which DynamoDB answers as done (a timestamp here made it
+        // IdempotentParameterMismatch).
+        UpdateExpression: "SET #status = :completed",
         ConditionExpression: "#owner = :token AND #status = :inProgress",
         ExpressionAttributeNames: { "#status": "status", "#owner": "owner" },
         ExpressionAttributeValues: {
           ":completed": "COMPLETED",
           ":inProgress": "IN_PROGRESS",
           ":token": claim.token,
-          ":now": this.now(),
         },
       },
     };
+  }
+
+  /**
+   * Marks the claimed work done, together with `effects` (DynamoDB writes) in one transaction. Throws
+   * StaleClaim, and writes nothing, when the claim is no longer this owner's. The owner's retry of the
+   * same completion (within DynamoDB's 10-minute token window) is answered as done and applies nothing.
+   */
+  async complete(claim: { id: string; token: string }, effects: TransactAction[] = []): Promise<void> {
+    const completion = this.completion(claim);
     // A conflicting transaction cancels ours without applying anything: send it again, or the claim
     // would stay IN_PROGRESS (the work "busy") until it expires.
     for (let attempt = 0; ; attempt++) {

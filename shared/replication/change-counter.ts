@@ -2,7 +2,7 @@
  * The per-key change counter: a consumer of ChangesQueue counts each change once, however often and in
  * whatever order the queue delivers it. An increment is the classic effect that is not idempotent, so
  * the count goes through a claim on the change (key and version identify it) and commits with the
- * claim's completion in one transaction.
+ * claim's completion in one transaction. A batch's changes are claimed together and counted together.
  */
 import { type DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
 import type { Claims } from "../idempotency/claims.ts";
@@ -33,20 +33,53 @@ export class ChangeCounter {
   }
 
   async count(change: ChangeMessage): Promise<CountResult> {
-    const claim = await this.claims.claim(`${CHANGE_COUNTER_CONSUMER}#${change.key}@${change.version}`);
-    if (claim.status === "completed") return "duplicate";
-    if (claim.status === "held") return "busy";
-    await this.claims.complete(claim, [
-      {
-        Update: {
-          TableName: this.tableName,
-          Key: { pk: change.key },
-          UpdateExpression: "ADD changes :one",
-          ExpressionAttributeValues: { ":one": 1 },
-        },
-      },
-    ]);
-    return "counted";
+    return (await this.countAll([change]))[0]!;
+  }
+
+  /**
+   * Counts a batch of changes, answering in their order: the fresh ones claimed in one transaction and
+   * completed in another together with the counters' increments (one per key, by how many of its changes
+   * it counts), so each change is counted exactly once as with `count`. A change repeated in the batch
+   * is a duplicate of its first occurrence; one whose claim went stale before completion is `busy` (the
+   * worker that took it over counts it).
+   */
+  async countAll(changes: ChangeMessage[]): Promise<CountResult[]> {
+    const idOf = (change: ChangeMessage) => `${CHANGE_COUNTER_CONSUMER}#${change.key}@${change.version}`;
+    const byId = new Map<string, ChangeMessage>();
+    for (const change of changes) if (!byId.has(idOf(change))) byId.set(idOf(change), change);
+    const ids = [...byId.keys()];
+    const claims = ids.length === 1 ? [await this.claims.claim(ids[0]!)] : await this.claims.claimAll(ids);
+    const outcome = new Map<string, CountResult>();
+    const mine: Array<{ id: string; token: string }> = [];
+    claims.forEach((claim) => {
+      if (claim.status === "claimed") mine.push(claim);
+      else outcome.set(claim.id, claim.status === "completed" ? "duplicate" : "busy");
+    });
+    if (mine.length > 0) {
+      const { stale } = await this.claims.completeAll(mine, (live) => {
+        const perKey = new Map<string, number>();
+        for (const claim of live) {
+          const key = byId.get(claim.id)!.key;
+          perKey.set(key, (perKey.get(key) ?? 0) + 1);
+        }
+        return [...perKey].map(([key, count]) => ({
+          Update: {
+            TableName: this.tableName,
+            Key: { pk: key },
+            UpdateExpression: "ADD changes :count",
+            ExpressionAttributeValues: { ":count": count },
+          },
+        }));
+      });
+      for (const claim of mine) outcome.set(claim.id, stale.includes(claim.id) ? "busy" : "counted");
+    }
+    const answered = new Set<string>();
+    return changes.map((change) => {
+      const id = idOf(change);
+      if (answered.has(id)) return "duplicate";
+      answered.add(id);
+      return outcome.get(id)!;
+    });
   }
 
   read(key: string): Promise<number> {

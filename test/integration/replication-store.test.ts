@@ -260,6 +260,27 @@ describe("the claim", () => {
     ).toEqual({ pk: counter, changes: 1 });
   });
 
+  it("answers an owner's retry of its completion as done on a running clock, and applies its effect once", async () => {
+    const running = new Claims(documents, claimTable, { leaseMs: 30_000 });
+    const counter = freshKey();
+    const effect = {
+      Update: {
+        TableName: counterTable,
+        Key: { pk: counter },
+        UpdateExpression: "ADD changes :one",
+        ExpressionAttributeValues: { ":one": 1 },
+      },
+    };
+    const claim = (await running.claim(`m-${freshKey()}`)) as { id: string; token: string };
+    await running.complete(claim, [effect]);
+    // The first answer was lost: the owner sends the same completion again, a little later.
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await running.complete(claim, [effect]);
+    expect(
+      (await documents.send(new GetCommand({ TableName: counterTable, Key: { pk: counter } }))).Item,
+    ).toEqual({ pk: counter, changes: 1 });
+  });
+
   it("released by its owner, it can be claimed again at once", async () => {
     const id = `m-${freshKey()}`;
     const claim = (await claims().claim(id)) as { id: string; token: string };
@@ -276,6 +297,143 @@ describe("the claim", () => {
     expect(await counter.count(change)).toBe("duplicate");
     expect(await counter.count({ ...change, version: v(6) })).toBe("counted");
     expect(await counter.read(key)).toBe(2);
+  });
+});
+
+describe("a batch's claims and counts", () => {
+  let clock = 100_000;
+  /** Claims on a client that records the name of every request it sends. */
+  const counted = (leaseMs = 1000) => {
+    const sent: string[] = [];
+    const client = {
+      send: (command: { constructor: { name: string } }) => {
+        sent.push(command.constructor.name);
+        return documents.send(command as never);
+      },
+    } as unknown as typeof documents;
+    return { sent, claims: new Claims(client, claimTable, { leaseMs, maxSkewMs: 100, now: () => clock }) };
+  };
+  const increment = (key: string, count = 1) => ({
+    Update: {
+      TableName: counterTable,
+      Key: { pk: key },
+      UpdateExpression: "ADD changes :count",
+      ExpressionAttributeValues: { ":count": count },
+    },
+  });
+  const changesOf = async (key: string) =>
+    (
+      await documents.send(
+        new GetCommand({ TableName: counterTable, Key: { pk: key }, ConsistentRead: true }),
+      )
+    ).Item?.changes;
+
+  it("claims the fresh ids in one transaction; one done before or held goes alone and says so", async () => {
+    const [done, held, a, b] = [0, 1, 2, 3].map(() => `batch-${freshKey()}`);
+    const other = counted().claims;
+    await other.complete((await other.claim(done!)) as { id: string; token: string });
+    await other.claim(held!);
+    const { sent, claims } = counted();
+    const results = await claims.claimAll([done!, held!, a!, b!]);
+    expect(results.map((result) => result.status)).toEqual(["completed", "held", "claimed", "claimed"]);
+    // The transaction of four, cancelled by the two taken ids; then those two alone, and the fresh two
+    // in a transaction of their own.
+    expect(sent.filter((name) => name === "TransactWriteCommand")).toHaveLength(2);
+    expect(sent.filter((name) => name === "PutCommand")).toHaveLength(2);
+    // The fresh claims are real: nobody else gets them.
+    expect((await other.claim(a!)).status).toBe("held");
+  });
+
+  it("counts a batch in two transactions, each change once, however often the batch comes again", async () => {
+    const { sent, claims } = counted(30_000);
+    const counter = new ChangeCounter(documents, counterTable, claims);
+    const [k1, k2] = [freshKey(), freshKey()];
+    const batch = [
+      { key: k1, version: v(1), value: 1 },
+      { key: k1, version: v(2), value: 2 },
+      { key: k2, version: v(1), value: 1 },
+      { key: k1, version: v(1), value: 1 },
+    ];
+    expect(await counter.countAll(batch)).toEqual(["counted", "counted", "counted", "duplicate"]);
+    expect(sent).toEqual(["TransactWriteCommand", "TransactWriteCommand"]);
+    expect([await changesOf(k1), await changesOf(k2)]).toEqual([2, 1]);
+    expect(await counter.countAll(batch)).toEqual(["duplicate", "duplicate", "duplicate", "duplicate"]);
+    expect(await counter.countAll([...batch, { key: k2, version: v(2), value: 2 }])).toEqual([
+      "duplicate",
+      "duplicate",
+      "duplicate",
+      "duplicate",
+      "counted",
+    ]);
+    expect([await changesOf(k1), await changesOf(k2)]).toEqual([2, 2]);
+  });
+
+  it("completes without a claim that went stale, and without its effect; the rest commit", async () => {
+    const [a, b] = [`stale-${freshKey()}`, `stale-${freshKey()}`];
+    const key = freshKey();
+    clock = 200_000;
+    const mine = (await counted().claims.claimAll([a, b])) as Array<{ id: string; token: string }>;
+    // Past b's expiry and the skew bound, another worker takes b over.
+    clock += 2_000;
+    const taker = counted().claims;
+    const taken = await taker.claim(b);
+    expect(taken.status).toBe("claimed");
+    const { stale } = await counted().claims.completeAll(mine, (live) => [increment(key, live.length)]);
+    expect(stale).toEqual([b]);
+    expect(await changesOf(key)).toBe(1);
+    // a is done; b is still the taker's to complete, and its completion counts it.
+    expect((await taker.claim(a)).status).toBe("completed");
+    await taker.completeAll([taken as { id: string; token: string }], (live) => [
+      increment(key, live.length),
+    ]);
+    expect(await changesOf(key)).toBe(2);
+  });
+
+  it("counts a batch without a change whose claim was taken over before the completion, nor its increment", async () => {
+    const key = freshKey();
+    clock = 300_000;
+    const [first, second] = [
+      { key, version: v(1), value: 1 },
+      { key, version: v(2), value: 2 },
+    ];
+    let transactions = 0;
+    let taken: { id: string; token: string } | undefined;
+    // Between the batch's claim and its completion, the worker stalls past the claims' expiry, and
+    // another worker takes the second change's claim over.
+    const stalling = {
+      send: async (command: { constructor: { name: string } }) => {
+        if (command.constructor.name === "TransactWriteCommand" && ++transactions === 2) {
+          clock += 2_000;
+          taken = (await counted().claims.claim(`change-counter#${key}@${v(2)}`)) as typeof taken;
+        }
+        return documents.send(command as never);
+      },
+    } as unknown as typeof documents;
+    const counter = new ChangeCounter(
+      documents,
+      counterTable,
+      new Claims(stalling, claimTable, { leaseMs: 1000, maxSkewMs: 100, now: () => clock }),
+    );
+    expect(await counter.countAll([first, second])).toEqual(["counted", "busy"]);
+    expect(await changesOf(key)).toBe(1);
+    // The taker counts it.
+    await counted().claims.completeAll([taken!], () => [increment(key)]);
+    expect(await changesOf(key)).toBe(2);
+  });
+
+  it("completes a batch through a TransactionConflict, once", async () => {
+    const key = freshKey();
+    const claims = new Claims(conflictOnce(documents), claimTable, { leaseMs: 30_000 });
+    const batch = (await claims.claimAll([`c-${freshKey()}`, `c-${freshKey()}`])) as Array<{
+      id: string;
+      token: string;
+    }>;
+    expect(batch.map((claim) => (claim as { status?: string }).status)).toEqual(["claimed", "claimed"]);
+    await claims.completeAll(batch, (live) => [increment(key, live.length)]);
+    expect(await changesOf(key)).toBe(2);
+    // The owner's retry of the same completion applies nothing again.
+    await claims.completeAll(batch, (live) => [increment(key, live.length)]);
+    expect(await changesOf(key)).toBe(2);
   });
 });
 

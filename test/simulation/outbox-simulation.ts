@@ -274,15 +274,24 @@ export async function simulateOutbox(
       return {
         send: (command: never) => {
           const { input, name } = describe(command);
-          if (name === "Put")
-            return network.send(
-              putOf({
+          const unconditional = (put: Record<string, unknown>) => ({
+            ...put,
+            ConditionExpression: undefined,
+            ExpressionAttributeNames: undefined,
+            ExpressionAttributeValues: undefined,
+          });
+          if (name === "Put") return network.send(putOf(unconditional(input)));
+          // A batch's claims, in one transaction: each Put without its condition.
+          if (name === "TransactWrite")
+            return network.send({
+              input: {
                 ...input,
-                ConditionExpression: undefined,
-                ExpressionAttributeNames: undefined,
-                ExpressionAttributeValues: undefined,
-              }),
-            );
+                TransactItems: (input.TransactItems as Array<Record<string, Record<string, unknown>>>).map(
+                  (action) => (action.Put ? { Put: unconditional(action.Put) } : action),
+                ),
+              },
+              constructor: { name: "TransactWriteCommand" },
+            } as never);
           return network.send(command);
         },
       };

@@ -33,14 +33,14 @@ describe("the Replicator", () => {
     const applied: string[] = [];
     const invocations: string[] = [];
     const replicas: ReplicaInvoker = {
-      replicaIds: ["Replica1", "Replica2"],
+      replicaIds: ["Replica1", "Replica2", "Replica3"],
       invoke: (async (id: string, request: ApplyBatchRequest) => {
         invocations.push(`${id} ${request.op}`);
         let failed = false;
         return {
           results: request.changes.map((change) => {
-            // Replica2 cannot write key a: a's first change fails, and its later one is not tried.
-            if (id === "Replica2" && change.key === "a") {
+            // Replica3 cannot write key a: a's first change fails, and its later one is not tried.
+            if (id === "Replica3" && change.key === "a") {
               const error = failed ? "skipped" : "throttled";
               failed = true;
               return { error };
@@ -56,9 +56,9 @@ describe("the Replicator", () => {
     const handler = replicatorHandler({
       replicas,
       counter: {
-        count: async (change) => {
-          counted.push(`${change.key}@${change.version}`);
-          return "counted";
+        countAll: async (changes) => {
+          counted.push(...changes.map((change) => `${change.key}@${change.version}`));
+          return changes.map(() => "counted" as const);
         },
       },
       sqs: {
@@ -81,11 +81,11 @@ describe("the Replicator", () => {
       { Id: "1", ReceiptHandle: "handle-a2", VisibilityTimeout: 4 },
     ]);
     expect(counted).toEqual([`b@${v(1)}`]);
-    // One invocation per replica for the whole batch.
-    expect(invocations).toEqual(["Replica1 applyBatch", "Replica2 applyBatch"]);
-    // a2 was not written where a1 failed: a's order holds on Replica2 (Replica1 holds it; its redelivery
+    // One invocation per follower for the whole batch; none to the primary, which committed every change.
+    expect(invocations).toEqual(["Replica2 applyBatch", "Replica3 applyBatch"]);
+    // a2 was not written where a1 failed: a's order holds on Replica3 (Replica2 holds it; its redelivery
     // there is a duplicate).
-    expect(applied.filter((call) => call.includes(v(2)))).toEqual([`Replica1 a@${v(2)}`]);
+    expect(applied.filter((call) => call.includes(v(2)))).toEqual([`Replica2 a@${v(2)}`]);
   });
 
   it("measures each stage of a change: queue to Replicator (first delivery only), apply, count, and the whole lag", async () => {
@@ -96,7 +96,7 @@ describe("the Replicator", () => {
     const emitted: Array<[string, number]> = [];
     const handler = replicatorHandler({
       replicas: {
-        replicaIds: ["Replica1", "Replica2"],
+        replicaIds: ["Replica1", "Replica2", "Replica3"],
         invoke: (async (_id: string, request: ApplyBatchRequest) => {
           tick(10);
           return {
@@ -105,9 +105,9 @@ describe("the Replicator", () => {
         }) as ReplicaInvoker["invoke"],
       },
       counter: {
-        count: async () => {
+        countAll: async (changes) => {
           tick(7);
-          return "counted";
+          return changes.map(() => "counted" as const);
         },
       },
       sqs: { send: (async () => ({})) as never },
@@ -127,8 +127,8 @@ describe("the Replicator", () => {
     const stage = (name: string) => emitted.filter(([metric]) => metric === name).map(([, value]) => value);
     // Sent 250 ms before the Replicator got it; a redelivery (m2) says nothing about the queue.
     expect(stage("StageQueueToReplicator")).toEqual([250]);
-    // Per change, the batch's apply: one invocation per replica, 10 ms of this clock each; then 7 ms of
-    // counting per change.
+    // Per change, the batch's apply: one invocation per follower (two), 10 ms of this clock each; then the
+    // batch's counting (one call, 7 ms).
     expect(stage("StageApply")).toEqual([20, 20]);
     expect(stage("StageCount")).toEqual([7, 7]);
     // From each commit (v(100), v(101)) to the batch applied on every replica.
@@ -176,9 +176,9 @@ describe("the Replicator", () => {
         })) as ReplicaInvoker["invoke"],
       },
       counter: {
-        count: async (change) => {
-          counted.push(`${change.key}@${change.version}`);
-          return "counted";
+        countAll: async (changes) => {
+          counted.push(...changes.map((change) => `${change.key}@${change.version}`));
+          return changes.map(() => "counted" as const);
         },
       },
       sqs: { send: (async () => ({})) as never },
