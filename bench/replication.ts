@@ -150,7 +150,11 @@ export async function benchReplication(cloud: BenchCloud, scale: number) {
       meanMs: stageMean(METRIC.stageApply),
       source: METRIC.stageApply,
     },
-    { stage: "count (claim, counter)", meanMs: stageMean(METRIC.stageCount), source: METRIC.stageCount },
+    {
+      stage: "count (the batch's claims, then their completions and increments)",
+      meanMs: stageMean(METRIC.stageCount),
+      source: METRIC.stageCount,
+    },
   ];
   const lagMean = stageMean(METRIC.replicationLag);
   for (const { stage, meanMs } of stages) console.log(`  stage ${stage}: mean ${meanMs} ms`);
@@ -316,15 +320,20 @@ ${table(
 
 An \`all\` write adds a second, parallel round of replica invokes to the primary's transaction. The lag of
 a \`primary\` write is the stream poll, the Relay's send, the queue poll and the Replicator's apply (one
-invocation per replica for the whole batch, each change one conditional write). Deliveries kept pace with
-commits (${round(outboxPerSecond)}/s delivered against ${round(committedPerSecond)}/s committed): the limit
-of the outbox path here is the commit, which the naive outbox's row bounds: its writer is one PutItem, and
-it reaches ${round(naivePerSecond)}/s on the same HTTP API, local Lambda runtime and DynamoDB Local. The
-throughput ratio against a bare send is what the outbox's guarantees (nothing lost, nothing sent that was
-not committed, each change applied to every replica and counted once) cost: per change, the primary's
-transaction (no read before it), then the replicas' conditional writes, a claim and a transaction in the
-Replicator, all sharing this machine's ${cpus().length} cores with DynamoDB Local, where a bare send is one
-request to an in-process queue.`;
+invocation per follower for the whole batch, each change one conditional write; the primary is skipped, it
+committed the change). ${
+    outboxPerSecond >= 0.95 * committedPerSecond
+      ? `Deliveries kept pace with commits (${round(outboxPerSecond)}/s delivered against ${round(committedPerSecond)}/s committed): the limit
+of the outbox path here is the commit`
+      : `Deliveries fell behind commits (${round(outboxPerSecond)}/s delivered against ${round(committedPerSecond)}/s committed): the Relay and the
+Replicator are part of the limit here, beside the commit`
+  }, while the naive outbox's writer is one PutItem and reaches ${round(naivePerSecond)}/s on the same HTTP API,
+local Lambda runtime and DynamoDB Local. The throughput ratio against a bare send is what the outbox's
+guarantees (nothing lost, nothing sent that was not committed, each change applied to every replica and
+counted once) cost: per change, the Api's invocation of the primary and its transaction (no read before it),
+then the followers' conditional writes, and per Replicator batch two transactions (the batch's claims, then
+their completions with the counters' increments), all sharing this machine's ${cpus().length} cores with
+DynamoDB Local, where a bare send is one request to an in-process queue.`;
   writeReport(
     "replication",
     {
