@@ -219,7 +219,14 @@ ${table(
   one measured round trip (the ballot's owner may finish) plus a jittered share that doubles per round, up
   to 1 s, and jumps its next ballot further ahead the more rounds it lost. Concurrent calls on one key in one proposer share a round (combined), but a Lambda environment
   runs one invocation at a time: the 8 writers here are 4 proposers (the Api's 4 environments), which
-  duel for the key, and a writer that keeps losing makes the tail.
+  duel for the key, and a writer that keeps losing makes the tail. For scale: if the writers took turns in
+  a fair rotation, each write a hand-off at a cold PUT's cost (prepare, then accept), every write would wait
+  8 × ${cold.p50Ms} ms = ${Number((8 * cold.p50Ms).toPrecision(3))} ms, ${ratio(8 * cold.p50Ms, warm.p50Ms)}× the warm p50 and
+  ${ratio(1000 / cold.p50Ms, warm.throughput)}× its throughput. Paxos leaves the order of contending writers to chance (backoff with
+  jitter); acceptors that queued writers would each see them arrive in a different order, and a queue
+  that a majority does not agree on stalls everyone until it expires. (Tried: capping the doubling of the
+  backoff at 8 round trips raised (d)'s throughput to 0.83× but its p99 to 61× — the warm writer kept
+  winning — and was not kept.)
 - 16 writers on 16 keys (e): p50 ${spreadP50}× the warm p50 (target ≤ ${TARGETS.spreadP50}×, ${verdict(spreadP50, TARGETS.spreadP50)}); the quorum floor at
   that concurrency (16 quorum calls at once, no HTTP API, no Api function) is ${floor16.p50Ms} ms at p50, ${ratio(floor16.p50Ms, warm.p50Ms)}× the warm p50.
 - The quorum floor, the same Invoke sent to the three replicas at once and done when two answered, is
