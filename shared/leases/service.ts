@@ -440,13 +440,12 @@ export class LeaseService {
       serverId = lease.serverId;
     }
     for (let attempt = 0; ; attempt++) {
+      // A write to one of them under way each time, or a session moving on every read: answer, and retry.
+      if (attempt >= 10) throw fail("Contention", `could not read ${sessionId}; retry`, { sessionId });
       const pair = await this.leaseAndServer(sessionId, serverId);
       requests++;
-      if (pair === "conflict") {
-        // A write to one of them was under way: read again (DynamoDB answered nothing).
-        if (attempt >= 10) throw fail("Contention", `could not read ${sessionId}; retry`, { sessionId });
-        continue;
-      }
+      // A write to one of them was under way: read again (DynamoDB answered nothing).
+      if (pair === "conflict") continue;
       if (!pair.lease?.serverId) return answer({ lease: pair.lease, holder: undefined });
       this.holderHints.set(sessionId, pair.lease.serverId);
       if (pair.lease.serverId === serverId) return answer(pair);
