@@ -4,6 +4,10 @@
  * MessageDeduplicationId = the outbox id (a record relayed twice is enqueued once within SQS's
  * five-minute deduplication window; the consumers' lastUpdate rule and claims cover the rest).
  *
+ * A batch also stays within SQS's size limit, 1 MiB for its messages together (a batch over it is
+ * refused as a whole, and would be refused again on every retry: the shard would stop there); a record
+ * whose message alone is over it can never be sent, and is poison.
+ *
  * A failure to send is retried by the event source from the first failed record (records after it are
  * reported failed too, so a key's changes keep their order). A record that can never be sent — it does
  * not parse, or SQS rejects it as the sender's fault — is poison: it is quarantined with its full
@@ -59,10 +63,13 @@ const outboxItem = z.object({
 type Parsed = { record: RelayRecord; item: z.infer<typeof outboxItem> };
 
 const MAX_BATCH = 10;
+/** SQS's limit on one message, and on a batch's messages together (1 MiB since 2025). */
+export const MAX_BATCH_BYTES = 1024 * 1024;
 
 export async function relay(records: RelayRecord[], target: RelayTarget): Promise<RelayOutcome> {
   const outcome: RelayOutcome = { sent: 0, quarantined: 0, failed: [] };
   let batch: Parsed[] = [];
+  let batchBytes = 0;
 
   const failFrom = (index: number) => {
     outcome.failed = records.slice(index).map((record) => record.sequenceNumber);
@@ -71,6 +78,7 @@ export async function relay(records: RelayRecord[], target: RelayTarget): Promis
     if (batch.length === 0) return true;
     const current = batch;
     batch = [];
+    batchBytes = 0;
     const firstIndex = records.indexOf(current[0]!.record);
     let response: SendMessageBatchCommandOutput;
     try {
@@ -118,7 +126,16 @@ export async function relay(records: RelayRecord[], target: RelayTarget): Promis
       outcome.quarantined++;
       continue;
     }
+    const bytes = Buffer.byteLength(parsed.data.payload);
+    if (bytes > MAX_BATCH_BYTES) {
+      if (!(await flush())) return outcome;
+      await target.quarantine(record, `its message is ${bytes} bytes; SQS takes at most ${MAX_BATCH_BYTES}`);
+      outcome.quarantined++;
+      continue;
+    }
+    if (batchBytes + bytes > MAX_BATCH_BYTES && !(await flush())) return outcome;
     batch.push({ record, item: parsed.data });
+    batchBytes += bytes;
     if (batch.length === MAX_BATCH && !(await flush())) return outcome;
   }
   await flush();

@@ -118,6 +118,14 @@ async function sqsScript(sqs: Sender, url: string): Promise<Array<[string, unkno
     return {};
   });
   await receive("receive from the empty queue");
+  // SQS's limits since 2025: 1 MiB a message and 1 MiB for a batch's messages together.
+  const kib = (n: number, fill: string) => fill.repeat(n * 1024);
+  await step("send a batch of 640 KiB in all", () =>
+    batch(Array.from({ length: 10 }, (_, index) => entry(String(index), kib(64, "m"), "g5", `m${index}`))),
+  );
+  await step("send a batch over 1 MiB in all", () =>
+    batch(Array.from({ length: 3 }, (_, index) => entry(String(index), kib(350, "o"), "g6", `o${index}`))),
+  );
   return steps;
 }
 
@@ -155,6 +163,8 @@ describe("the simulation's models against the engines", () => {
       ["b#2"],
       "ok",
       [],
+      { successful: ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"], failed: [] },
+      "refused",
     ]);
   });
 

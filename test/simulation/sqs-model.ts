@@ -6,13 +6,15 @@
  *
  * What SQS refuses is refused here: more than 10 entries a batch, ids and group ids outside 1–128
  * characters of `[!-~]`, bodies with characters outside SQS's set (#x9 #xA #xD #x20–#xD7FF
- * #xE000–#xFFFD #x10000–#x10FFFF) or over 256 KiB, deletes and visibility changes with a receipt handle
+ * #xE000–#xFFFD #x10000–#x10FFFF) or over 1 MiB, batches whose messages add up to more than 1 MiB
+ * (SQS's limits since 2025; 256 KiB before), deletes and visibility changes with a receipt handle
  * that is not the message's latest. Faults: a send that fails as a whole, a send whose messages landed
  * but whose answer was lost (the SDK or the caller sends again), entries failed by the service
  * (not the sender's fault), and outages of SendMessage.
  */
 export const DEDUPLICATION_WINDOW_MS = 5 * 60 * 1000;
-const MAX_BODY_BYTES = 256 * 1024;
+/** SQS's limit on a message and on a batch's messages together. */
+export const MAX_BODY_BYTES = 1024 * 1024;
 
 export interface QueueDefinition {
   url: string;
@@ -218,7 +220,7 @@ export class SqsModel {
     body: string,
   ): string | undefined {
     if (body.length === 0) return "the message body is empty";
-    if (Buffer.byteLength(body) > MAX_BODY_BYTES) return "the message body is over 256 KiB";
+    if (Buffer.byteLength(body) > MAX_BODY_BYTES) return "the message body is over 1 MiB";
     if (!BODY_CHARACTERS.test(body)) return "the message body has characters SQS does not allow";
     if (!definition.fifo) return undefined;
     if (!ID_CHARACTERS.test(String(entry.MessageGroupId ?? "")))

@@ -15,6 +15,7 @@ import { readStreamRange, replayFailedBatches } from "../../shared/outbox/failed
 import { outboxRecord } from "../../shared/outbox/outbox.ts";
 import { type RelayRecord, relay } from "../../shared/outbox/relay.ts";
 import { DynamoDBModel } from "../simulation/dynamodb-model.ts";
+import { MAX_BODY_BYTES, SqsModel } from "../simulation/sqs-model.ts";
 
 const version = (n: number) => `00000170000000${n}.000000`;
 const record = (n: number, key = `k${n}`): RelayRecord => ({
@@ -127,6 +128,33 @@ describe("relay", () => {
     expect(outcome).toMatchObject({ sent: 1, quarantined: 0 });
     expect(fake.sent[0]!.group.length).toBeLessThanOrEqual(128);
     expect(JSON.parse(fake.sent[0]!.body).key).toBe(long);
+  });
+
+  it("keeps each batch within SQS's 1 MiB, and quarantines a record too large for any message (the SQS model)", async () => {
+    const url = "https://sqs.us-east-1.amazonaws.com/000000000000/changes.fifo";
+    const sqs = new SqsModel([{ url, fifo: true, visibilityTimeoutSeconds: 60 }], {
+      now: () => 0,
+      random: () => 0.5,
+    });
+    const large = (n: number, bytes: number): RelayRecord => ({
+      sequenceNumber: String(1000 + n),
+      image: marshall(
+        outboxRecord(`id-${n}`, { key: `k${n % 3}`, version: version(n), value: "x".repeat(bytes) }, 0),
+      ) as Record<string, AttributeValue>,
+    });
+    // Ten records of 300 KiB, ten batches' worth by count but three times SQS's batch limit by size,
+    // and one that no message could hold.
+    const records = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((n) => large(n, 300 * 1024));
+    records.splice(4, 0, large(99, MAX_BODY_BYTES));
+    const quarantined: string[] = [];
+    const outcome = await relay(records, {
+      sqs: sqs as unknown as SQSClient,
+      queueUrl: url,
+      quarantine: async (r) => void quarantined.push(r.sequenceNumber),
+    });
+    expect(outcome).toMatchObject({ sent: 10, quarantined: 1, failed: [] });
+    expect(quarantined).toEqual(["1099"]);
+    expect(sqs.depth(url)).toBe(10);
   });
 
   it("quarantines what SQS rejects as the sender's fault and sends the rest in order", async () => {
