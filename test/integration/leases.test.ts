@@ -6,7 +6,7 @@ import { ERROR_STATUS } from "../../shared/api/contract.ts";
 import { DomainError } from "../../shared/errors.ts";
 import { LEASES_BY_SERVER_INDEX, LeaseService } from "../../shared/leases/service.ts";
 import { rendezvous } from "../../shared/mesh/hashing.ts";
-import { createPkTable, isolatedDocuments } from "../support/dynamodb.ts";
+import { createPkTable, isolatedDocuments, recordingClient } from "../support/dynamodb.ts";
 
 const documents = isolatedDocuments();
 const config = { leaseDurationMs: 10_000, maxSkewMs: 1_000 };
@@ -394,13 +394,7 @@ describe("a lookup that races a freeze and a renewal", () => {
 describe("an uncached lookup of an assigned session", () => {
   /** A service on a client that records the name of every request it sends to DynamoDB. */
   const counted = () => {
-    const sent: string[] = [];
-    const client = {
-      send: (command: { constructor: { name: string } }) => {
-        sent.push(command.constructor.name);
-        return documents.send(command as never);
-      },
-    } as unknown as typeof documents;
+    const { client, sent } = recordingClient(documents);
     return { sent, leases: new LeaseService(client, { leaseTable, serverTable, config, now: () => clock }) };
   };
 

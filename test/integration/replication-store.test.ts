@@ -16,7 +16,7 @@ import { outboxRecord } from "../../shared/outbox/outbox.ts";
 import { ChangeCounter } from "../../shared/replication/change-counter.ts";
 import { kvItemKey, ReplicaStore } from "../../shared/replication/replica-store.ts";
 import { encodeVersion } from "../../shared/replication/version.ts";
-import { createPkTable, isolatedDocuments } from "../support/dynamodb.ts";
+import { createPkTable, isolatedDocuments, recordingClient } from "../support/dynamodb.ts";
 
 const documents = isolatedDocuments();
 let replicaTable: string;
@@ -42,6 +42,16 @@ const outboxItems = async () =>
     version: string;
     payload: string;
   }>;
+
+/** The change counter's increment of `key`, as an effect committed with a claim's completion. */
+const increment = (key: string, count = 1) => ({
+  Update: {
+    TableName: counterTable,
+    Key: { pk: key },
+    UpdateExpression: "ADD changes :count",
+    ExpressionAttributeValues: { ":count": count },
+  },
+});
 
 describe("the outbox transaction", () => {
   it("commits the data item and the outbox record together", async () => {
@@ -236,14 +246,7 @@ describe("the claim", () => {
     clock = 22_000;
     const fresh = (await claims().claim(id)) as { id: string; token: string; status: string };
     expect(fresh.status).toBe("claimed");
-    const effect = {
-      Update: {
-        TableName: counterTable,
-        Key: { pk: counter },
-        UpdateExpression: "ADD changes :one",
-        ExpressionAttributeValues: { ":one": 1 },
-      },
-    };
+    const effect = increment(counter);
     await expect(claims().complete(stale, [effect])).rejects.toThrow(StaleClaim);
     await expect(claims().release(stale)).rejects.toThrow(StaleClaim);
     const { Item } = await documents.send(new GetCommand({ TableName: counterTable, Key: { pk: counter } }));
@@ -263,14 +266,7 @@ describe("the claim", () => {
   it("answers an owner's retry of its completion as done on a running clock, and applies its effect once", async () => {
     const running = new Claims(documents, claimTable, { leaseMs: 30_000 });
     const counter = freshKey();
-    const effect = {
-      Update: {
-        TableName: counterTable,
-        Key: { pk: counter },
-        UpdateExpression: "ADD changes :one",
-        ExpressionAttributeValues: { ":one": 1 },
-      },
-    };
+    const effect = increment(counter);
     const claim = (await running.claim(`m-${freshKey()}`)) as { id: string; token: string };
     await running.complete(claim, [effect]);
     // The first answer was lost: the owner sends the same completion again, a little later.
@@ -304,23 +300,9 @@ describe("a batch's claims and counts", () => {
   let clock = 100_000;
   /** Claims on a client that records the name of every request it sends. */
   const counted = (leaseMs = 1000) => {
-    const sent: string[] = [];
-    const client = {
-      send: (command: { constructor: { name: string } }) => {
-        sent.push(command.constructor.name);
-        return documents.send(command as never);
-      },
-    } as unknown as typeof documents;
+    const { client, sent } = recordingClient(documents);
     return { sent, claims: new Claims(client, claimTable, { leaseMs, maxSkewMs: 100, now: () => clock }) };
   };
-  const increment = (key: string, count = 1) => ({
-    Update: {
-      TableName: counterTable,
-      Key: { pk: key },
-      UpdateExpression: "ADD changes :count",
-      ExpressionAttributeValues: { ":count": count },
-    },
-  });
   const changesOf = async (key: string) =>
     (
       await documents.send(

@@ -31,3 +31,18 @@ export async function createPkTable(
   );
   return name;
 }
+
+/** A client that sends through `documents` and records the name of every request it sends. */
+export function recordingClient(documents: DynamoDBDocumentClient): {
+  client: DynamoDBDocumentClient;
+  sent: string[];
+} {
+  const sent: string[] = [];
+  const client = {
+    send: (command: { constructor: { name: string } }) => {
+      sent.push(command.constructor.name);
+      return documents.send(command as never);
+    },
+  } as unknown as DynamoDBDocumentClient;
+  return { client, sent };
+}
