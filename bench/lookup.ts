@@ -149,7 +149,7 @@ ${table(
   ${readsPerLookup <= 1.05 ? "met" : "missed"}; the Api's \`${METRIC.leaseReadRequests}\` metric over the run). A lookup of an assigned session reads
   the lease and its holder's registration together in one transactional read (TransactGetItems, so the
   two are as of one moment). The Api instance guesses the holder: the one it last saw for the session,
-  else the rendezvous choice among the live servers it has seen (from heartbeats and assignments); a
+  else the rendezvous choice among the servers it saw live lately (in heartbeats and assignments); a
   wrong or missing guess costs one more read (the lease first, or the actual holder's pair).
 - Cached vs uncached lookup: ${ratio(uncached.p50Ms, Math.max(cached.p50Ms, 0.001))}× faster at p50; the client library went to the
   service ${remote} times for ${cached.count} cached lookups (each entry lives until the lease's expiry minus the skew bound).

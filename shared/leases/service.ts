@@ -41,6 +41,12 @@ import {
 
 export const LEASES_BY_SERVER_INDEX = "byServer";
 
+/**
+ * For how many lease durations after the registration expiry it saw an instance still guesses a server
+ * may hold sessions (a server that stopped costs at most one wrong guess per session meanwhile).
+ */
+const GUESS_WINDOW_LEASES = 6;
+
 export interface Assignment {
   sessionId: string;
   serverId: string;
@@ -84,7 +90,9 @@ export class LeaseService {
   /**
    * What this instance has seen, to guess a session's holder before reading its lease (see `read`): the
    * holder each session last had, and the servers with the registration expiry last seen. Only guesses:
-   * a wrong one costs a second read, never a wrong answer.
+   * a wrong one costs a second read, never a wrong answer. A server counts as probably live for a while
+   * after the expiry this instance saw (`GUESS_WINDOW_LEASES` leases): with many Api instances, each
+   * answers only some of a server's heartbeats, and the others renew it meanwhile.
    */
   private readonly holderHints: LruMap<string, string>;
   private readonly seenServers = new Map<string, number>();
@@ -457,9 +465,9 @@ export class LeaseService {
   private guessHolder(sessionId: string): string | undefined {
     const hinted = this.holderHints.get(sessionId);
     if (hinted) return hinted;
-    const now = this.now();
-    const live = [...this.seenServers].filter(([, expiresAt]) => expiresAt >= now).map(([id]) => id);
-    return rendezvous(sessionId, live);
+    const since = this.now() - GUESS_WINDOW_LEASES * this.config.leaseDurationMs;
+    const recent = [...this.seenServers].filter(([, expiresAt]) => expiresAt >= since).map(([id]) => id);
+    return rendezvous(sessionId, recent);
   }
 
   private async leaseAndServer(

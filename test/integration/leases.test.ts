@@ -409,6 +409,19 @@ describe("an uncached lookup of an assigned session", () => {
     expect(sent).toEqual(["TransactGetCommand"]);
   });
 
+  it("is one request too when the instance saw the servers' heartbeats before their last renewal (other instances renew them)", async () => {
+    const { sent, leases } = counted();
+    await Promise.all(["a", "b", "c"].map((id) => leases.heartbeat(`${prefix}${id}`)));
+    // Past what this instance saw of their registrations: other instances answered their later heartbeats.
+    clock += config.leaseDurationMs + 5_000;
+    await heartbeatAll(["a", "b", "c"]);
+    const id = session();
+    const assigned = await service().lookup(id);
+    sent.length = 0;
+    expect(await leases.lookup(id)).toEqual(assigned);
+    expect(sent).toEqual(["TransactGetCommand"]);
+  });
+
   it("answers the new holder when the instance's guess is out of date, then reads once again", async () => {
     const { sent, leases } = counted();
     await heartbeatAll(["a", "b"]);
