@@ -470,4 +470,16 @@ describe("transaction conflicts and the SDK's own retries", () => {
     expect(claim.status).toBe("claimed");
     await claims.complete(claim as { id: string; token: string });
   });
+
+  it("a batch counted through transactions whose answers were lost counts each change once", async () => {
+    const key = freshKey();
+    const counter = new ChangeCounter(
+      answerLost(documents),
+      counterTable,
+      new Claims(answerLost(documents), claimTable, { leaseMs: 30_000 }),
+    );
+    const batch = [1, 2, 3].map((physical) => ({ key, version: v(physical), value: physical }));
+    expect(await counter.countAll(batch)).toEqual(["counted", "counted", "counted"]);
+    expect(await counter.read(key)).toBe(3);
+  });
 });
