@@ -199,15 +199,18 @@ export class Claims {
           .filter((index) => index >= writes.length)
           .map((index) => index - writes.length),
       );
-      if (result.failedConditions.some((index) => index < writes.length))
-        throw new Error(`an effect's condition failed while completing ${live.map((c) => c.id).join(", ")}`);
+      // Stale claims leave first, with their effects: what is left is sent again.
       if (staleIndexes.size > 0) {
         stale.push(...live.filter((_, index) => staleIndexes.has(index)).map((claim) => claim.id));
         live = live.filter((_, index) => !staleIndexes.has(index));
         continue;
       }
-      if (attempt >= 5)
-        throw new Error(`transactions kept conflicting while completing ${live.length} claims`);
+      const ids = live.map((claim) => claim.id).join(", ");
+      if (result.failedConditions.length > 0)
+        throw new Error(`an effect's condition failed while completing ${ids}`);
+      // A conflicting transaction cancels ours without applying anything: send it again, or the claims
+      // would stay IN_PROGRESS (the work "busy") until they expire.
+      if (attempt >= 5) throw new Error(`transactions kept conflicting while completing ${ids}`);
       await this.sleep(5 * 2 ** attempt * (this.options.random ?? Math.random)());
     }
     return { stale };
@@ -239,18 +242,8 @@ export class Claims {
    * same completion (within DynamoDB's 10-minute token window) is answered as done and applies nothing.
    */
   async complete(claim: { id: string; token: string }, effects: TransactAction[] = []): Promise<void> {
-    const completion = this.completion(claim);
-    // A conflicting transaction cancels ours without applying anything: send it again, or the claim
-    // would stay IN_PROGRESS (the work "busy") until it expires.
-    for (let attempt = 0; ; attempt++) {
-      const result = await transact(this.documents, [...effects, completion], `${claim.id}:${claim.token}`);
-      if (result.ok) return;
-      if (result.failedConditions.includes(effects.length)) throw new StaleClaim(claim.id);
-      if (result.failedConditions.length > 0)
-        throw new Error(`an effect's condition failed while completing ${claim.id}`);
-      if (attempt >= 5) throw new Error(`transactions kept conflicting while completing ${claim.id}`);
-      await this.sleep(5 * 2 ** attempt * (this.options.random ?? Math.random)());
-    }
+    const { stale } = await this.completeAll([claim], () => effects);
+    if (stale.length > 0) throw new StaleClaim(claim.id);
   }
 
   /** Gives the claim up (the work failed and may be retried at once); a stale owner gets StaleClaim. */

@@ -429,7 +429,7 @@ export class LeaseService {
    * freeze, and answered with an expiry later than its frozen one. So both are read in one transactional
    * read (TransactGetItems: serializable with every write to them). Which registration to read comes
    * from a guess: the holder this instance last saw for the session, else the rendezvous choice among the
-   * live servers it has seen (where an assignment puts a session). A right guess is one round trip; a
+   * servers it saw live lately (where an assignment puts a session). A right guess is one round trip; a
    * wrong one shows the lease's actual holder, whose pair is read next. With no guess, the lease is read
    * first to learn its holder: two round trips.
    */

@@ -48,7 +48,7 @@ export class ChangeCounter {
     const byId = new Map<string, ChangeMessage>();
     for (const change of changes) if (!byId.has(idOf(change))) byId.set(idOf(change), change);
     const ids = [...byId.keys()];
-    const claims = ids.length === 1 ? [await this.claims.claim(ids[0]!)] : await this.claims.claimAll(ids);
+    const claims = await this.claims.claimAll(ids);
     const outcome = new Map<string, CountResult>();
     const mine: Array<{ id: string; token: string }> = [];
     claims.forEach((claim) => {
