@@ -11,12 +11,15 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 // The SDK clients and the SQS emulator load after the JVM is spawned: its boot is the longest part of a
 // start, and it need not wait for them.
 import type { buildApp } from "fauxqs";
+import { buildClassArchiveInBackground, type DynamoDBLocalLaunch, dynamodbLaunch } from "./class-archive.ts";
 import { LOCAL_REGION } from "./names.ts";
 
 export interface Engines {
   dynamodbEndpoint: string;
   /** DynamoDB Local runs in a network namespace of its own (see startDynamoDBLocal). */
   dynamodbIsolated: boolean;
+  /** DynamoDB Local's class archive (see class-archive.ts): mapped, being built for the next start, or neither. */
+  dynamodbClassArchive: "mapped" | "building" | "none";
   sqsEndpoint: string;
   stop(): Promise<void>;
 }
@@ -45,7 +48,8 @@ export async function freePort(): Promise<number> {
   });
 }
 
-function emulatorDir(): string {
+/** The directory of DynamoDB Local's jar, inside the npm package amplify-dynamodb-simulator. */
+export function emulatorDir(): string {
   const require = createRequire(import.meta.url);
   return join(dirname(require.resolve("amplify-dynamodb-simulator/package.json")), "emulator");
 }
@@ -96,15 +100,26 @@ function canIsolate(): boolean {
  * interface, and start-up says so. The JVM runs in its own process group, so a Ctrl-C in the terminal
  * reaches this process only, which stops it after the functions have drained.
  */
-export async function startDynamoDBLocal(options: { port?: number; dataDir?: string } = {}) {
+export async function startDynamoDBLocal(
+  options: {
+    port?: number;
+    dataDir?: string;
+    /** The jar and JVM options; by default the class archive's when one is built (see class-archive.ts). */
+    launch?: DynamoDBLocalLaunch;
+    /** How long `stop` lets the JVM exit on SIGTERM before it kills it; 3 s by default. */
+    stopGraceMs?: number;
+  } = {},
+) {
   const port = options.port ?? (await freePort());
   const dir = emulatorDir();
   const isolated = canIsolate();
+  const launch = options.launch ?? dynamodbLaunch(dir);
   const java = [
     "java",
+    ...launch.jvmArgs,
     `-Djava.library.path=${join(dir, "DynamoDBLocal_lib")}`,
     "-jar",
-    join(dir, "DynamoDBLocal.jar"),
+    launch.jar,
     "-port",
     String(isolated ? ISOLATED_PORT : port),
     "-disableTelemetry",
@@ -205,14 +220,22 @@ export async function startDynamoDBLocal(options: { port?: number; dataDir?: str
   } finally {
     client.destroy();
   }
+  // Built once per machine (and jar, and java), after a start: the next starts boot faster.
+  const building = !options.launch && !launch.archived && buildClassArchiveInBackground(dir);
   return {
     endpoint,
+    /** DynamoDB Local's class archive: mapped by this JVM, being built for the next, or neither. */
+    classArchive: launch.archived
+      ? ("mapped" as const)
+      : building
+        ? ("building" as const)
+        : ("none" as const),
     /** Where DynamoDB Local listens: its own network namespace, or every interface of this machine. */
     isolated,
     /** Stops the whole process group (the JVM and the relay) and waits until none of it is left. */
     stop: async () => {
       killGroup("SIGTERM");
-      const deadline = Date.now() + 3000;
+      const deadline = Date.now() + (options.stopGraceMs ?? 3000);
       while (groupAlive()) {
         if (Date.now() > deadline) killGroup("SIGKILL");
         await new Promise((resolve) => setTimeout(resolve, 50));
@@ -277,9 +300,106 @@ export async function startEngines(options: EngineOptions = {}): Promise<Engines
   return {
     dynamodbEndpoint: dynamodb.endpoint,
     dynamodbIsolated: dynamodb.isolated,
+    dynamodbClassArchive: dynamodb.classArchive,
     sqsEndpoint: sqs.endpoint,
     stop: async () => {
       await Promise.all([dynamodb.stop(), sqs.stop()]);
     },
   };
+}
+
+/**
+ * The operations the stack runs on DynamoDB Local, once each (the class archive records the classes
+ * they load): a table with a stream and TTL; plain, conditional and transactional writes and reads,
+ * a refused condition that returns the item, a query; and a read of the stream.
+ */
+export async function exerciseDynamoDB(endpoint: string): Promise<void> {
+  const ddb = await import("@aws-sdk/client-dynamodb");
+  const { DynamoDBStreamsClient, DescribeStreamCommand, GetRecordsCommand, GetShardIteratorCommand } =
+    await import("@aws-sdk/client-dynamodb-streams");
+  const config = { endpoint, region: LOCAL_REGION, credentials: localCredentials("archive") };
+  const client = new ddb.DynamoDBClient(config);
+  const streams = new DynamoDBStreamsClient(config);
+  const TableName = "archive";
+  const key = (id: string) => ({ pk: { S: id }, sk: { S: "v" } });
+  try {
+    const created = await client.send(
+      new ddb.CreateTableCommand({
+        TableName,
+        KeySchema: [
+          { AttributeName: "pk", KeyType: "HASH" },
+          { AttributeName: "sk", KeyType: "RANGE" },
+        ],
+        AttributeDefinitions: [
+          { AttributeName: "pk", AttributeType: "S" },
+          { AttributeName: "sk", AttributeType: "S" },
+        ],
+        BillingMode: "PAY_PER_REQUEST",
+        StreamSpecification: { StreamEnabled: true, StreamViewType: "NEW_AND_OLD_IMAGES" },
+      }),
+    );
+    await client.send(
+      new ddb.UpdateTimeToLiveCommand({
+        TableName,
+        TimeToLiveSpecification: { AttributeName: "ttl", Enabled: true },
+      }),
+    );
+    await client.send(new ddb.DescribeTableCommand({ TableName }));
+    await client.send(new ddb.PutItemCommand({ TableName, Item: { ...key("a"), n: { N: "1" } } }));
+    await client.send(
+      new ddb.UpdateItemCommand({
+        TableName,
+        Key: key("a"),
+        UpdateExpression: "SET n = n + :one",
+        ConditionExpression: "n = :n",
+        ExpressionAttributeValues: { ":one": { N: "1" }, ":n": { N: "1" } },
+        ReturnValues: "ALL_NEW",
+      }),
+    );
+    await client
+      .send(
+        new ddb.PutItemCommand({
+          TableName,
+          Item: key("a"),
+          ConditionExpression: "attribute_not_exists(pk)",
+          ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+        }),
+      )
+      .catch(() => {});
+    await client.send(
+      new ddb.TransactWriteItemsCommand({
+        ClientRequestToken: "archive",
+        TransactItems: [
+          { Put: { TableName, Item: key("b"), ConditionExpression: "attribute_not_exists(pk)" } },
+          { ConditionCheck: { TableName, Key: key("a"), ConditionExpression: "attribute_exists(pk)" } },
+        ],
+      }),
+    );
+    await client.send(
+      new ddb.TransactGetItemsCommand({
+        TransactItems: [{ Get: { TableName, Key: key("a") } }, { Get: { TableName, Key: key("b") } }],
+      }),
+    );
+    await client.send(new ddb.GetItemCommand({ TableName, Key: key("a"), ConsistentRead: true }));
+    await client.send(
+      new ddb.QueryCommand({
+        TableName,
+        KeyConditionExpression: "pk = :pk",
+        ExpressionAttributeValues: { ":pk": { S: "a" } },
+      }),
+    );
+    await client.send(new ddb.BatchGetItemCommand({ RequestItems: { [TableName]: { Keys: [key("a")] } } }));
+    await client.send(new ddb.DeleteItemCommand({ TableName, Key: key("b") }));
+    const StreamArn = created.TableDescription?.LatestStreamArn;
+    const stream = await streams.send(new DescribeStreamCommand({ StreamArn }));
+    const ShardId = stream.StreamDescription?.Shards?.[0]?.ShardId;
+    const { ShardIterator } = await streams.send(
+      new GetShardIteratorCommand({ StreamArn, ShardId, ShardIteratorType: "TRIM_HORIZON" }),
+    );
+    await streams.send(new GetRecordsCommand({ ShardIterator }));
+    await client.send(new ddb.ScanCommand({ TableName, Limit: 10 }));
+  } finally {
+    client.destroy();
+    streams.destroy();
+  }
 }

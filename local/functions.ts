@@ -6,6 +6,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
+import { getCompileCacheDir } from "node:module";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { Worker } from "node:worker_threads";
@@ -296,6 +297,8 @@ export class LocalFunction {
         functionArn: this.arn,
         memoryMb,
         logGroupName: `/aws/lambda/${this.name}`,
+        // This process's compile cache, when it has one (the environments share it); else Node's default.
+        compileCacheDir: getCompileCacheDir(),
       },
     });
     for (const stream of [worker.stdout, worker.stderr])

@@ -25,9 +25,9 @@ if (typeof nodeModule.registerHooks === "function") {
 } else {
   nodeModule.register("./provided-sdk.mjs", import.meta.url, { data: { parentURL: import.meta.url } });
 }
-// V8's code cache on disk (Node's compile cache, in the system's temporary directory): an environment
-// that loads a bundle an earlier one compiled skips most of the compiling.
-nodeModule.enableCompileCache?.();
+// V8's code cache on disk (Node's compile cache: the local cloud's, else in the system's temporary
+// directory): an environment that loads a bundle an earlier one compiled skips most of the compiling.
+nodeModule.enableCompileCache?.(workerData.compileCacheDir);
 const Module = nodeModule.default;
 const providedRequire = nodeModule.createRequire(import.meta.url);
 const resolveFilename = Module._resolveFilename;

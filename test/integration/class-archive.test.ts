@@ -1,0 +1,56 @@
+/**
+ * DynamoDB Local's class archive (local/class-archive.ts), built and used for real: the JDK's `jar` tool
+ * and JVM, in a cache directory of the test's own.
+ */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { buildClassArchive, dynamodbLaunch } from "../../local/class-archive.ts";
+import { emulatorDir, exerciseDynamoDB, startDynamoDBLocal } from "../../local/engines.ts";
+
+const hasJarTool = spawnSync("jar", ["--version"]).status === 0;
+
+describe.runIf(hasJarTool)("DynamoDB Local's class archive", () => {
+  const cacheDir = mkdtempSync(join(tmpdir(), "class-archive-"));
+  afterAll(() => rmSync(cacheDir, { recursive: true, force: true }));
+  const build = () =>
+    buildClassArchive(
+      emulatorDir(),
+      (launch) => startDynamoDBLocal({ launch, stopGraceMs: 60_000 }),
+      exerciseDynamoDB,
+      { cacheDir },
+    );
+
+  it("is built once, by one builder at a time", async () => {
+    expect(dynamodbLaunch(emulatorDir(), { cacheDir }).archived).toBe(false);
+    const outcomes = await Promise.all([build(), build()]);
+    expect(outcomes.sort()).toEqual(["built", "busy"]);
+    expect(await build()).toBe("present");
+  }, 120_000);
+
+  it("is mapped by the next start, which serves writes, transactions and streams", async () => {
+    const launch = dynamodbLaunch(emulatorDir(), { cacheDir });
+    expect(launch.archived).toBe(true);
+    // -Xshare:on: the JVM refuses to start unless it maps the archive (Java's default falls back).
+    const engine = await startDynamoDBLocal({
+      launch: { ...launch, jvmArgs: [...launch.jvmArgs, "-Xshare:on"] },
+    });
+    try {
+      expect(engine.classArchive).toBe("mapped");
+      await exerciseDynamoDB(engine.endpoint);
+    } finally {
+      await engine.stop();
+    }
+  }, 60_000);
+
+  it("is not used when turned off", () => {
+    process.env.SC_DYNAMODB_CLASS_ARCHIVE = "off";
+    try {
+      expect(dynamodbLaunch(emulatorDir(), { cacheDir }).archived).toBe(false);
+    } finally {
+      delete process.env.SC_DYNAMODB_CLASS_ARCHIVE;
+    }
+  });
+});
