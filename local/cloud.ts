@@ -13,7 +13,7 @@ import { App, type Stack } from "aws-cdk-lib";
 import { CONSOLE_PREFIX, LocalConsole } from "./console/console.ts";
 import { type Engines, localCredentials, startEngines } from "./engines.ts";
 import { type MappingConfig, type Poller, QueuePoller, readMappings, StreamPoller } from "./event-sources.ts";
-import { createFunctions, type LocalFunction } from "./functions.ts";
+import { createFunctions, type LocalFunction, RuntimePool } from "./functions.ts";
 import { type LocalRoute, readCors, readRoutes, startHttpApi } from "./http-api.ts";
 import { FunctionRegistry, startLambdaApi } from "./lambda-api.ts";
 import { LocalMetrics } from "./metrics.ts";
@@ -122,6 +122,11 @@ export interface LocalCloudOptions {
   environment?: Record<string, string>;
   log?: (line: string) => void;
   functionLog?: (functionId: string, line: string) => void;
+  /**
+   * Environments booted ahead for the stack's functions (see RuntimePool), e.g. while the caller's
+   * engines start; by default the cloud boots them itself as it starts.
+   */
+  runtimes?: RuntimePool;
 }
 
 export interface LocalCloud {
@@ -149,15 +154,24 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
   const host = options.host ?? "127.0.0.1";
   const log = options.log ?? (() => {});
   const accessKeyId = options.accessKeyId ?? "local";
-  const ownedEngines = options.engines
-    ? undefined
-    : await startEngines({
-        dataDir: options.dataDir,
-        dynamodbPort: options.dynamodbPort,
-        sqsPort: options.sqsPort,
-      });
+  // Environments boot (their SDK loaded) while the engines start; the functions take them later.
+  const runtimes = options.runtimes ?? new RuntimePool();
+  if (!options.runtimes) runtimes.bootFor(options.stack.template, options.stack.assemblyDir);
+  let ownedEngines: Engines | undefined;
+  try {
+    ownedEngines = options.engines
+      ? undefined
+      : await startEngines({
+          dataDir: options.dataDir,
+          dynamodbPort: options.dynamodbPort,
+          sqsPort: options.sqsPort,
+        });
+  } catch (error) {
+    await runtimes.stop();
+    throw error;
+  }
   const engines = options.engines ?? ownedEngines!;
-  const stoppers: Array<() => Promise<unknown>> = [];
+  const stoppers: Array<() => Promise<unknown>> = [() => runtimes.stop()];
   const metrics = new LocalMetrics();
   const stop = async () => {
     for (const stopper of stoppers.reverse()) await stopper().catch(() => {});
@@ -210,7 +224,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
         TZ: "UTC",
       },
-      { defaultConcurrency: options.defaultConcurrency ?? 4, log: options.functionLog, metrics },
+      { defaultConcurrency: options.defaultConcurrency ?? 4, log: options.functionLog, metrics, runtimes },
       skip,
     );
     stoppers.push(() => Promise.all(functions.map((fn) => fn.stop())));

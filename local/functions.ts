@@ -12,7 +12,7 @@ import type { Readable } from "node:stream";
 import { Worker } from "node:worker_threads";
 import type { LocalMetrics } from "./metrics.ts";
 import type { Skipped } from "./support.ts";
-import type { Template } from "./template.ts";
+import type { CfnResource, Template } from "./template.ts";
 
 export type FaultMode = "none" | "error" | "timeout";
 
@@ -46,6 +46,8 @@ export interface FunctionOptions {
   log?: (functionId: string, line: string) => void;
   /** Reads the metrics (EMF lines) in function output. */
   metrics?: LocalMetrics;
+  /** Environments booted ahead (see RuntimePool): the functions' first environments come from it. */
+  runtimes?: RuntimePool;
 }
 
 export interface InvocationRecord {
@@ -67,6 +69,75 @@ interface LocalFunctionConfig {
   concurrency: number;
   log?: (functionId: string, line: string) => void;
   metrics?: LocalMetrics;
+  runtimes?: RuntimePool;
+}
+
+/**
+ * Execution environments booted ahead of their functions, while the engines start: a worker thread that
+ * has loaded the SDK packages its function's bundle imports (Lambda's runtime provides them, so loading
+ * them is the runtime's start, not the function's), waiting to be given its function. The function's
+ * init, its module, still runs only when the function takes the environment, with its environment
+ * variables set: after the stack's resources exist, as on Lambda.
+ */
+export class RuntimePool {
+  private readonly spares = new Map<string, Worker[]>();
+  private stopped = false;
+
+  /** Boots one environment for each Node.js function with a bundled asset in the template. */
+  bootFor(template: { Resources?: Record<string, CfnResource> }, assemblyDir: string): void {
+    for (const resource of Object.values(template.Resources ?? {})) {
+      if (resource.Type !== "AWS::Lambda::Function") continue;
+      const props = resource.Properties ?? {};
+      const assetPath = resource.Metadata?.["aws:asset:path"];
+      if (!String(props.Runtime ?? "").startsWith("nodejs") || typeof assetPath !== "string") continue;
+      this.boot(
+        join(assemblyDir, assetPath),
+        typeof props.Handler === "string" ? props.Handler : "index.handler",
+      );
+    }
+  }
+
+  boot(codeDir: string, handler: string): void {
+    if (this.stopped) return;
+    const worker = new Worker(WORKER_SCRIPT, {
+      execArgv: [],
+      env: {},
+      stdout: true,
+      stderr: true,
+      workerData: { boot: { codeDir, handler }, compileCacheDir: getCompileCacheDir() },
+    });
+    const key = `${codeDir}\0${handler}`;
+    const spares = this.spares.get(key) ?? [];
+    spares.push(worker);
+    this.spares.set(key, spares);
+    // A spare that fails is dropped; its function starts an environment of its own instead.
+    const drop = () => {
+      const index = spares.indexOf(worker);
+      if (index >= 0) spares.splice(index, 1);
+    };
+    worker.on("error", drop);
+    worker.on("exit", drop);
+  }
+
+  /** How many booted environments wait for their function. */
+  get waiting(): number {
+    return [...this.spares.values()].reduce((sum, spares) => sum + spares.length, 0);
+  }
+
+  /** A booted environment for this bundle and handler, if there is one. */
+  take(codeDir: string, handler: string): Worker | undefined {
+    const worker = this.spares.get(`${codeDir}\0${handler}`)?.shift();
+    worker?.removeAllListeners("error").removeAllListeners("exit");
+    return worker;
+  }
+
+  /** Ends the environments no function took; later environments start on their own. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    const spares = [...this.spares.values()].flat();
+    this.spares.clear();
+    await Promise.all(spares.map((worker) => worker.terminate()));
+  }
 }
 
 export class LocalFunction {
@@ -281,26 +352,30 @@ export class LocalFunction {
   }
 
   private spawn(): Worker {
-    const { codeDir, handler, env, memoryMb, log, metrics } = this.config;
-    const worker = new Worker(WORKER_SCRIPT, {
-      // A Lambda environment runs plain Node.js: none of this process's flags, in particular no
-      // TypeScript loader such as tsx's (inherited, it hooks every import of the bundle and triples a
-      // cold start), nor a test runner's --conditions.
-      execArgv: [],
-      env,
-      stdout: true,
-      stderr: true,
-      workerData: {
-        codeDir,
-        handler,
-        functionName: this.name,
-        functionArn: this.arn,
-        memoryMb,
-        logGroupName: `/aws/lambda/${this.name}`,
-        // This process's compile cache, when it has one (the environments share it); else Node's default.
-        compileCacheDir: getCompileCacheDir(),
-      },
-    });
+    const { codeDir, handler, env, memoryMb, log, metrics, runtimes } = this.config;
+    const definition = {
+      codeDir,
+      handler,
+      functionName: this.name,
+      functionArn: this.arn,
+      memoryMb,
+      logGroupName: `/aws/lambda/${this.name}`,
+    };
+    // One booted ahead for this bundle (its SDK loaded) is given the function, else a new one starts.
+    const booted = runtimes?.take(codeDir, handler);
+    booted?.postMessage({ assign: { function: definition, env } });
+    const worker =
+      booted ??
+      new Worker(WORKER_SCRIPT, {
+        // A Lambda environment runs plain Node.js: none of this process's flags, in particular no
+        // TypeScript loader such as tsx's (inherited, it hooks every import of the bundle and triples a
+        // cold start), nor a test runner's --conditions.
+        execArgv: [],
+        env,
+        stdout: true,
+        stderr: true,
+        workerData: { function: definition, compileCacheDir: getCompileCacheDir() },
+      });
     for (const stream of [worker.stdout, worker.stderr])
       pipeLines(stream, (line) => {
         metrics?.observe(this.id, line);
@@ -420,6 +495,7 @@ export function createFunctions(
           ),
           log: options.log,
           metrics: options.metrics,
+          runtimes: options.runtimes,
         }),
       );
     } catch (error) {

@@ -135,6 +135,11 @@ const stack = await (async () => {
   return synthesized;
 })();
 const synthesizedAt = Date.now();
+// One environment per function boots (a worker thread with the SDK its bundle imports) while DynamoDB
+// Local's JVM boots; the functions' own init waits for their resources.
+const { RuntimePool } = await import("./functions.ts");
+const runtimes = new RuntimePool();
+runtimes.bootFor(stack.template, stack.assemblyDir);
 const engines = await enginesStarting;
 const enginesAt = Date.now();
 running.push(() => engines.stop());
@@ -150,6 +155,7 @@ const cloud = await startLocalCloud({
   httpPort: Number(values.port),
   lambdaPort: Number(values["lambda-port"]),
   defaultConcurrency: concurrency,
+  runtimes,
   log: (line) => console.error(`[local] ${line}`),
   functionLog: values.quiet ? undefined : (id, line) => console.log(`[${id}] ${line}`),
 });

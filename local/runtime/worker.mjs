@@ -1,6 +1,6 @@
 // One Lambda execution environment: loads a function's bundled module once and runs one invocation at a
 // time. Plain JavaScript because it runs the same bundle that deploys, with no TypeScript loader.
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import * as nodeModule from "node:module";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -40,24 +40,62 @@ Module._resolveFilename = function (request, ...rest) {
   }
 };
 
-const { codeDir, handler: handlerSpec, functionName, functionArn, memoryMb, logGroupName } = workerData;
+// An environment started for its function knows it from the start (workerData.function). One booted
+// ahead of it (RuntimePool in functions.ts, while the engines start) first loads the SDK packages its
+// bundle imports, which Lambda's runtime provides, then waits for its function: name, handler and
+// environment variables. Either way the function's own init (its module) runs only once those are set.
+let fn = workerData.function;
+let assign;
+const assigned = new Promise((resolve) => {
+  assign = resolve;
+});
+
+/** The provided SDK packages a bundle's entry file imports (`from "@aws-sdk/..."`, `import("...")`). */
+function providedImports(file) {
+  const text = readFileSync(file, "utf8");
+  const found = new Set();
+  for (const match of text.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*)["']([^"']+)["']/g)) {
+    if (PROVIDED.test(match[1])) found.add(match[1]);
+  }
+  return [...found];
+}
+
+function entryOf(codeDir, handlerSpec) {
+  const file = handlerSpec.slice(0, handlerSpec.lastIndexOf("."));
+  return [".mjs", ".js", ".cjs"].map((ext) => join(codeDir, file + ext)).find((path) => existsSync(path));
+}
 
 async function loadHandler() {
+  if (!fn) {
+    try {
+      const { codeDir, handler } = workerData.boot;
+      const entry = entryOf(codeDir, handler);
+      // Only ES module bundles: a CommonJS one would require its own (CommonJS) copies.
+      if (entry?.endsWith(".mjs"))
+        await Promise.all(providedImports(entry).map((specifier) => import(specifier).catch(() => {})));
+    } catch {
+      // Loading ahead is only a head start: the function's init loads what it needs itself.
+    }
+    const given = await assigned;
+    for (const key of Object.keys(process.env)) delete process.env[key];
+    Object.assign(process.env, given.env);
+    fn = given.function;
+  }
+  const handlerSpec = fn.handler;
   const dot = handlerSpec.lastIndexOf(".");
   const file = handlerSpec.slice(0, dot);
   const exportName = handlerSpec.slice(dot + 1);
-  const candidates = [".mjs", ".js", ".cjs"].map((ext) => join(codeDir, file + ext));
-  const path = candidates.find((candidate) => existsSync(candidate));
+  const path = entryOf(fn.codeDir, handlerSpec);
   if (!path)
     throw Object.assign(new Error(`Cannot find module '${file}'`), { name: "Runtime.ImportModuleError" });
   const module = await import(pathToFileURL(path).href);
-  const fn = module[exportName] ?? module.default?.[exportName];
-  if (typeof fn !== "function") {
+  const handler = module[exportName] ?? module.default?.[exportName];
+  if (typeof handler !== "function") {
     throw Object.assign(new Error(`${handlerSpec} is undefined or not exported`), {
       name: "Runtime.HandlerNotFound",
     });
   }
-  return fn;
+  return handler;
 }
 
 const handlerPromise = loadHandler();
@@ -80,14 +118,18 @@ function describe(error) {
   return { errorType: "Error", errorMessage: String(error), trace: [] };
 }
 
-parentPort.on("message", async ({ requestId, payload, deadline }) => {
+parentPort.on("message", async (message) => {
+  if (message.assign) return assign(message.assign);
+  const { requestId, payload, deadline } = message;
+  // An environment's first invocation may come before its module has loaded: it waits for it.
+  const handler = await handlerPromise.catch(() => undefined);
   const context = {
-    functionName,
+    functionName: fn.functionName,
     functionVersion: "$LATEST",
-    invokedFunctionArn: functionArn,
-    memoryLimitInMB: String(memoryMb),
+    invokedFunctionArn: fn.functionArn,
+    memoryLimitInMB: String(fn.memoryMb),
     awsRequestId: requestId,
-    logGroupName,
+    logGroupName: fn.logGroupName,
     logStreamName: `local/${process.pid}`,
     callbackWaitsForEmptyEventLoop: true,
     getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
@@ -95,7 +137,7 @@ parentPort.on("message", async ({ requestId, payload, deadline }) => {
   try {
     // The event comes as JSON text, as Lambda's runtime API hands it over: any depth JSON can parse.
     const event = JSON.parse(payload);
-    const handler = await handlerPromise;
+    if (!handler) await handlerPromise;
     const result = await new Promise((resolve, reject) => {
       const callback = (error, value) => (error ? reject(error) : resolve(value));
       const returned = handler(event, context, callback);
