@@ -33,15 +33,18 @@ export async function createTables(
   dynamodb: DynamoDBClient,
   skip: (skipped: Skipped) => void = () => {},
 ): Promise<LocalTable[]> {
-  const tables: LocalTable[] = [];
-  for (const [logicalId, resource] of template.resourcesOfType("AWS::DynamoDB::Table")) {
-    try {
-      tables.push(await createTable(template, dynamodb, logicalId, resource.Properties ?? {}));
-    } catch (error) {
-      skip({ logicalId, type: resource.Type, reason: (error as Error).message });
-    }
-  }
-  return tables;
+  // All at once, as CloudFormation creates resources that do not depend on each other.
+  const created = await Promise.all(
+    template.resourcesOfType("AWS::DynamoDB::Table").map(async ([logicalId, resource]) => {
+      try {
+        return await createTable(template, dynamodb, logicalId, resource.Properties ?? {});
+      } catch (error) {
+        skip({ logicalId, type: resource.Type, reason: (error as Error).message });
+        return undefined;
+      }
+    }),
+  );
+  return created.filter((table) => table !== undefined);
 }
 
 async function createTable(
