@@ -220,6 +220,24 @@ export async function buildClassArchive(
       await engine.stop();
     }
     if (!existsSync(recording)) throw new Error("the JVM exited without writing its class archive");
+    // Java crashes at start-up on a damaged archive, even when told to fall back (-Xshare:auto): an
+    // archive is installed only once a JVM has mapped it whole (-Xshare:on refuses anything less).
+    const check = spawnSync(
+      "java",
+      [
+        `-XX:SharedArchiveFile=${recording}`,
+        "-Xshare:on",
+        `-Djava.library.path=${join(emulatorDir, LIB)}`,
+        "-jar",
+        jar,
+        "-help",
+      ],
+      { stdio: "ignore", timeout: 60_000 },
+    );
+    if (check.status !== 0)
+      throw new Error(
+        `the class archive the JVM wrote does not load (java exited ${check.status ?? check.signal})`,
+      );
     renameSync(recording, join(dir, ARCHIVE));
     return "built";
   } finally {

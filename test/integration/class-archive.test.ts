@@ -3,7 +3,7 @@
  * and JVM, in a cache directory of the test's own.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, truncateSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -44,6 +44,34 @@ describe.runIf(hasJarTool)("DynamoDB Local's class archive", () => {
       await engine.stop();
     }
   }, 60_000);
+
+  it("is never installed when the JVM left it incomplete (a JVM killed while writing it)", async () => {
+    const elsewhere = mkdtempSync(join(tmpdir(), "class-archive-"));
+    try {
+      const outcome = buildClassArchive(
+        emulatorDir(),
+        async (launch) => {
+          const engine = await startDynamoDBLocal({ launch, stopGraceMs: 60_000 });
+          const recording = launch.jvmArgs[0]!.slice("-XX:ArchiveClassesAtExit=".length);
+          return {
+            endpoint: engine.endpoint,
+            stop: async () => {
+              await engine.stop();
+              // What a JVM killed halfway through writing leaves: the start of an archive.
+              truncateSync(recording, 1_000_000);
+            },
+          };
+        },
+        exerciseDynamoDB,
+        { cacheDir: elsewhere },
+      );
+      await expect(outcome).rejects.toThrow(/class archive/);
+      // Java crashes at start-up on a truncated archive, even when told to fall back (-Xshare:auto).
+      expect(dynamodbLaunch(emulatorDir(), { cacheDir: elsewhere }).archived).toBe(false);
+    } finally {
+      rmSync(elsewhere, { recursive: true, force: true });
+    }
+  }, 120_000);
 
   it("is not used when turned off", () => {
     process.env.SC_DYNAMODB_CLASS_ARCHIVE = "off";
