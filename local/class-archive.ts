@@ -13,7 +13,10 @@
  *
  * The archive is built in the background after a start that had none (a JVM of its own, at the lowest
  * CPU priority, exercised with the operations the stack uses, then stopped so that it writes the
- * archive), with the JDK's `jar` tool; without that tool (a JRE only) starts stay as they were.
+ * archive), with the JDK's `jar` tool; without that tool (a JRE only) starts stay as they were. Java
+ * crashes at start-up on a damaged archive (even with its default -Xshare:auto), so an archive is
+ * installed only once a JVM has mapped it whole, and a start that fails with one sets it aside and
+ * starts without it (startDynamoDBLocal).
  * `SC_DYNAMODB_CLASS_ARCHIVE=off` turns it off.
  */
 import { spawn, spawnSync } from "node:child_process";
@@ -100,6 +103,12 @@ export function dynamodbLaunch(emulatorDir: string, options: ClassArchiveOptions
   const dir = archiveDir(emulatorDir, options);
   if (!dir || !existsSync(join(dir, ARCHIVE))) return plain;
   return { jar: join(dir, JAR), jvmArgs: [`-XX:SharedArchiveFile=${join(dir, ARCHIVE)}`], archived: true };
+}
+
+/** Sets a broken archive aside (removes it): the next start builds a new one. */
+export function discardClassArchive(emulatorDir: string, options: ClassArchiveOptions = {}): void {
+  const dir = archiveDir(emulatorDir, options);
+  if (dir) rmSync(join(dir, ARCHIVE), { force: true });
 }
 
 /**

@@ -11,7 +11,13 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 // The SDK clients and the SQS emulator load after the JVM is spawned: its boot is the longest part of a
 // start, and it need not wait for them.
 import type { buildApp } from "fauxqs";
-import { buildClassArchiveInBackground, type DynamoDBLocalLaunch, dynamodbLaunch } from "./class-archive.ts";
+import {
+  buildClassArchiveInBackground,
+  type ClassArchiveOptions,
+  type DynamoDBLocalLaunch,
+  discardClassArchive,
+  dynamodbLaunch,
+} from "./class-archive.ts";
 import { LOCAL_REGION } from "./names.ts";
 
 export interface Engines {
@@ -100,20 +106,45 @@ function canIsolate(): boolean {
  * interface, and start-up says so. The JVM runs in its own process group, so a Ctrl-C in the terminal
  * reaches this process only, which stops it after the functions have drained.
  */
-export async function startDynamoDBLocal(
-  options: {
-    port?: number;
-    dataDir?: string;
-    /** The jar and JVM options; by default the class archive's when one is built (see class-archive.ts). */
-    launch?: DynamoDBLocalLaunch;
-    /** How long `stop` lets the JVM exit on SIGTERM before it kills it; 3 s by default. */
-    stopGraceMs?: number;
-  } = {},
+export async function startDynamoDBLocal(options: DynamoDBLocalOptions = {}) {
+  const dir = emulatorDir();
+  if (options.launch) return launchDynamoDBLocal(options, options.launch, false);
+  const launch = dynamodbLaunch(dir, options.classArchive);
+  if (!launch.archived) return launchDynamoDBLocal(options, launch, true);
+  try {
+    return await launchDynamoDBLocal(options, launch, false);
+  } catch {
+    // A class archive damaged since it was built (Java crashes on one at start-up): set aside, and the
+    // engine starts without it; the next start builds a new one.
+    discardClassArchive(dir, options.classArchive);
+    return launchDynamoDBLocal(
+      options,
+      { ...launch, jar: join(dir, "DynamoDBLocal.jar"), jvmArgs: [], archived: false },
+      false,
+    );
+  }
+}
+
+interface DynamoDBLocalOptions {
+  port?: number;
+  dataDir?: string;
+  /** The jar and JVM options; by default the class archive's when one is built (see class-archive.ts). */
+  launch?: DynamoDBLocalLaunch;
+  /** Where the class archive is kept (tests); the user's cache by default. */
+  classArchive?: ClassArchiveOptions;
+  /** How long `stop` lets the JVM exit on SIGTERM before it kills it; 3 s by default. */
+  stopGraceMs?: number;
+}
+
+async function launchDynamoDBLocal(
+  options: DynamoDBLocalOptions,
+  launch: DynamoDBLocalLaunch,
+  /** Start building a class archive in the background once the engine answers. */
+  buildArchive: boolean,
 ) {
   const port = options.port ?? (await freePort());
   const dir = emulatorDir();
   const isolated = canIsolate();
-  const launch = options.launch ?? dynamodbLaunch(dir);
   const java = [
     "java",
     ...launch.jvmArgs,
@@ -216,12 +247,15 @@ export async function startDynamoDBLocal(
     );
   } catch (error) {
     killGroup("SIGKILL");
+    // Gone before this returns: its port is free for another start.
+    for (let waited = 0; groupAlive() && waited < 3000; waited += 50)
+      await new Promise((resolve) => setTimeout(resolve, 50));
     throw error;
   } finally {
     client.destroy();
   }
   // Built once per machine (and jar, and java), after a start: the next starts boot faster.
-  const building = !options.launch && !launch.archived && buildClassArchiveInBackground(dir);
+  const building = buildArchive && buildClassArchiveInBackground(dir, options.classArchive);
   return {
     endpoint,
     /** DynamoDB Local's class archive: mapped by this JVM, being built for the next, or neither. */

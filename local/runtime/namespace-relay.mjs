@@ -4,6 +4,7 @@
 // the namespace's loopback. One hop, off the local cloud's main thread.
 // Its stdin is a pipe from the local cloud: when that closes (the local cloud ended, even by SIGKILL),
 // it stops the JVM and exits, so nothing is left behind.
+import { readFileSync } from "node:fs";
 import { connect } from "node:net";
 
 const [port, javaPid] = process.argv.slice(2);
@@ -28,6 +29,19 @@ const stop = () => {
   }
   process.exit(0);
 };
+// The JVM is this process's child (the shell that started both became this process): when it dies (a
+// crash at start-up, say), the relay ends too, so the local cloud sees the engine gone at once rather
+// than connections reset until a timeout. An exited child it does not reap stays a zombie ("Z").
+const watch = setInterval(() => {
+  let state;
+  try {
+    state = readFileSync(`/proc/${javaPid}/stat`, "utf8").split(") ").at(-1)?.[0];
+  } catch {
+    state = undefined;
+  }
+  if (state === undefined || state === "Z") process.exit(1);
+}, 200);
+watch.unref();
 process.stdin.on("end", stop);
 process.stdin.on("close", stop);
 process.stdin.on("error", stop);

@@ -73,6 +73,20 @@ describe.runIf(hasJarTool)("DynamoDB Local's class archive", () => {
     }
   }, 120_000);
 
+  it("is set aside when it was damaged after it was built, and the engine starts without it", async () => {
+    const launch = dynamodbLaunch(emulatorDir(), { cacheDir });
+    expect(launch.archived).toBe(true);
+    truncateSync(launch.jvmArgs[0]!.slice("-XX:SharedArchiveFile=".length), 1_000_000);
+    const engine = await startDynamoDBLocal({ classArchive: { cacheDir } });
+    try {
+      expect(engine.classArchive).toBe("none");
+      await exerciseDynamoDB(engine.endpoint);
+    } finally {
+      await engine.stop();
+    }
+    expect(dynamodbLaunch(emulatorDir(), { cacheDir }).archived).toBe(false);
+  }, 60_000);
+
   it("is not used when turned off", () => {
     process.env.SC_DYNAMODB_CLASS_ARCHIVE = "off";
     try {
