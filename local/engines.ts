@@ -60,6 +60,9 @@ export function emulatorDir(): string {
   return join(dirname(require.resolve("amplify-dynamodb-simulator/package.json")), "emulator");
 }
 
+/** An engine's process ended before it answered (rather than, say, its port being taken). */
+class ExitedDuringStartError extends Error {}
+
 async function waitUntil(
   what: string,
   probe: () => Promise<unknown>,
@@ -70,7 +73,7 @@ async function waitUntil(
   let last: unknown;
   while (Date.now() < deadline) {
     const reason = died?.();
-    if (reason) throw new Error(`${what} exited during start-up: ${reason}`);
+    if (reason) throw new ExitedDuringStartError(`${what} exited during start-up: ${reason}`);
     try {
       await probe();
       return;
@@ -113,15 +116,13 @@ export async function startDynamoDBLocal(options: DynamoDBLocalOptions = {}) {
   if (!launch.archived) return launchDynamoDBLocal(options, launch, true);
   try {
     return await launchDynamoDBLocal(options, launch, false);
-  } catch {
+  } catch (error) {
+    if (!(error instanceof ExitedDuringStartError)) throw error;
     // A class archive damaged since it was built (Java crashes on one at start-up): set aside, and the
     // engine starts without it; the next start builds a new one.
     discardClassArchive(dir, options.classArchive);
-    return launchDynamoDBLocal(
-      options,
-      { ...launch, jar: join(dir, "DynamoDBLocal.jar"), jvmArgs: [], archived: false },
-      false,
-    );
+    const plain = { jar: join(dir, "DynamoDBLocal.jar"), jvmArgs: [], archived: false };
+    return launchDynamoDBLocal(options, plain, false);
   }
 }
 

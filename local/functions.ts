@@ -72,6 +72,21 @@ interface LocalFunctionConfig {
   runtimes?: RuntimePool;
 }
 
+/** A worker thread running an execution environment (runtime/worker.mjs). */
+function startEnvironment(env: Record<string, string>, workerData: Record<string, unknown>): Worker {
+  return new Worker(WORKER_SCRIPT, {
+    // A Lambda environment runs plain Node.js: none of this process's flags, in particular no TypeScript
+    // loader such as tsx's (inherited, it hooks every import of the bundle and triples a cold start),
+    // nor a test runner's --conditions.
+    execArgv: [],
+    env,
+    stdout: true,
+    stderr: true,
+    // This process's compile cache, when it has one (the environments share it); else Node's default.
+    workerData: { ...workerData, compileCacheDir: getCompileCacheDir() },
+  });
+}
+
 /**
  * Execution environments booted ahead of their functions, while the engines start: a worker thread that
  * has loaded the SDK packages its function's bundle imports (Lambda's runtime provides them, so loading
@@ -99,13 +114,7 @@ export class RuntimePool {
 
   boot(codeDir: string, handler: string): void {
     if (this.stopped) return;
-    const worker = new Worker(WORKER_SCRIPT, {
-      execArgv: [],
-      env: {},
-      stdout: true,
-      stderr: true,
-      workerData: { boot: { codeDir, handler }, compileCacheDir: getCompileCacheDir() },
-    });
+    const worker = startEnvironment({}, { boot: { codeDir, handler } });
     const key = `${codeDir}\0${handler}`;
     const spares = this.spares.get(key) ?? [];
     spares.push(worker);
@@ -364,18 +373,7 @@ export class LocalFunction {
     // One booted ahead for this bundle (its SDK loaded) is given the function, else a new one starts.
     const booted = runtimes?.take(codeDir, handler);
     booted?.postMessage({ assign: { function: definition, env } });
-    const worker =
-      booted ??
-      new Worker(WORKER_SCRIPT, {
-        // A Lambda environment runs plain Node.js: none of this process's flags, in particular no
-        // TypeScript loader such as tsx's (inherited, it hooks every import of the bundle and triples a
-        // cold start), nor a test runner's --conditions.
-        execArgv: [],
-        env,
-        stdout: true,
-        stderr: true,
-        workerData: { function: definition, compileCacheDir: getCompileCacheDir() },
-      });
+    const worker = booted ?? startEnvironment(env, { function: definition });
     for (const stream of [worker.stdout, worker.stderr])
       pipeLines(stream, (line) => {
         metrics?.observe(this.id, line);
