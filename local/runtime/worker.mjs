@@ -45,10 +45,7 @@ Module._resolveFilename = function (request, ...rest) {
 // bundle imports, which Lambda's runtime provides, then waits for its function: name, handler and
 // environment variables. Either way the function's own init (its module) runs only once those are set.
 let fn = workerData.function;
-let assign;
-const assigned = new Promise((resolve) => {
-  assign = resolve;
-});
+const { promise: assigned, resolve: assign } = Promise.withResolvers();
 
 /** The provided SDK packages a bundle's entry file imports (`from "@aws-sdk/..."`, `import("...")`). */
 function providedImports(file) {
@@ -121,23 +118,22 @@ function describe(error) {
 parentPort.on("message", async (message) => {
   if (message.assign) return assign(message.assign);
   const { requestId, payload, deadline } = message;
-  // An environment's first invocation may come before its module has loaded: it waits for it.
-  const handler = await handlerPromise.catch(() => undefined);
-  const context = {
-    functionName: fn.functionName,
-    functionVersion: "$LATEST",
-    invokedFunctionArn: fn.functionArn,
-    memoryLimitInMB: String(fn.memoryMb),
-    awsRequestId: requestId,
-    logGroupName: fn.logGroupName,
-    logStreamName: `local/${process.pid}`,
-    callbackWaitsForEmptyEventLoop: true,
-    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-  };
   try {
     // The event comes as JSON text, as Lambda's runtime API hands it over: any depth JSON can parse.
     const event = JSON.parse(payload);
-    if (!handler) await handlerPromise;
+    // An environment's first invocation may come before its module has loaded: it waits for it.
+    const handler = await handlerPromise;
+    const context = {
+      functionName: fn.functionName,
+      functionVersion: "$LATEST",
+      invokedFunctionArn: fn.functionArn,
+      memoryLimitInMB: String(fn.memoryMb),
+      awsRequestId: requestId,
+      logGroupName: fn.logGroupName,
+      logStreamName: `local/${process.pid}`,
+      callbackWaitsForEmptyEventLoop: true,
+      getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    };
     const result = await new Promise((resolve, reject) => {
       const callback = (error, value) => (error ? reject(error) : resolve(value));
       const returned = handler(event, context, callback);
