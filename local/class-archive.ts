@@ -34,7 +34,7 @@ import {
   symlinkSync,
   writeFileSync,
 } from "node:fs";
-import { homedir, setPriority } from "node:os";
+import { homedir, setPriority, tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -43,6 +43,12 @@ const LIB = "DynamoDBLocal_lib";
 const ARCHIVE = "classes.jsa";
 /** A build that held its lock longer than this was interrupted: the lock is taken over. */
 const STALE_LOCK_MS = 10 * 60_000;
+
+/**
+ * Where a JVM that crashes writes its report: the temporary directory, not the working directory (a
+ * user's project), which is Java's default. A damaged archive crashes the JVM that maps it.
+ */
+export const JVM_CRASH_REPORTS = `-XX:ErrorFile=${join(tmpdir(), "dynamodb-local-hs_err_pid%p.log")}`;
 
 /** How to launch DynamoDB Local's JVM: which jar, with which JVM options. */
 export interface DynamoDBLocalLaunch {
@@ -234,6 +240,7 @@ export async function buildClassArchive(
     const check = spawnSync(
       "java",
       [
+        JVM_CRASH_REPORTS,
         `-XX:SharedArchiveFile=${recording}`,
         "-Xshare:on",
         `-Djava.library.path=${join(emulatorDir, LIB)}`,

@@ -17,6 +17,7 @@ import {
   type DynamoDBLocalLaunch,
   discardClassArchive,
   dynamodbLaunch,
+  JVM_CRASH_REPORTS,
 } from "./class-archive.ts";
 import { LOCAL_REGION } from "./names.ts";
 
@@ -148,6 +149,7 @@ async function launchDynamoDBLocal(
   const isolated = canIsolate();
   const java = [
     "java",
+    JVM_CRASH_REPORTS,
     ...launch.jvmArgs,
     `-Djava.library.path=${join(dir, "DynamoDBLocal_lib")}`,
     "-jar",

@@ -3,7 +3,7 @@
  * and JVM, in a cache directory of the test's own.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, truncateSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, truncateSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -11,6 +11,8 @@ import { buildClassArchive, dynamodbLaunch } from "../../local/class-archive.ts"
 import { emulatorDir, exerciseDynamoDB, startDynamoDBLocal } from "../../local/engines.ts";
 
 const hasJarTool = spawnSync("jar", ["--version"]).status === 0;
+/** The crash reports a JVM writes into its working directory unless told where (a user's project). */
+const crashReportsHere = () => readdirSync(process.cwd()).filter((name) => /^hs_err_pid\d+\.log$/.test(name));
 
 describe.runIf(hasJarTool)("DynamoDB Local's class archive", () => {
   const cacheDir = mkdtempSync(join(tmpdir(), "class-archive-"));
@@ -46,6 +48,7 @@ describe.runIf(hasJarTool)("DynamoDB Local's class archive", () => {
   }, 60_000);
 
   it("is never installed when the JVM left it incomplete (a JVM killed while writing it)", async () => {
+    const reportsBefore = crashReportsHere();
     const elsewhere = mkdtempSync(join(tmpdir(), "class-archive-"));
     try {
       const outcome = buildClassArchive(
@@ -68,6 +71,8 @@ describe.runIf(hasJarTool)("DynamoDB Local's class archive", () => {
       await expect(outcome).rejects.toThrow(/class archive/);
       // Java crashes at start-up on a truncated archive, even when told to fall back (-Xshare:auto).
       expect(dynamodbLaunch(emulatorDir(), { cacheDir: elsewhere }).archived).toBe(false);
+      // The check's crash leaves no report in the working directory.
+      expect(crashReportsHere()).toEqual(reportsBefore);
     } finally {
       rmSync(elsewhere, { recursive: true, force: true });
     }
@@ -77,6 +82,7 @@ describe.runIf(hasJarTool)("DynamoDB Local's class archive", () => {
     const launch = dynamodbLaunch(emulatorDir(), { cacheDir });
     expect(launch.archived).toBe(true);
     truncateSync(launch.jvmArgs[0]!.slice("-XX:SharedArchiveFile=".length), 1_000_000);
+    const reportsBefore = crashReportsHere();
     const engine = await startDynamoDBLocal({ classArchive: { cacheDir } });
     try {
       expect(engine.classArchive).toBe("none");
@@ -85,6 +91,8 @@ describe.runIf(hasJarTool)("DynamoDB Local's class archive", () => {
       await engine.stop();
     }
     expect(dynamodbLaunch(emulatorDir(), { cacheDir }).archived).toBe(false);
+    // The crashed start leaves no report in the working directory.
+    expect(crashReportsHere()).toEqual(reportsBefore);
   }, 60_000);
 
   it("is not used when turned off", () => {
