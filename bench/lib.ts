@@ -12,10 +12,11 @@ import { SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { buildApp } from "../infra/app.ts";
 import { fromRoot } from "../infra/paths.ts";
-import { type LocalCloud, startLocalCloud, synthesizeStack } from "../local/cloud.ts";
+import { type LocalCloud, startLocalCloud } from "../local/cloud.ts";
 import { freePort, localCredentials, startEngines } from "../local/engines.ts";
 import type { MetricTotal } from "../local/metrics.ts";
 import { LOCAL_REGION } from "../local/names.ts";
+import { synthesizeStack } from "../local/synthesize.ts";
 import { signedFetch } from "../shared/client/signing.ts";
 
 export interface BenchCloud extends LocalCloud {

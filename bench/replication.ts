@@ -11,8 +11,9 @@ import {
 } from "@aws-sdk/client-sqs";
 import { GetCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
 import { fromRoot } from "../infra/paths.ts";
-import { startLocalCloud, synthesizeStack } from "../local/cloud.ts";
+import { startLocalCloud } from "../local/cloud.ts";
 import { freePort } from "../local/engines.ts";
+import { synthesizeStack } from "../local/synthesize.ts";
 import { METRIC } from "../shared/observability/metrics.ts";
 import { kvItemKey } from "../shared/replication/replica-store.ts";
 import { stageChart } from "./chart.ts";

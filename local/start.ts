@@ -96,8 +96,10 @@ const enginesStarting = startEngines({
   dataDir: values["in-memory"] ? undefined : join(localDir, "dynamodb"),
 });
 const modulesStarted = Date.now();
-const [{ AppError, assemblyDirFor, readStack, synthesizeApp }, { startLocalCloud, synthesizeStack }] =
-  await Promise.all([import("./app.ts"), import("./cloud.ts")]);
+const [{ AppError, assemblyDirFor, readStack, synthesizeApp }, { startLocalCloud }] = await Promise.all([
+  import("./app.ts"),
+  import("./cloud.ts"),
+]);
 const modulesAt = Date.now();
 // A failed synthesis exits the process, and the engines' exit hook stops the JVM.
 const stack = await (async () => {
@@ -122,7 +124,10 @@ const stack = await (async () => {
     return readStack(outdir, STACK_NAME);
   }
   console.log(`[${elapsed()}] synthesizing the stack and bundling its functions...`);
-  const { buildApp } = await import("../infra/app.ts");
+  const [{ buildApp }, { synthesizeStack }] = await Promise.all([
+    import("../infra/app.ts"),
+    import("./synthesize.ts"),
+  ]);
   const synthesized = synthesizeStack((app) => {
     for (const [name, value] of Object.entries(context)) app.node.setContext(name, value);
     return buildApp(app).stack;

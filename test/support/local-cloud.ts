@@ -5,14 +5,10 @@ import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { App, Stack } from "aws-cdk-lib";
 import { inject } from "vitest";
 import { fromRoot } from "../../infra/paths.ts";
-import {
-  type LocalCloud,
-  type LocalCloudOptions,
-  startLocalCloud,
-  synthesizeStack,
-} from "../../local/cloud.ts";
+import { type LocalCloud, type LocalCloudOptions, startLocalCloud } from "../../local/cloud.ts";
 import { freePort, localCredentials } from "../../local/engines.ts";
 import { LOCAL_REGION } from "../../local/names.ts";
+import { synthesizeStack } from "../../local/synthesize.ts";
 
 export interface TestCloud extends LocalCloud {
   documents: DynamoDBDocumentClient;
