@@ -38,6 +38,12 @@ export const acceptRequestSchema = z.object({
   state: registerStateSchema,
   /** The promise to record along with the accept; the ballot itself when absent. */
   promise: ballot.optional(),
+  /**
+   * A prepare in the same message, for when the accept is rejected: unless a write is under way at the
+   * acceptor, it promises the ballot just above its promise (for this ballot's proposer) and answers
+   * what it accepted, so a proposer whose warm state was stale goes straight to phase 2.
+   */
+  fallback: z.literal(true).optional(),
 });
 
 const acceptedSchema = z.object({ ballot, state: registerStateSchema });
@@ -51,7 +57,13 @@ export const prepareReplySchema = z.union([
   z.object({ ok: z.literal(true), accepted: acceptedSchema.optional() }),
   rejectionSchema,
 ]);
-export const acceptReplySchema = z.union([z.object({ ok: z.literal(true) }), rejectionSchema]);
+export const acceptReplySchema = z.union([
+  z.object({ ok: z.literal(true) }),
+  rejectionSchema.extend({
+    /** The fallback the acceptor promised (see the request's `fallback`) and what it had accepted. */
+    fallback: z.object({ ballot, accepted: acceptedSchema.optional() }).optional(),
+  }),
+]);
 
 // --- The replicated key-value store ----------------------------------------------------------------
 

@@ -1,7 +1,9 @@
 /**
  * The acceptor on the replica's own DynamoDB table: each rule is exactly one UpdateItem with a
  * ConditionExpression; a rejection reads the conflicting ballot from ReturnValuesOnConditionCheckFailure,
- * so it costs no extra read. Paxos items live under `paxos#<key>`, apart from other items of the table.
+ * so it costs no extra read. A rejected accept that carries a fallback (see acceptor.ts) is followed by
+ * the fallback's prepare, a second conditional write on the item as the rejection found it. Paxos items
+ * live under `paxos#<key>`, apart from other items of the table.
  */
 import { type DynamoDBDocumentClient, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { conditionalWrite } from "../dynamodb/transactions.ts";
@@ -9,9 +11,11 @@ import {
   type Acceptor,
   type AcceptReply,
   type AcceptRequest,
+  fallbackBallot,
   type PrepareReply,
   type PrepareRequest,
   rejection,
+  writeUnderWay,
 } from "./acceptor.ts";
 
 export const paxosItemKey = (key: string) => ({ pk: `paxos#${key}` });
@@ -75,7 +79,32 @@ export class DynamoDBAcceptor implements Acceptor {
         ReturnValuesOnConditionCheckFailure: "ALL_OLD",
       }),
     );
-    return result.ok ? { ok: true } : rejected(result.old);
+    if (result.ok) return { ok: true };
+    const old = result.old;
+    const reply = rejected(old);
+    if (!request.fallback || !old || writeUnderWay(old.promised ?? "", old.acceptedBallot ?? ""))
+      return reply;
+    // The fallback: prepare(ballot) on the item exactly as the rejection found it (no write under way).
+    const ballot = fallbackBallot(reply.conflict, request.ballot);
+    const promised = await conditionalWrite<StoredItem>(
+      this.documents,
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: paxosItemKey(request.key),
+        UpdateExpression: "SET promised = :fallback",
+        ConditionExpression: `promised = :promised AND ${old.acceptedBallot ? "acceptedBallot = :accepted" : "attribute_not_exists(acceptedBallot)"}`,
+        ExpressionAttributeValues: {
+          ":fallback": ballot,
+          ":promised": old.promised ?? "",
+          ...(old.acceptedBallot ? { ":accepted": old.acceptedBallot } : {}),
+        },
+      }),
+    );
+    if (!promised.ok) return reply;
+    const accepted = old.acceptedBallot
+      ? { ballot: old.acceptedBallot, state: JSON.parse(old.acceptedState ?? "null") }
+      : undefined;
+    return { ...reply, fallback: { ballot, ...(accepted ? { accepted } : {}) } };
   }
 }
 

@@ -10,7 +10,10 @@
  *
  * One round trip: every accept also records the promise of this proposer's next ballot. A warm proposer
  * that committed the key's latest state keeps it and its next ballot, and starts the next change at
- * phase 2; any rejection drops that and falls back to two phases.
+ * phase 2; any rejection drops that and falls back to two phases. Its accept carries a fallback prepare
+ * (see acceptor.ts): when another proposer wrote the key since and finished, a majority of rejections
+ * promise one fallback ballot and answer what they accepted, and the change goes straight to phase 2 at
+ * that ballot: two round trips where a separate prepare would make three.
  *
  * Concurrency: calls on one proposer are safe to run at once. Calls on the same key never run rounds of
  * their own side by side (two of them sending different states at the one warm ballot would let replicas
@@ -21,16 +24,17 @@
  */
 import { fail } from "../errors.ts";
 import { LruMap } from "../lru.ts";
-import type {
-  Accepted,
-  AcceptorRequest,
-  AcceptReply,
-  AcceptRequest,
-  PrepareReply,
-  PrepareRequest,
-  RegisterState,
+import {
+  type Accepted,
+  type AcceptorRequest,
+  type AcceptReply,
+  type AcceptRequest,
+  type PrepareReply,
+  type PrepareRequest,
+  type RegisterState,
+  writeUnderWay,
 } from "./acceptor.ts";
-import { decodeBallot, nextBallot } from "./ballot.ts";
+import { nextBallot } from "./ballot.ts";
 
 /** Carries acceptor requests to replicas; a call rejects when the replica fails or does not answer in time. */
 export interface ReplicaTransport {
@@ -108,13 +112,22 @@ export interface Call {
  * phases. A higher promise, a prepare not yet followed by its accept, is a write under way.
  */
 function writeInProgress(replies: Array<PrepareReply | AcceptReply>): boolean {
-  return replies.some(
-    (reply) =>
-      !reply.ok &&
-      reply.conflict !== reply.acceptedBallot &&
-      (reply.acceptedBallot === "" ||
-        reply.conflict !== nextBallot(reply.acceptedBallot, decodeBallot(reply.acceptedBallot).proposerId)),
-  );
+  return replies.some((reply) => !reply.ok && writeUnderWay(reply.conflict, reply.acceptedBallot));
+}
+
+/** Phase 1 done by a warm attempt's rejections: a majority of them promised one fallback ballot. */
+function fallbackPromises(
+  replies: AcceptReply[],
+  majority: number,
+): { ballot: string; promises: PrepareReply[] } | undefined {
+  const byBallot = new Map<string, PrepareReply[]>();
+  for (const reply of replies) {
+    if (reply.ok || !reply.fallback) continue;
+    const { ballot, accepted } = reply.fallback;
+    byBallot.set(ballot, [...(byBallot.get(ballot) ?? []), { ok: true, ...(accepted ? { accepted } : {}) }]);
+  }
+  for (const [ballot, promises] of byBallot) if (promises.length >= majority) return { ballot, promises };
+  return undefined;
 }
 
 export class Proposer {
@@ -214,6 +227,8 @@ export class Proposer {
     /** Rounds in a row in which fewer than a majority answered. */
     let unanswered = 0;
     let staleWarmState = false;
+    /** Phase 1 of the next round, done by the last round's rejected warm attempt (its fallback). */
+    let carried: { ballot: string; promises: PrepareReply[] } | undefined;
     let previousAttemptVoid = false;
     const live = () => calls.some((call) => !call.error);
     const answer = () => {
@@ -225,7 +240,7 @@ export class Proposer {
       // A warm attempt rejected means another proposer wrote the key since (a Lambda environment does
       // not see the others' writes), not necessarily that one is writing now: retry at once, unless the
       // rejection shows a write under way.
-      if (round > 0 && !staleWarmState) await this.backoff(round);
+      if (round > 0 && !staleWarmState && !carried) await this.backoff(round);
       staleWarmState = false;
       const warm = this.warm.get(key);
       let ballot: string;
@@ -241,18 +256,24 @@ export class Proposer {
         // After rounds lost, jump past the highest ballot seen by more than one: the writers that keep
         // winning raise it by one per write meanwhile, and a ballot just above an old sighting would lose
         // again for good (starvation).
-        ballot = nextBallot(this.highest.get(key) ?? "", this.options.proposerId, 1 + 4 * round);
-        const prepared = await this.quorum<PrepareReply>({ op: "prepare", key, ballot });
-        roundTrips++;
-        const promises = prepared.replies.filter((reply) => reply.ok);
-        if (promises.length < this.majority) {
-          unanswered = prepared.replies.length < this.majority ? unanswered + 1 : 0;
-          this.noteConflicts(key, prepared, unanswered);
-          continue;
+        let promises: PrepareReply[];
+        if (carried) {
+          ({ ballot, promises } = carried);
+          carried = undefined;
+        } else {
+          ballot = nextBallot(this.highest.get(key) ?? "", this.options.proposerId, 1 + 4 * round);
+          const prepared = await this.quorum<PrepareReply>({ op: "prepare", key, ballot });
+          roundTrips++;
+          promises = prepared.replies.filter((reply) => reply.ok);
+          if (promises.length < this.majority) {
+            unanswered = prepared.replies.length < this.majority ? unanswered + 1 : 0;
+            this.noteConflicts(key, prepared, unanswered);
+            continue;
+          }
+          unanswered = 0;
         }
-        unanswered = 0;
         const accepted = promises
-          .map((reply) => reply.accepted)
+          .map((reply) => (reply.ok ? reply.accepted : undefined))
           .filter((a): a is Accepted => a !== undefined);
         const highest = accepted.reduce<Accepted | undefined>(
           (a, b) => (!a || b.ballot > a.ballot ? b : a),
@@ -267,7 +288,15 @@ export class Proposer {
       }
       if (next === undefined) return answer();
       const promise = nextBallot(ballot, this.options.proposerId);
-      const accepted = await this.quorum<AcceptReply>({ op: "accept", key, ballot, state: next, promise });
+      const accepted = await this.quorum<AcceptReply>({
+        op: "accept",
+        key,
+        ballot,
+        state: next,
+        promise,
+        // A warm attempt may be stale: its rejections may do the next round's phase 1.
+        ...(onePhase ? { fallback: true as const } : {}),
+      });
       roundTrips++;
       if (accepted.replies.filter((reply) => reply.ok).length >= this.majority) {
         this.warm.set(key, { state: next, ballot: promise });
@@ -279,6 +308,7 @@ export class Proposer {
         unanswered = 0;
         // Retry at once only when no one is between phases: a prepare under way gets its round trip.
         staleWarmState = onePhase && round === 0 && !writeInProgress(accepted.replies);
+        if (onePhase) carried = fallbackPromises(accepted.replies, this.majority);
       }
       // Replicas only ever accept higher ballots: once a majority accepted above ours, every later
       // quorum includes one of them, so no later round can adopt this attempt.

@@ -1,6 +1,8 @@
 /** Every acceptor rule, on DynamoDB Local, through the same class the replica Lambda uses. */
 import { GetCommand } from "@aws-sdk/lib-dynamodb";
+import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
+import { type AcceptorRequest, MemoryAcceptor } from "../../shared/paxos/acceptor.ts";
 import { encodeBallot } from "../../shared/paxos/ballot.ts";
 import { DynamoDBAcceptor, paxosItemKey } from "../../shared/paxos/dynamodb-acceptor.ts";
 import { createPkTable, isolatedDocuments } from "../support/dynamodb.ts";
@@ -109,4 +111,79 @@ describe("accept", () => {
       ok: true,
     });
   });
+});
+
+describe("accept with a fallback (a prepare in the same message)", () => {
+  it("after another proposer's finished write: promises the ballot above it and answers what it accepted", async () => {
+    const key = freshKey();
+    await acceptor.accept({ op: "accept", key, ballot: b(4, "b"), state: state(3, "b"), promise: b(5, "b") });
+    expect(
+      await acceptor.accept({ op: "accept", key, ballot: b(2, "a"), state: state(2, "a"), fallback: true }),
+    ).toEqual({
+      ok: false,
+      conflict: b(5, "b"),
+      acceptedBallot: b(4, "b"),
+      fallback: { ballot: b(6, "a"), accepted: { ballot: b(4, "b"), state: state(3, "b") } },
+    });
+    const item = (await documents.send(new GetCommand({ TableName: table, Key: paxosItemKey(key) }))).Item;
+    expect(item).toMatchObject({ promised: b(6, "a"), acceptedBallot: b(4, "b") });
+    // b's next one-round write is now refused; a's phase 2 at the fallback ballot is accepted.
+    expect(
+      await acceptor.accept({ op: "accept", key, ballot: b(5, "b"), state: state(4, "b") }),
+    ).toMatchObject({
+      ok: false,
+    });
+    expect(await acceptor.accept({ op: "accept", key, ballot: b(6, "a"), state: state(4, "a") })).toEqual({
+      ok: true,
+    });
+  });
+
+  it("promises nothing over a prepare under way, and changes nothing", async () => {
+    const key = freshKey();
+    await acceptor.accept({ op: "accept", key, ballot: b(4, "b"), state: state(3, "b"), promise: b(5, "b") });
+    await acceptor.prepare({ op: "prepare", key, ballot: b(9, "c") });
+    expect(
+      await acceptor.accept({ op: "accept", key, ballot: b(2, "a"), state: state(2, "a"), fallback: true }),
+    ).toEqual({ ok: false, conflict: b(9, "c"), acceptedBallot: b(4, "b") });
+    const item = (await documents.send(new GetCommand({ TableName: table, Key: paxosItemKey(key) }))).Item;
+    expect(item).toMatchObject({ promised: b(9, "c"), acceptedBallot: b(4, "b") });
+  });
+
+  it("answers and stores exactly what the in-memory rules do, over random sequences of requests", async () => {
+    const ballotArb = fc
+      .tuple(fc.integer({ min: 1, max: 8 }), fc.constantFrom("a", "b", "c"))
+      .map(([counter, proposerId]) => b(counter, proposerId));
+    const requestArb = fc.oneof(
+      ballotArb.map((ballot) => ({ op: "prepare" as const, ballot })),
+      fc
+        .record({ ballot: ballotArb, promise: fc.boolean(), fallback: fc.boolean(), value: fc.nat(9) })
+        .map(({ ballot, promise, fallback, value }) => ({
+          op: "accept" as const,
+          ballot,
+          state: state(value + 1, `v${value}`),
+          ...(promise ? { promise: b(Number(ballot.slice(0, 15)) + 1, ballot.slice(16)) } : {}),
+          ...(fallback ? { fallback: true as const } : {}),
+        })),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(requestArb, { minLength: 1, maxLength: 10 }), async (requests) => {
+        const key = freshKey();
+        const memory = new MemoryAcceptor();
+        for (const request of requests) {
+          const message = { ...request, key } as AcceptorRequest;
+          const [real, model] =
+            message.op === "prepare"
+              ? [await acceptor.prepare(message), await memory.prepare(message)]
+              : [await acceptor.accept(message), await memory.accept(message)];
+          expect(real).toEqual(model);
+        }
+        const item = (await documents.send(new GetCommand({ TableName: table, Key: paxosItemKey(key) })))
+          .Item;
+        const record = memory.records.get(key);
+        expect(item?.promised ?? "").toBe(record?.promised ?? "");
+        expect(item?.acceptedBallot).toBe(record?.accepted?.ballot);
+      }),
+      { numRuns: 60, seed: 20261126 },
+    );
+  }, 60_000);
 });

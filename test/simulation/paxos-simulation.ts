@@ -94,6 +94,8 @@ export interface SimulationResult {
   lateMessages: number;
   /** Calls answered by a round their proposer combined with other calls on the same key. */
   combinedCalls: number;
+  /** Rejected accepts that promised their fallback ballot (a prepare in the same message). */
+  fallbackPromises: number;
   /** The most writes (sets answered or not) on one key, and the most proposers that wrote one key. */
   maxWritesPerKey: number;
   maxProposersPerKey: number;
@@ -134,6 +136,7 @@ export async function simulate(seed: number, options: SimulationOptions = {}): P
   let lateMessages = 0;
   /** Calls answered by a round their proposer combined with other calls on the key. */
   let combinedCalls = 0;
+  let fallbackPromises = 0;
 
   const deliver = (replica: number, request: AcceptorRequest) => {
     const records = acceptors[replica]!;
@@ -142,6 +145,7 @@ export async function simulate(seed: number, options: SimulationOptions = {}): P
         ? rules.prepare(records.get(request.key), request)
         : rules.accept(records.get(request.key), request);
     if (next) records.set(request.key, next);
+    if (!reply.ok && "fallback" in reply && reply.fallback) fallbackPromises++;
     return reply;
   };
 
@@ -308,6 +312,7 @@ export async function simulate(seed: number, options: SimulationOptions = {}): P
     messages,
     lateMessages,
     combinedCalls,
+    fallbackPromises,
     maxWritesPerKey: Math.max(
       0,
       ...[...histories.values()].map((history) => history.filter((entry) => entry.op.kind !== "get").length),

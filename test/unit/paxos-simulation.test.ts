@@ -21,6 +21,7 @@ describe("Paxos simulation (the real Proposer and registers; lossy network, cras
     let messages = 0;
     let late = 0;
     let combined = 0;
+    let fallbacks = 0;
     let crowds = 0;
     let overflowingKeys = 0;
     for (let seed = 1; seed <= SEEDS; seed++) {
@@ -34,6 +35,7 @@ describe("Paxos simulation (the real Proposer and registers; lossy network, cras
       messages += result.messages;
       late += result.lateMessages;
       combined += result.combinedCalls;
+      fallbacks += result.fallbackPromises;
       if (result.maxProposersPerKey >= 40) crowds++;
       if (result.maxWritesPerKey > 60) overflowingKeys++;
       for (const [code, count] of Object.entries(result.unanswered))
@@ -42,6 +44,8 @@ describe("Paxos simulation (the real Proposer and registers; lossy network, cras
     expect(late / messages).toBeGreaterThanOrEqual(0.1);
     // Calls on one key through one proposer were combined into shared rounds, and checked like the rest.
     expect(combined).toBeGreaterThan(operations / 100);
+    // Stale warm attempts had their rejections promise fallback ballots (a prepare in the same message).
+    expect(fallbacks).toBeGreaterThan(operations / 100);
     expect(crowds).toBeGreaterThan(SEEDS / 20);
     expect(overflowingKeys).toBeGreaterThan(SEEDS / 20);
     // The network is hostile but not hopeless: most operations get an answer, and OutcomeUnknown (an

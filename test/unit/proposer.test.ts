@@ -182,6 +182,80 @@ describe("Proposer", () => {
     expect(sleeps).toHaveLength(1);
   });
 
+  it("writes in two round trips when its warm state went stale after another proposer's finished write", async () => {
+    const acceptors = fresh();
+    const log: AcceptorRequest[] = [];
+    const a = new Proposer({
+      proposerId: "a",
+      transport: transport(acceptors, () => 0, log),
+      sleep: noSleep,
+    });
+    const b = new Proposer({ proposerId: "b", transport: transport(acceptors), sleep: noSleep });
+    await setRegister(a, "k", "a1");
+    await setRegister(b, "k", "b1");
+    await setRegister(b, "k", "b2");
+    log.length = 0;
+    // a's warm attempt is rejected; the rejections promise its fallback ballot and answer b2, so the
+    // next round is phase 2 at once: accept (stale), accept (built on b2). No separate prepare.
+    const result = await a.change("k", (current) => ({
+      ...current!,
+      version: current!.version + 1,
+      value: "a2",
+    }));
+    expect(result.roundTrips).toBe(2);
+    expect(result.before?.value).toBe("b2");
+    expect(log.map((request) => request.op)).toEqual([
+      "accept",
+      "accept",
+      "accept",
+      "accept",
+      "accept",
+      "accept",
+    ]);
+    expect((await readRegister(b, "k")).value).toBe("a2");
+  });
+
+  it("gets no fallback promise over a prepare under way, so it cannot cut that write off", async () => {
+    const acceptors = fresh();
+    const log: AcceptorRequest[] = [];
+    const sleeps: number[] = [];
+    const a = new Proposer({
+      proposerId: "a",
+      transport: transport(acceptors, () => 0, log),
+      sleep: async (ms) => void sleeps.push(ms),
+    });
+    await setRegister(a, "k", "a1");
+    // c has prepared (every acceptor promised) and not yet sent its accept.
+    const ballot = "000000000000900:c";
+    await Promise.all(acceptors.map((acceptor) => acceptor.prepare({ op: "prepare", key: "k", ballot })));
+    log.length = 0;
+    const rejected = await Promise.all(
+      acceptors.map((acceptor) =>
+        acceptor.accept({
+          op: "accept",
+          key: "k",
+          ballot: "000000000000002:a",
+          state: { version: 9, value: "x", origin: "x" },
+          fallback: true,
+        }),
+      ),
+    );
+    expect(rejected.map((reply) => (reply.ok ? "ok" : (reply.fallback ?? "none")))).toEqual([
+      "none",
+      "none",
+      "none",
+    ]);
+    // c's accept still lands: no acceptor promised anything above its ballot.
+    const c = await Promise.all(
+      acceptors.map((acceptor) =>
+        acceptor.accept({ op: "accept", key: "k", ballot, state: { version: 2, value: "c", origin: "c" } }),
+      ),
+    );
+    expect(c.every((reply) => reply.ok)).toBe(true);
+    // And a, warm and stale, writes on top of c's value.
+    expect((await setRegister(a, "k", "a2")).version).toBe(3);
+  });
+
   it("combines the calls on a key that arrive during its round into one round, applied in order", async () => {
     const acceptors = fresh();
     const log: AcceptorRequest[] = [];
