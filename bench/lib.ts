@@ -191,6 +191,11 @@ export async function expectStatus(response: Response, status: number, what: str
 
 export const ratio = (value: number, baseline: number) => Number((value / baseline).toPrecision(3));
 
+/** A measured case's first columns in the suites' tables: name, n, concurrency, p50, p99, ops/s. */
+export function statsCells(s: Stats): Array<string | number> {
+  return [s.name, s.count, s.concurrency, s.p50Ms, s.p99Ms, s.throughput];
+}
+
 export function table(header: string[], rows: Array<Array<string | number>>): string {
   const line = (cells: Array<string | number>) => `| ${cells.join(" | ")} |`;
   return [line(header), line(header.map(() => "---")), ...rows.map(line)].join("\n");

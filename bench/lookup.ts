@@ -12,6 +12,7 @@ import {
   metricMean,
   metricTotals,
   ratio,
+  statsCells,
   table,
   writeReport,
 } from "./lib.ts";
@@ -134,12 +135,7 @@ ${environmentLine()}; 3 servers heartbeating; lease 10 s, skew bound 1 s.
 ${table(
   ["case", "n", "clients", "p50 ms", "p99 ms", "ops/s", "p50 / baseline p50"],
   [floor, oneRead, uncached, cached, assign, repeat, duringMoves, duringClientMoves].map((s) => [
-    s.name,
-    s.count,
-    s.concurrency,
-    s.p50Ms,
-    s.p99Ms,
-    s.throughput,
+    ...statsCells(s),
     ratio(s.p50Ms, floor.p50Ms),
   ]),
 )}

@@ -24,6 +24,7 @@ import {
   metricTotals,
   ratio,
   type Stats,
+  statsCells,
   table,
   writeReport,
   writeSvg,
@@ -216,17 +217,7 @@ ${environmentLine()}; 3 replicas; the Api and each replica run 4 environments.
 
 ${table(
   ["case", "n", "writers", "p50 ms", "p99 ms", "ops/s", "503s", "round trips / change", "p50 / baseline p50"],
-  rows.map(([s, r]) => [
-    s.name,
-    s.count,
-    s.concurrency,
-    s.p50Ms,
-    s.p99Ms,
-    s.throughput,
-    s.errors,
-    roundTrips.get(s) ?? "—",
-    r,
-  ]),
+  rows.map(([s, r]) => [...statsCells(s), s.errors, roundTrips.get(s) ?? "—", r]),
 )}
 
 ![Paxos latency per case](${chart.replace(/^docs\//, "")})

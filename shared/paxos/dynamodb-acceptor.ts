@@ -8,6 +8,7 @@
 import { type DynamoDBDocumentClient, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { conditionalWrite } from "../dynamodb/transactions.ts";
 import {
+  type Accepted,
   type Acceptor,
   type AcceptReply,
   type AcceptRequest,
@@ -52,12 +53,7 @@ export class DynamoDBAcceptor implements Acceptor {
       }),
     );
     if (!result.ok) return rejected(result.old);
-    const item = result.attributes as StoredItem | undefined;
-    if (!item?.acceptedBallot) return { ok: true };
-    return {
-      ok: true,
-      accepted: { ballot: item.acceptedBallot, state: JSON.parse(item.acceptedState ?? "null") },
-    };
+    return { ok: true, ...acceptedOf(result.attributes as StoredItem | undefined) };
   }
 
   async accept(request: AcceptRequest): Promise<AcceptReply> {
@@ -101,12 +97,15 @@ export class DynamoDBAcceptor implements Acceptor {
       }),
     );
     if (!promised.ok) return reply;
-    const accepted = old.acceptedBallot
-      ? { ballot: old.acceptedBallot, state: JSON.parse(old.acceptedState ?? "null") }
-      : undefined;
-    return { ...reply, fallback: { ballot, ...(accepted ? { accepted } : {}) } };
+    return { ...reply, fallback: { ballot, ...acceptedOf(old) } };
   }
 }
+
+/** What a stored item says it accepted, as a promise answers it (nothing when it accepted nothing). */
+const acceptedOf = (item: StoredItem | undefined): { accepted?: Accepted } =>
+  item?.acceptedBallot
+    ? { accepted: { ballot: item.acceptedBallot, state: JSON.parse(item.acceptedState ?? "null") } }
+    : {};
 
 const rejected = (item: StoredItem | undefined) =>
   rejection(item?.promised ?? "", item?.acceptedBallot ?? "");
