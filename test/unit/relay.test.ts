@@ -12,7 +12,7 @@ import { marshall } from "@aws-sdk/util-dynamodb";
 import { describe, expect, it } from "vitest";
 import { relayHandler } from "../../functions/relay/stream-relay.ts";
 import { readStreamRange, replayFailedBatches } from "../../shared/outbox/failed-batches.ts";
-import { outboxRecord } from "../../shared/outbox/outbox.ts";
+import { OUTBOX_RETENTION_SECONDS, outboxRecord } from "../../shared/outbox/outbox.ts";
 import { type RelayRecord, relay } from "../../shared/outbox/relay.ts";
 import { DynamoDBModel } from "../simulation/dynamodb-model.ts";
 import { MAX_BODY_BYTES, SqsModel } from "../simulation/sqs-model.ts";
@@ -221,9 +221,10 @@ const pointer = (first: number, last: number, arrival = new Date(0).toISOString(
   },
 });
 
-const outboxTable = () => {
-  const model = new DynamoDBModel([{ name: "Outbox", hashKey: "id" }], { now: () => 0 });
-  return { documents: model as never, tableName: "Outbox", model };
+/** The outbox table, read at `now` (the replay skips records past their expiry by this clock). */
+const outboxTable = (now = 0) => {
+  const model = new DynamoDBModel([{ name: "Outbox", hashKey: "id" }], { now: () => now });
+  return { documents: model as never, tableName: "Outbox", model, now: () => now };
 };
 
 describe("failed-batch replay", () => {
@@ -252,8 +253,9 @@ describe("failed-batch replay", () => {
     const fake = fakeSqs();
     const arrival = "2026-11-20T10:00:00.000Z";
     fake.failureQueue.push({ Body: JSON.stringify(pointer(1, 2, arrival)), ReceiptHandle: "p1" });
-    const outbox = outboxTable();
     const at = Date.parse(arrival);
+    // Replayed an hour after the batch arrived: well within the outbox records' retention.
+    const outbox = outboxTable(at + 3_600_000);
     for (const [n, key, when] of [
       [1, "b", at],
       [2, "a", at + 10],
@@ -289,8 +291,9 @@ describe("failed-batch replay", () => {
     );
     const arrival = "2026-11-20T10:00:00.000Z";
     fake.failureQueue.push({ Body: JSON.stringify(pointer(1, 2, arrival)), ReceiptHandle: "p1" });
-    const outbox = outboxTable();
     const at = Date.parse(arrival);
+    // Replayed an hour after the batch arrived: well within the outbox records' retention.
+    const outbox = outboxTable(at + 3_600_000);
     for (const [n, key] of [
       [1, "b"],
       [2, "a"],
@@ -309,6 +312,30 @@ describe("failed-batch replay", () => {
       outbox,
     );
     expect(result).toMatchObject({ batches: 1, sent: 2, fromOutboxTable: 2, remaining: 1 });
+    expect(fake.deleted).toEqual([]);
+  });
+
+  it("sends no record past its expiry from the outbox table, and keeps the pointer", async () => {
+    const fake = fakeSqs();
+    const arrival = "2026-11-20T10:00:00.000Z";
+    fake.failureQueue.push({ Body: JSON.stringify(pointer(1, 2, arrival)), ReceiptHandle: "p1" });
+    const at = Date.parse(arrival);
+    // Replayed a second after the records' retention ended, before TTL deleted them.
+    const outbox = outboxTable(at + OUTBOX_RETENTION_SECONDS * 1000 + 1000);
+    await outbox.model.send(
+      new PutCommand({
+        TableName: "Outbox",
+        Item: outboxRecord("id-1", { key: "a", version: version(1), value: 1 }, at),
+      }),
+    );
+    const result = await replayFailedBatches(
+      fakeStream(["trimmed"]),
+      "failures",
+      { sqs: fake.sqs, queueUrl: "q", quarantine: async () => {} },
+      outbox,
+    );
+    expect(result).toMatchObject({ batches: 1, sent: 0, fromOutboxTable: 0, remaining: 1 });
+    expect(fake.sent).toEqual([]);
     expect(fake.deleted).toEqual([]);
   });
 });
