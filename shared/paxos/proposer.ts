@@ -46,9 +46,12 @@ export interface ReplicaTransport {
 /** What a change learns about the round it is asked for. */
 export interface Round {
   /**
-   * The state this change returned in the previous round can never be chosen: a majority of replicas had
-   * already accepted a higher ballot when they rejected it. (False when there was no previous round or
-   * it may still be adopted by a later round.)
+   * No replica accepted the state this change returned in the last round whose accept was sent, so no
+   * round can ever adopt it: every replica answered that accept, each with a rejection that does not show
+   * our ballot accepted. (False when there was no such round, or when a replica accepted it, failed or
+   * has not answered yet: it may have been adopted already, by a round that prepared before the replicas
+   * moved on.) Each accept reaches a replica at most once: the transport does not retry (see
+   * adapters/clients.ts), and a replayed accept that finds its own ballot accepted answers so.
    */
   previousAttemptVoid: boolean;
 }
@@ -91,7 +94,37 @@ interface Warm {
   ballot: string;
 }
 
-type Outcome<R> = { replies: R[]; failures: number };
+type Outcome<R> = {
+  replies: R[];
+  failures: number;
+  /** Every answer so far, still filled in after the outcome settled (the replies that came late). */
+  all: Answers<R>;
+};
+
+interface Answers<R> {
+  replies: R[];
+  failures: number;
+  /** Settles once every replica answered or failed. */
+  complete: Promise<void>;
+}
+
+/** Whether an attempt could still turn out void: every answer so far is a rejection, and some are missing. */
+function undecided(ballot: string, answers: Answers<AcceptReply>, replicas: number): boolean {
+  return (
+    answers.failures === 0 &&
+    answers.replies.length < replicas &&
+    answers.replies.every((reply) => !reply.ok && reply.acceptedBallot !== ballot)
+  );
+}
+
+/** Whether no replica can have accepted an attempt at `ballot`, from every answer its accept got so far. */
+function attemptVoid(ballot: string, answers: Answers<AcceptReply>, replicas: number): boolean {
+  return (
+    answers.failures === 0 &&
+    answers.replies.length === replicas &&
+    answers.replies.every((reply) => !reply.ok && reply.acceptedBallot !== ballot)
+  );
+}
 
 /** A call waiting for (or in) its key's round. */
 export interface Call {
@@ -229,7 +262,13 @@ export class Proposer {
     let staleWarmState = false;
     /** Phase 1 of the next round, done by the last round's rejected warm attempt (its fallback). */
     let carried: { ballot: string; promises: PrepareReply[] } | undefined;
-    let previousAttemptVoid = false;
+    /** The last accept sent that did not reach a majority; judged when the next change is composed. */
+    let lastAttempt: { ballot: string; answers: Answers<AcceptReply> } | undefined;
+    const roundInfo = (): Round => ({
+      previousAttemptVoid:
+        lastAttempt !== undefined &&
+        attemptVoid(lastAttempt.ballot, lastAttempt.answers, this.options.transport.replicaIds.length),
+    });
     const live = () => calls.some((call) => !call.error);
     const answer = () => {
       const combined = calls.filter((call) => !call.error).length;
@@ -241,6 +280,13 @@ export class Proposer {
       // not see the others' writes), not necessarily that one is writing now: retry at once, unless the
       // rejection shows a write under way.
       if (round > 0 && !staleWarmState && !carried) await this.backoff(round);
+      // Whether the last attempt is void is judged from every replica's answer: give the ones still on
+      // their way about one round trip (a replica that fails or stays silent leaves it adoptable).
+      if (
+        lastAttempt &&
+        undecided(lastAttempt.ballot, lastAttempt.answers, this.options.transport.replicaIds.length)
+      )
+        await this.within(lastAttempt.answers.complete, this.roundTripMs);
       staleWarmState = false;
       const warm = this.warm.get(key);
       let ballot: string;
@@ -250,7 +296,7 @@ export class Proposer {
       if (warm && onePhase) {
         ballot = warm.ballot;
         current = warm.state;
-        next = this.compose(calls, current, { previousAttemptVoid });
+        next = this.compose(calls, current, roundInfo());
         if (!live()) return;
       } else {
         // After rounds lost, jump past the highest ballot seen by more than one: the writers that keep
@@ -280,7 +326,7 @@ export class Proposer {
           undefined,
         );
         current = highest?.state;
-        next = this.compose(calls, current, { previousAttemptVoid });
+        next = this.compose(calls, current, roundInfo());
         if (!live()) return;
         // A read needs no phase 2 when a majority already accepted the same ballot: that state is chosen.
         const chosen = accepted.filter((a) => a.ballot === highest?.ballot).length >= this.majority;
@@ -310,11 +356,7 @@ export class Proposer {
         staleWarmState = onePhase && round === 0 && !writeInProgress(accepted.replies);
         if (onePhase) carried = fallbackPromises(accepted.replies, this.majority);
       }
-      // Replicas only ever accept higher ballots: once a majority accepted above ours, every later
-      // quorum includes one of them, so no later round can adopt this attempt.
-      previousAttemptVoid =
-        accepted.replies.filter((reply) => !reply.ok && reply.acceptedBallot > ballot).length >=
-        this.majority;
+      lastAttempt = { ballot, answers: accepted.all };
       this.noteConflicts(key, accepted, unanswered);
     }
     throw fail("Contention", `no majority agreed on ${key} within ${maxRounds} rounds; retry later`, {
@@ -349,6 +391,17 @@ export class Proposer {
       const replies: R[] = [];
       let failures = 0;
       let settled = false;
+      let complete: () => void = () => {};
+      const all: Answers<R> = {
+        replies: [],
+        failures: 0,
+        complete: new Promise<void>((resolve) => {
+          complete = resolve;
+        }),
+      };
+      const answered = () => {
+        if (all.replies.length + all.failures === ids.length) complete();
+      };
       const check = () => {
         const yes = replies.filter((reply) => reply.ok).length;
         const no = replies.length - yes + failures;
@@ -364,22 +417,35 @@ export class Proposer {
             const took = now() - started;
             this.roundTripMs = this.roundTripMs === undefined ? took : 0.8 * this.roundTripMs + 0.2 * took;
           }
-          resolve({ replies: [...replies], failures });
+          resolve({ replies: [...replies], failures, all });
         }
       };
       for (const id of ids) {
         (this.options.transport.call(id, request as PrepareRequest) as Promise<R>).then(
           (reply) => {
+            all.replies.push(reply);
+            answered();
+            if (settled) return;
             replies.push(reply);
             check();
           },
           () => {
+            all.failures++;
+            answered();
+            if (settled) return;
             failures++;
             check();
           },
         );
       }
     });
+  }
+
+  /** Waits for `done`, at most `ms` (the backoff's unit when not measured yet). */
+  private within(done: Promise<void>, ms: number | undefined): Promise<void> {
+    const sleep =
+      this.options.sleep ?? ((wait: number) => new Promise<void>((resolve) => setTimeout(resolve, wait)));
+    return Promise.race([done, sleep(ms ?? this.options.backoffBaseMs ?? 10)]);
   }
 
   /**

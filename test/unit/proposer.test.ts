@@ -48,6 +48,16 @@ function transport(
   };
 }
 
+/** Answers every request at once (in the same turn of the event loop). */
+const immediate = (acceptors: MemoryAcceptor[]): ReplicaTransport => ({
+  replicaIds: ids,
+  // biome-ignore lint/suspicious/noExplicitAny: one body serves both overloads of call.
+  call: ((replicaId: string, request: AcceptorRequest): Promise<any> => {
+    const acceptor = acceptors[ids.indexOf(replicaId)]!;
+    return request.op === "prepare" ? acceptor.prepare(request) : acceptor.accept(request);
+  }) as ReplicaTransport["call"],
+});
+
 /** Ballots at which two replicas hold different states (never allowed: a read could pick either). */
 function splitBallots(acceptors: MemoryAcceptor[], key: string): string[] {
   const byBallot = new Map<string, string>();
@@ -63,7 +73,8 @@ function splitBallots(acceptors: MemoryAcceptor[], key: string): string[] {
 }
 
 const fresh = () => ids.map(() => new MemoryAcceptor());
-const noSleep = async () => {};
+/** No time passes, but replies already due come in (as during any real wait). */
+const noSleep = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
 describe("Proposer", () => {
   it("never lets two concurrent calls on one warm proposer put two states at one ballot", async () => {
@@ -164,9 +175,10 @@ describe("Proposer", () => {
   it("after a warm attempt rejected, waits for a prepare under way but retries at once after a finished write", async () => {
     const acceptors = fresh();
     const sleeps: number[] = [];
+    // Replies come at once, so every rejection is in before the next round: any sleep is a backoff.
     const a = new Proposer({
       proposerId: "a",
-      transport: transport(acceptors),
+      transport: immediate(acceptors),
       sleep: async (ms) => void sleeps.push(ms),
     });
     await setRegister(a, "k", "a1");
@@ -222,7 +234,10 @@ describe("Proposer", () => {
     const a = new Proposer({
       proposerId: "a",
       transport: transport(acceptors, () => 0, log),
-      sleep: async (ms) => void sleeps.push(ms),
+      sleep: (ms) => {
+        sleeps.push(ms);
+        return noSleep();
+      },
     });
     await setRegister(a, "k", "a1");
     // c has prepared (every acceptor promised) and not yet sent its accept.
@@ -369,6 +384,61 @@ describe("a set whose attempt took effect without its knowing", () => {
 
   it("answers OutcomeUnknown once more writes than the history holds came after it", async () => {
     expect(await buried(40)).toBe("OutcomeUnknown");
+  });
+});
+
+describe("a set whose attempt another round adopted before its late rejections came", () => {
+  /**
+   * The key is at version 1. A's accept reaches r0 at once; its copies to r1 and r2 are slow. B prepares
+   * through every replica, adopts A's state from r0 (so A's write is chosen at version 2), then writes
+   * `after` more times. Only then do A's accepts reach r1 and r2, rejected with a higher accepted ballot.
+   */
+  async function adoptedThenRejected(after: number, ifVersion?: number) {
+    const acceptors = fresh();
+    const other = new Proposer({ proposerId: "b", transport: transport(acceptors), sleep: noSleep });
+    await setRegister(other, "k", "first");
+    let release: () => void = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let held = true;
+    const writer = new Proposer({
+      proposerId: "a",
+      sleep: noSleep,
+      transport: {
+        replicaIds: ids,
+        // biome-ignore lint/suspicious/noExplicitAny: one body serves both overloads of call.
+        call: (async (replicaId: string, request: AcceptorRequest): Promise<any> => {
+          const acceptor = acceptors[ids.indexOf(replicaId)]!;
+          if (request.op === "accept" && replicaId !== "r0" && held) await released;
+          return request.op === "prepare" ? acceptor.prepare(request) : acceptor.accept(request);
+        }) as ReplicaTransport["call"],
+      },
+    });
+    const pending = setRegister(writer, "k", "mine", ifVersion).catch((error: DomainError) => error.code);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(await readRegister(other, "k")).toMatchObject({ value: "mine", version: 2 });
+    for (let write = 0; write < after; write++) await setRegister(other, "k", write);
+    held = false;
+    release();
+    return { answer: await pending, final: await readRegister(other, "k") };
+  }
+
+  it("learns that it took effect from the history, with or without ifVersion", async () => {
+    expect((await adoptedThenRejected(31, 1)).answer).toEqual({ key: "k", value: "mine", version: 2 });
+    expect((await adoptedThenRejected(31)).answer).toEqual({ key: "k", value: "mine", version: 2 });
+  });
+
+  it("answers OutcomeUnknown, not VersionConflict, once the history no longer holds it", async () => {
+    const { answer, final } = await adoptedThenRejected(40, 1);
+    expect(answer).toBe("OutcomeUnknown");
+    expect(final).toMatchObject({ value: 39, version: 42 });
+  });
+
+  it("never applies the write a second time once the history no longer holds it", async () => {
+    const { answer, final } = await adoptedThenRejected(40);
+    expect(answer).toBe("OutcomeUnknown");
+    expect(final).toMatchObject({ value: 39, version: 42 });
   });
 });
 
