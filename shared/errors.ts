@@ -26,9 +26,12 @@ export const ERROR_CODES = {
   RequestInProgress: "a request with this Idempotency-Key is still running",
   IdempotencyKeyReused: "this Idempotency-Key was used with a different request",
   InternalError: "an unexpected failure",
-  Contention: "the change did not get through competing changes in time; it may or may not have taken effect",
-  NoQuorum: "too few replicas answered; a write may or may not have taken effect",
-  OutcomeUnknown: "a write may or may not have taken effect; read, then retry",
+  Contention:
+    "the change did not get through competing changes in time; sending it again with the same Idempotency-Key cannot apply it twice",
+  NoQuorum:
+    "too few replicas answered; sending the write again with the same Idempotency-Key cannot apply it twice",
+  OutcomeUnknown:
+    "a write may or may not have taken effect, and sending it again could apply it twice: read, then decide (the answer is kept for its Idempotency-Key)",
   ReplicaUnavailable: "a replica did not answer in time",
   NoLiveServer: "no server has sent a heartbeat recently",
 } as const;

@@ -4,6 +4,7 @@ import type { z } from "zod";
 import {
   type AnyRoute,
   ERROR_STATUS,
+  FINAL_SERVER_ERRORS,
   PATH_PARAM_CODES,
   type ParsedInput,
   pathParamsOf,
@@ -88,6 +89,15 @@ export function writeIdOf(event: APIGatewayProxyEventV2): string {
 
 const WRITES = /^(POST|PUT|DELETE) /;
 
+/** The error code of an error response (undefined for any other). */
+function errorCodeOf(response: APIGatewayProxyStructuredResultV2): string {
+  try {
+    return String((JSON.parse(String(response.body)) as { error?: { code?: string } }).error?.code);
+  } catch {
+    return "";
+  }
+}
+
 /**
  * The Api's router, derived from the contract: it dispatches on API Gateway's route key ("GET /health")
  * to the handler of that route, validates the path, query and body with the route's schemas first (bad
@@ -156,7 +166,11 @@ function dispatch(
     const scoped = `${event.routeKey} ${event.rawPath} ${key}`;
     const body =
       event.body && event.isBase64Encoded ? Buffer.from(event.body, "base64").toString("utf8") : event.body;
-    const begun = await idempotency.begin(scoped, fingerprint(event.routeKey, event.rawPath, body ?? ""));
+    // The same request: method, path, query string and body (?wait=false and ?wait=true differ).
+    const begun = await idempotency.begin(
+      scoped,
+      fingerprint(event.routeKey, event.rawPath, event.rawQueryString ?? "", body ?? ""),
+    );
     switch (begun.status) {
       case "replay":
         return {
@@ -182,8 +196,9 @@ function dispatch(
       case "new": {
         const response = await run(route, event);
         const statusCode = response.statusCode ?? 200;
-        // A final answer is kept; after a 5xx the key is given up and a retry runs again.
-        if (statusCode < 500)
+        // A final answer is kept (2xx, 4xx, OutcomeUnknown); after another 5xx, which wrote nothing or
+        // whose write a run with the same ids finds, the key is given up and a retry runs again.
+        if (statusCode < 500 || FINAL_SERVER_ERRORS.has(errorCodeOf(response)))
           await idempotency.complete(scoped, begun.token, { statusCode, body: String(response.body ?? "") });
         else await idempotency.abandon(scoped, begun.token);
         return response;

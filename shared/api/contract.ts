@@ -47,6 +47,14 @@ export const ERROR_STATUS: Record<ErrorCode, 400 | 404 | 409 | 422 | 500 | 503> 
   NoLiveServer: 503,
 };
 
+/**
+ * The 5xx answers that are final for an Idempotency-Key: kept and replayed to every retry with the key,
+ * never run again, and never retried by the client. Running a write again after OutcomeUnknown could
+ * apply it twice (its attempt may be adopted after the register's history forgot it). Every other 5xx
+ * means the write did not take effect, or that running it again finds it: the key is given up.
+ */
+export const FINAL_SERVER_ERRORS: ReadonlySet<string> = new Set<ErrorCode>(["OutcomeUnknown"]);
+
 /** The 400 code of a bad path parameter, by the parameter's name. */
 export const PATH_PARAM_CODES = {
   key: "InvalidKey",

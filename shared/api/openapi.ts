@@ -20,12 +20,15 @@ type JsonSchema = Record<string, unknown>;
 const DESCRIPTION =
   "Consensus (Paxos registers), a replicated key-value store with an outbox, a sticky lookup service with " +
   'leases and fencing tokens, and mesh subsetting. Every error is {"error":{"code","message",...details}}; ' +
-  "each route lists the codes it may answer under its statuses. A 400 means nothing was written. A 503 on " +
-  "a write means its outcome is unknown: read, or retry with the same Idempotency-Key. Every write route " +
+  "each route lists the codes it may answer under its statuses. A 400 means nothing was written. A 503 " +
+  "OutcomeUnknown on a write means it may or may not have taken effect and running it again could apply it " +
+  "twice: read, then decide; it is kept as the Idempotency-Key's answer and replayed to every retry. Any " +
+  "other 503 on a write is safe to send again with the same Idempotency-Key. Every write route " +
   "(POST, PUT, DELETE) takes an optional Idempotency-Key header (1 to 255 printable ASCII characters): the " +
-  "same key and request answer the first outcome (Idempotent-Replayed: true) without a second effect; a " +
-  "retry while the first runs answers 409 RequestInProgress; keys are kept 24 hours. Generated from " +
-  "shared/api/contract.ts.";
+  "same key and request (method, path, query string and body) answer the first outcome " +
+  "(Idempotent-Replayed: true) without a second effect; a retry while the first runs answers 409 " +
+  "RequestInProgress; the same key with another request answers 422 IdempotencyKeyReused; keys are kept " +
+  "24 hours. Generated from shared/api/contract.ts.";
 
 export function openApiDocument(contract: Record<string, AnyRoute>, version = "0.1.0") {
   const components: Record<string, JsonSchema> = {};

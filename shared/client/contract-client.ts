@@ -11,14 +11,24 @@
  *   sending it again cannot apply it twice: it is retried like a read, and after 409 RequestInProgress
  *   once the first attempt's `retryAfterMs` has passed. With `idempotencyKeys: false` a write is never
  *   retried.
+ * - 503 OutcomeUnknown is never retried: the API keeps it as the key's answer (a second run could apply
+ *   the write twice), so the client throws `UnknownOutcomeError` at once.
  * - A write whose last attempt ended without an answer (network error, timeout) or with a 5xx throws
- *   `UnknownOutcomeError`: it may or may not have taken effect. Read, or call again with the same
- *   Idempotency-Key. Every other error is an `ApiError`: a definite answer (a 4xx: refused, nothing
- *   written; a 409: a conflict the caller can act on), or a read that kept failing.
+ *   `UnknownOutcomeError`: it may or may not have taken effect. Read the key, then decide. Every other
+ *   error is an `ApiError`: a definite answer (a 4xx: refused, nothing written; a 409: a conflict the
+ *   caller can act on), or a read that kept failing.
  * - Answers are checked against the contract's response schema (`ContractError` when they do not fit).
  */
 import { randomUUID } from "node:crypto";
-import { type AnyRoute, type Api, api, isWrite, type RouteInput, type RouteOutput } from "../api/contract.ts";
+import {
+  type AnyRoute,
+  type Api,
+  api,
+  FINAL_SERVER_ERRORS,
+  isWrite,
+  type RouteInput,
+  type RouteOutput,
+} from "../api/contract.ts";
 import { type CredentialSource, signedFetch } from "./signing.ts";
 
 /** A definite error answer of the API (`{"error":{"code","message",...}}`), or a read that kept failing. */
@@ -177,11 +187,18 @@ export class ContractClient<C extends Record<string, AnyRoute> = Api> {
         const message = typeof rawMessage === "string" ? rawMessage : answer.slice(0, 200);
         last = { status: response.status, code, message, details };
         const inProgress = keyed && response.status === 409 && code === "RequestInProgress";
+        if (write && FINAL_SERVER_ERRORS.has(code))
+          throw new UnknownOutcomeError(label, idempotencyKey, response.status, code, message, details);
         if (!inProgress && !RETRYABLE_STATUS(response.status))
           throw new ApiError(response.status, code, message, details);
         if (inProgress) wait = Math.max(wait, Number(details.retryAfterMs ?? 0));
       } catch (error) {
-        if (error instanceof ApiError || error instanceof ContractError) throw error;
+        if (
+          error instanceof ApiError ||
+          error instanceof ContractError ||
+          error instanceof UnknownOutcomeError
+        )
+          throw error;
         if (options.signal?.aborted) throw error;
         // No answer: a network error or this attempt's timeout.
         last = {

@@ -312,7 +312,7 @@ export class Proposer {
           roundTrips++;
           promises = prepared.replies.filter((reply) => reply.ok);
           if (promises.length < this.majority) {
-            unanswered = prepared.replies.length < this.majority ? unanswered + 1 : 0;
+            unanswered = this.outage(prepared) ? unanswered + 1 : 0;
             this.noteConflicts(key, prepared, unanswered);
             continue;
           }
@@ -349,7 +349,7 @@ export class Proposer {
         this.highest.set(key, promise);
         return answer();
       }
-      if (accepted.replies.length < this.majority) unanswered++;
+      if (this.outage(accepted)) unanswered++;
       else {
         unanswered = 0;
         // Retry at once only when no one is between phases: a prepare under way gets its round trip.
@@ -364,10 +364,19 @@ export class Proposer {
     });
   }
 
+  /**
+   * Whether a round failed for want of replicas, not for a rejection: more failed than a majority can
+   * spare. A rejection from a live replica beside a dead one's error is contention: a higher ballot may
+   * still win with the live majority.
+   */
+  private outage(outcome: Outcome<PrepareReply | AcceptReply>): boolean {
+    return outcome.failures > this.options.transport.replicaIds.length - this.majority;
+  }
+
   private noteConflicts(key: string, outcome: Outcome<PrepareReply | AcceptReply>, unanswered: number): void {
     const answered = outcome.replies.length;
     // One round without a majority of answers may be cold starts or a blip; two in a row is an outage.
-    if (answered < this.majority && unanswered >= 2) {
+    if (this.outage(outcome) && unanswered >= 2) {
       // Not contention: too few replicas answered at all.
       this.warm.delete(key);
       throw fail(

@@ -7,7 +7,7 @@
  * overwritten; a set (PUT) on it answers 409 KeyKindConflict, and so does a POST on a rewritable key.
  */
 import { randomUUID } from "node:crypto";
-import { fail } from "../errors.ts";
+import { DomainError, type ErrorCode, fail } from "../errors.ts";
 import type { RegisterState } from "./acceptor.ts";
 import type { Proposer } from "./proposer.ts";
 
@@ -61,8 +61,10 @@ export const REGISTER_HISTORY = 32;
  * and the change is built on the current state. An attempt the proposer reports void (a majority had
  * already accepted a higher ballot) can never be adopted and needs no looking for. A round we then win
  * at a higher ballot makes every earlier attempt of ours unadoptable; so does re-accepting the current
- * state before answering a compare-and-set or kind conflict. Only when more writes than the history
- * holds came in between an adoptable attempt and now is the outcome unknown: 503 OutcomeUnknown.
+ * state before answering a compare-and-set or kind conflict. The outcome is unknown (503 OutcomeUnknown)
+ * when more writes than the history holds came in between an adoptable attempt and now, or when the
+ * change gives up (NoQuorum, Contention) with an attempt still adoptable. Any other failure means no
+ * attempt can take effect, so sending the write again with the same origin is safe.
  */
 export async function setRegister(
   proposer: Proposer,
@@ -76,7 +78,7 @@ export async function setRegister(
   const attempts: number[] = [];
   let lastWasAttempt = false;
   let tookEffect: { version: number } | undefined;
-  const { after } = await proposer.change(key, (current, round) => {
+  const changed = proposer.change(key, (current, round) => {
     if (lastWasAttempt && round.previousAttemptVoid) attempts.pop();
     lastWasAttempt = false;
     // Only the round that ends the change decides: a state that carried our write in an earlier round
@@ -120,6 +122,13 @@ export async function setRegister(
       recent: [...(current?.recent ?? []), { version, origin }].slice(-REGISTER_HISTORY),
     } satisfies RegisterState;
   });
+  const { after } = await changed.catch((error: unknown) => {
+    // Gave up (NoQuorum, Contention) with an attempt of ours that a later round may still adopt: running
+    // the write again could apply it twice once the history forgot that attempt.
+    if (attempts.length > 0)
+      throw outcomeUnknown(key, error instanceof DomainError ? error.code : "InternalError");
+    throw error;
+  });
   if (tookEffect) return { key, value, version: tookEffect.version };
   if (after?.writeOnce) throw kindConflict(key, true);
   if (after?.origin !== origin) {
@@ -132,10 +141,13 @@ export async function setRegister(
   return { key, value: after.value, version: after.version };
 }
 
-const outcomeUnknown = (key: string) =>
-  fail("OutcomeUnknown", `a write to ${key} may or may not have taken effect; read it and retry`, {
-    key,
-  });
+/** `gaveUp`: the failure that ended the change while an attempt of ours was adoptable (else: buried). */
+const outcomeUnknown = (key: string, gaveUp?: ErrorCode) =>
+  fail(
+    "OutcomeUnknown",
+    `a write to ${key} may or may not have taken effect${gaveUp ? ` (${gaveUp} with an attempt under way)` : ""}; read it, then decide`,
+    { key, ...(gaveUp ? { gaveUp } : {}) },
+  );
 
 /** A linearizable read. */
 export async function readRegister(proposer: Proposer, key: string): Promise<RegisterValue> {

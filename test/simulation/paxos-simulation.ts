@@ -397,6 +397,8 @@ async function perform(
         value: error.details.value ?? undefined,
       };
     }
+    if (error instanceof DomainError && error.details.gaveUp)
+      return { code: `${error.code} after ${error.details.gaveUp}` };
     return { code: error instanceof DomainError ? error.code : "error" };
   }
 }

@@ -116,6 +116,21 @@ describe("writes", () => {
     });
   });
 
+  it("answered 503 OutcomeUnknown are not retried: the API keeps that answer for the key", async () => {
+    const unknown = {
+      status: 503,
+      body: { error: { code: "OutcomeUnknown", message: "a write may or may not have taken effect" } },
+    };
+    const { api, requests } = client([unknown, register]);
+    await expect(api.paxos.set("k", 1, { idempotencyKey: "order-8" })).rejects.toMatchObject({
+      outcome: "unknown",
+      status: 503,
+      code: "OutcomeUnknown",
+      idempotencyKey: "order-8",
+    });
+    expect(requests).toHaveLength(1);
+  });
+
   it("without Idempotency-Keys are sent once: a 503 is an unknown outcome, not retried", async () => {
     const { api, requests } = client([unavailable, register], { idempotencyKeys: false });
     await expect(api.paxos.set("k", 1)).rejects.toBeInstanceOf(UnknownOutcomeError);

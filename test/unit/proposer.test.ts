@@ -11,6 +11,7 @@ import {
   type PrepareRequest,
   type RegisterState,
 } from "../../shared/paxos/acceptor.ts";
+import { nextBallot } from "../../shared/paxos/ballot.ts";
 import { Proposer, type ReplicaTransport } from "../../shared/paxos/proposer.ts";
 import { proposeOnce, readRegister, setRegister } from "../../shared/paxos/register.ts";
 
@@ -134,6 +135,30 @@ describe("Proposer", () => {
     expect(proposer.cachedKeys).toBeLessThanOrEqual(50);
     // An evicted key is written again correctly (cold, two round trips).
     expect((await setRegister(proposer, "k0", "again")).version).toBe(2);
+  });
+
+  it("takes a rejection plus a dead replica's error for contention, not a lost quorum", async () => {
+    const acceptors = fresh();
+    // r2 is down (every call fails at once). A rival that reaches only r1 promises above every prepare
+    // of ours there for three rounds, then stops: r0 and r1 are a majority, so the write goes through.
+    let rivalRounds = 3;
+    const down: ReplicaTransport = {
+      replicaIds: ids,
+      // biome-ignore lint/suspicious/noExplicitAny: one body serves both overloads of call.
+      call: (async (replicaId: string, request: AcceptorRequest): Promise<any> => {
+        if (replicaId === "r2") throw new Error("replica down");
+        const acceptor = acceptors[ids.indexOf(replicaId)]!;
+        if (replicaId === "r1" && request.op === "prepare" && rivalRounds-- > 0) {
+          const promised = acceptor.records.get(request.key)?.promised ?? "";
+          const above = [promised, request.ballot].sort().at(-1)!;
+          await acceptor.prepare({ op: "prepare", key: request.key, ballot: nextBallot(above, "z") });
+        }
+        if (replicaId === "r0") await new Promise((resolve) => setTimeout(resolve, 2));
+        return request.op === "prepare" ? acceptor.prepare(request) : acceptor.accept(request);
+      }) as ReplicaTransport["call"],
+    };
+    const proposer = new Proposer({ proposerId: "a", transport: down, sleep: noSleep });
+    expect(await setRegister(proposer, "k", "mine")).toMatchObject({ value: "mine", version: 1 });
   });
 
   it("counts only consecutive rounds without a majority of answers as an outage", async () => {
@@ -439,6 +464,32 @@ describe("a set whose attempt another round adopted before its late rejections c
     const { answer, final } = await adoptedThenRejected(40);
     expect(answer).toBe("OutcomeUnknown");
     expect(final).toMatchObject({ value: 39, version: 42 });
+  });
+});
+
+describe("a set that gives up", () => {
+  it("answers OutcomeUnknown, not NoQuorum, when an attempt of its own may still be adopted", async () => {
+    const acceptors = fresh();
+    let accepts = 0;
+    // The first accept reaches r0 only; from then on r1 and r2 do not answer at all.
+    const proposer = new Proposer({
+      proposerId: "a",
+      sleep: noSleep,
+      transport: transport(acceptors, (request, replica) => {
+        if (request.op === "accept") accepts++;
+        return replica === 0 || accepts === 0 ? 0 : undefined;
+      }),
+    });
+    await expect(setRegister(proposer, "k", "mine")).rejects.toMatchObject({ code: "OutcomeUnknown" });
+  });
+
+  it("answers NoQuorum when no attempt of its own was ever accepted anywhere", async () => {
+    const proposer = new Proposer({
+      proposerId: "a",
+      sleep: noSleep,
+      transport: transport(fresh(), (_, replica) => (replica === 0 ? 0 : undefined)),
+    });
+    await expect(setRegister(proposer, "k", "mine")).rejects.toMatchObject({ code: "NoQuorum" });
   });
 });
 
