@@ -14,7 +14,19 @@ import type { LocalMetrics } from "./metrics.ts";
 import type { Skipped } from "./support.ts";
 import type { CfnResource, Template } from "./template.ts";
 
-export type FaultMode = "none" | "error" | "timeout";
+/**
+ * Injected faults, per function, until reset: every invocation fails (`error`), hangs until its timeout
+ * (`timeout`), starts late (`delay`: a request that reaches the function after its caller may have given
+ * up, then runs in full), or runs in full and then fails to its caller (`lose-reply`: the effect happened,
+ * the caller sees a function error, as after a reply lost in the network).
+ */
+export type FaultMode = "none" | "error" | "timeout" | "delay" | "lose-reply";
+
+/** A `delay` fault's lateness: `delayMs` plus up to `jitterMs`, drawn per invocation. */
+export interface FaultDelay {
+  delayMs: number;
+  jitterMs: number;
+}
 
 export type InvokeResult =
   | { ok: true; payload: unknown }
@@ -156,6 +168,7 @@ export class LocalFunction {
   /** Environments still loading their module: called once the module is loaded (or failed to). */
   private readonly initialized = new Map<Worker, (ok: boolean) => void>();
   private fault: FaultMode = "none";
+  private faultDelay: FaultDelay = { delayMs: 0, jitterMs: 0 };
   private stopped = false;
   /** The last invocations, newest last (the console shows them). */
   private readonly recent: InvocationRecord[] = [];
@@ -177,12 +190,18 @@ export class LocalFunction {
     return this.config.timeoutMs;
   }
 
-  setFault(mode: FaultMode): void {
+  setFault(mode: FaultMode, delay: FaultDelay = { delayMs: 0, jitterMs: 0 }): void {
     this.fault = mode;
+    this.faultDelay = delay;
   }
 
   getFault(): FaultMode {
     return this.fault;
+  }
+
+  /** The `delay` fault's lateness (zero under any other mode). */
+  getFaultDelay(): FaultDelay {
+    return this.fault === "delay" ? { ...this.faultDelay } : { delayMs: 0, jitterMs: 0 };
   }
 
   /** The function's environment variables (what the template gave it, plus the local cloud's). */
@@ -229,6 +248,21 @@ export class LocalFunction {
       await sleep(this.config.timeoutMs, signal);
       return this.timedOut();
     }
+    if (this.fault === "delay") {
+      // The request is late, not cancelled: it runs even when its caller gave up meanwhile.
+      const { delayMs, jitterMs } = this.faultDelay;
+      await sleep(delayMs + Math.floor(Math.random() * (jitterMs + 1)));
+    }
+    const result = await this.execute(event, payload);
+    if (this.fault === "lose-reply")
+      return {
+        ok: false,
+        error: { errorType: "InjectedFault", errorMessage: `the reply of ${this.id} was lost (it ran)` },
+      };
+    return result;
+  }
+
+  private async execute(event: unknown, payload?: string): Promise<InvokeResult> {
     let text = payload;
     if (text === undefined) {
       try {

@@ -4,14 +4,41 @@
  *   POST /2015-03-31/functions/{name}/invocations   RequestResponse, Event or DryRun
  *   GET  /_local/functions                          the function ids
  *   GET  /_local/metrics                            the functions' metrics (EMF), summed
- *   PUT  /_local/faults/{functionId}                {"mode":"error"|"timeout"|"none"}
+ *   PUT  /_local/faults/{functionId}                {"mode":"error"|"timeout"|"lose-reply"|"none"}
+ *                                                   or {"mode":"delay","delayMs":n,"jitterMs"?:n}
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { type FaultMode, type LocalFunction, MAX_SYNC_PAYLOAD_BYTES } from "./functions.ts";
+import { type FaultDelay, type FaultMode, type LocalFunction, MAX_SYNC_PAYLOAD_BYTES } from "./functions.ts";
 import type { LocalMetrics } from "./metrics.ts";
 
 const INVOKE_PATH = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/;
 const FAULT_PATH = /^\/_local\/faults\/([^/]+)$/;
+
+const FAULT_MODES: readonly FaultMode[] = ["none", "error", "timeout", "delay", "lose-reply"];
+/** The longest injectable delay: Lambda's longest function timeout. */
+const MAX_FAULT_DELAY_MS = 900_000;
+
+/** A fault request's body, or what is wrong with it. */
+function parseFault(text: string): { mode: FaultMode; delay?: FaultDelay } | string {
+  let body: { mode?: unknown; delayMs?: unknown; jitterMs?: unknown };
+  try {
+    body = JSON.parse(text || "{}");
+  } catch {
+    return "the body is not JSON";
+  }
+  const { mode, delayMs, jitterMs = 0 } = body ?? {};
+  if (!FAULT_MODES.includes(mode as FaultMode)) return `mode must be one of ${FAULT_MODES.join(", ")}`;
+  if (mode !== "delay") {
+    if (delayMs !== undefined || body.jitterMs !== undefined)
+      return "delayMs and jitterMs go only with mode delay";
+    return { mode: mode as FaultMode };
+  }
+  const valid = (n: unknown) =>
+    Number.isInteger(n) && (n as number) >= 0 && (n as number) <= MAX_FAULT_DELAY_MS;
+  if (!valid(delayMs) || !valid(jitterMs))
+    return `delayMs (required) and jitterMs are whole milliseconds from 0 to ${MAX_FAULT_DELAY_MS}`;
+  return { mode: "delay", delay: { delayMs: delayMs as number, jitterMs: jitterMs as number } };
+}
 
 export class FunctionRegistry {
   readonly functions: LocalFunction[];
@@ -155,6 +182,7 @@ async function handle(
         name: fn.name,
         arn: fn.arn,
         fault: fn.getFault(),
+        ...(fn.getFault() === "delay" ? fn.getFaultDelay() : {}),
       })),
     });
   }
@@ -164,19 +192,11 @@ async function handle(
     const fn = registry.find(decodeURIComponent(fault[1]!));
     if (!fn)
       return send(response, 404, { error: { code: "UnknownFunction", message: `no function ${fault[1]}` } });
-    let mode: unknown;
-    try {
-      mode = (JSON.parse(body.toString("utf8") || "{}") as { mode?: unknown }).mode;
-    } catch {
-      mode = undefined;
-    }
-    if (mode !== "error" && mode !== "timeout" && mode !== "none") {
-      return send(response, 400, {
-        error: { code: "InvalidFault", message: 'mode must be "error", "timeout" or "none"' },
-      });
-    }
-    fn.setFault(mode as FaultMode);
-    return send(response, 200, { id: fn.id, mode });
+    const parsed = parseFault(body.toString("utf8"));
+    if (typeof parsed === "string")
+      return send(response, 400, { error: { code: "InvalidFault", message: parsed } });
+    fn.setFault(parsed.mode, parsed.delay);
+    return send(response, 200, { id: fn.id, mode: parsed.mode, ...(parsed.delay ?? {}) });
   }
 
   const invoke = INVOKE_PATH.exec(url.pathname);

@@ -265,12 +265,49 @@ describe("fault injection", () => {
     expect((await invokeEcho("Echo")).FunctionError).toBeUndefined();
   });
 
+  it("delivers every invocation late, by the delay plus up to the jitter, until reset", async () => {
+    const echo = cloud.functions.find((fn) => fn.id === "Echo")!;
+    await cloud.fault("Echo", "delay", { delayMs: 400, jitterMs: 100 });
+    const listed = await fetch(`${cloud.lambdaEndpoint}/_local/functions`).then(readJson);
+    expect(listed.functions.find((fn: { id: string }) => fn.id === "Echo")).toMatchObject({
+      fault: "delay",
+      delayMs: 400,
+      jitterMs: 100,
+    });
+    const started = Date.now();
+    const late = await invokeEcho(echo.name);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(400);
+    expect(late.FunctionError).toBeUndefined();
+    expect(JSON.parse(Buffer.from(late.Payload!).toString()).statusCode).toBe(200);
+    await cloud.fault("Echo", "none");
+  });
+
+  it("runs the function in full and then loses its reply: the caller gets an error", async () => {
+    await cloud.fault("Echo", "lose-reply");
+    // The handler sleeps 300 ms before answering: the error comes only after it ran.
+    const started = Date.now();
+    const lost = await fetch(`${cloud.apiUrl}/items/a?sleepMs=300`);
+    expect(lost.status).toBe(500);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+    await cloud.fault("Echo", "none");
+    expect((await fetch(`${cloud.apiUrl}/items/a`)).status).toBe(200);
+  });
+
   it("rejects an unknown mode or function", async () => {
     const bad = await fetch(`${cloud.lambdaEndpoint}/_local/faults/Echo`, {
       method: "PUT",
       body: '{"mode":"x"}',
     });
     expect(bad.status).toBe(400);
+    for (const body of [
+      '{"mode":"delay"}',
+      '{"mode":"delay","delayMs":-1}',
+      '{"mode":"error","delayMs":5}',
+    ]) {
+      const refused = await fetch(`${cloud.lambdaEndpoint}/_local/faults/Echo`, { method: "PUT", body });
+      expect(refused.status).toBe(400);
+    }
+    expect(cloud.functions.find((fn) => fn.id === "Echo")!.getFault()).toBe("none");
     const unknown = await fetch(`${cloud.lambdaEndpoint}/_local/faults/Nope`, {
       method: "PUT",
       body: '{"mode":"none"}',

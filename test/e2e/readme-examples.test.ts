@@ -72,7 +72,9 @@ afterAll(() => app?.stop());
 async function shell(marker: string) {
   const acurl = blockAfter("below). curl signs requests itself", "sh").trim();
   expect(acurl).toMatch(/^acurl\(\) \{/);
-  const block = blockAfter(marker, "sh").replaceAll("localhost:3000", `127.0.0.1:${port}`);
+  const block = blockAfter(marker, "sh")
+    .replaceAll("localhost:3000", `127.0.0.1:${port}`)
+    .replaceAll("http://127.0.0.1:3001", app.lambdaUrl);
   // Job control, as in the interactive shell the examples are written for (`kill %1 %2`).
   const { code, output } = await run("bash", ["-c", `set -m\n${acurl}\n${block}`], 90_000);
   expect(code, output).toBe(0);
@@ -80,7 +82,13 @@ async function shell(marker: string) {
   return output
     .split(/(?<=\})(?=\{)|\n/)
     .filter((line) => line.startsWith("{"))
-    .map((line) => JSON.parse(line));
+    .map((line) => {
+      try {
+        return JSON.parse(line);
+      } catch {
+        throw new Error(`not one JSON document: ${line}`);
+      }
+    });
 }
 
 describe("the README's Paxos and key-value examples, as written, on a fresh store", () => {
@@ -102,6 +110,24 @@ describe("the README's Paxos and key-value examples, as written, on a fresh stor
     expect([{ items: 3 }, { items: 4 }]).toContainEqual(answers[3].value); // a replica may be behind
     expect(answers[4]).toMatchObject({ key: "cart-7", value: { items: 4 } });
     expect(answers[5]).toEqual({ key: "cart-7", changes: 2 });
+  }, 120_000);
+});
+
+describe("the README's fault-injection example, as written", () => {
+  it("error, timeout, delay, lose-reply and back to normal, on Replica3", async () => {
+    const answers = await shell("Fault injection, for tests and experiments");
+    expect(answers[0].functions.map((fn: { id: string }) => fn.id)).toContain("Replica3");
+    expect(answers.slice(1)).toEqual([
+      { id: "Replica3", mode: "error" },
+      expect.objectContaining({ error: expect.objectContaining({ code: "ReplicaUnavailable" }) }),
+      expect.objectContaining({ key: "k", consistency: "primary" }),
+      { id: "Replica3", mode: "timeout" },
+      { id: "Replica3", mode: "delay", delayMs: 300, jitterMs: 200 },
+      expect.objectContaining({ key: "k", consistency: "all" }),
+      { id: "Replica3", mode: "lose-reply" },
+      expect.objectContaining({ error: expect.objectContaining({ code: "ReplicaUnavailable" }) }),
+      { id: "Replica3", mode: "none" },
+    ]);
   }, 120_000);
 });
 

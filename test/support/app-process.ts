@@ -8,6 +8,8 @@ import { freePort } from "../../local/engines.ts";
 
 export interface AppProcess {
   apiUrl: string;
+  /** The Lambda API (and the fault-injection routes). */
+  lambdaUrl: string;
   /** The stack outputs as printed ("Name = value"). */
   outputs: Record<string, string>;
   /** The lines of the "skipped" list. */
@@ -83,6 +85,7 @@ export async function runStart(args: string[], timeoutMs = 90_000): Promise<AppP
   );
   return {
     apiUrl: `http://127.0.0.1:${ports[0]}`,
+    lambdaUrl: `http://127.0.0.1:${ports[1]}`,
     outputs,
     skipped: section(text, "skipped (not run locally)"),
     output: () => text,

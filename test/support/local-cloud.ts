@@ -14,7 +14,8 @@ export interface TestCloud extends LocalCloud {
   documents: DynamoDBDocumentClient;
   sqs: SQSClient;
   /** Sets a fault on a function by its construct id through the local cloud's own API. */
-  fault(functionId: string, mode: "error" | "timeout" | "none"): Promise<void>;
+  fault(functionId: string, mode: "error" | "timeout" | "lose-reply" | "none"): Promise<void>;
+  fault(functionId: string, mode: "delay", delay: { delayMs: number; jitterMs?: number }): Promise<void>;
   /** The local name of a table, by its construct id ("Source", "Replica1/Table"). */
   tableName(constructId: string): string;
   queueUrl(constructId: string): string;
@@ -52,10 +53,10 @@ export async function startTestCloud(
     ...cloud,
     documents,
     sqs,
-    async fault(functionId, mode) {
+    async fault(functionId: string, mode: string, delay?: { delayMs: number; jitterMs?: number }) {
       const response = await fetch(`${cloud.lambdaEndpoint}/_local/faults/${functionId}`, {
         method: "PUT",
-        body: JSON.stringify({ mode }),
+        body: JSON.stringify({ mode, ...delay }),
       });
       if (response.status !== 200)
         throw new Error(`fault ${functionId}: ${response.status} ${await response.text()}`);
