@@ -1,5 +1,6 @@
 /** The consensus routes end to end: through the HTTP API, the Api proposer and the replica Lambdas. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ApiClient, ApiError, UnknownOutcomeError } from "../../shared/client/api-client.ts";
 import { callApi, type Json, readJson } from "../support/http.ts";
 import {
   checkLinearizable,
@@ -19,7 +20,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   if (target?.cloud)
-    for (const id of ["Replica1", "Replica2", "Replica3"]) await target.cloud.fault(id, "none");
+    for (const id of ["Replica1", "Replica2", "Replica3", "Api"]) await target.cloud.fault(id, "none");
   await target?.stop();
 });
 
@@ -216,4 +217,92 @@ describe("Idempotency-Key on the registers", () => {
       (await callApi(target.baseUrl, "POST", `/paxos/${once}`, { value: "mine" }, proposeHeaders)).body.won,
     ).toBe(true);
   });
+});
+
+describe("late and lost replies, through the typed client's retries", () => {
+  it("apply no write twice, and every answer fits one linearizable history", async (context) => {
+    // Faults are the local cloud's: a deployed stack is not faulted from here.
+    if (!target.cloud) return context.skip();
+    const cloud = target.cloud;
+    const key = `late-${uniqueId()}`;
+    const client = new ApiClient({ baseUrl: target.baseUrl, fetch: target.fetch, backoffMs: 50, retries: 4 });
+    await client.paxos.set(key, "start");
+    // Replica1's requests arrive late (some after their round was lost), Replica2 runs every request and
+    // loses its reply, and the Api itself loses its replies half the time: the client retries those with
+    // the same Idempotency-Key while the write may already have taken effect.
+    await cloud.fault("Replica1", "delay", { delayMs: 50, jitterMs: 700 });
+    await cloud.fault("Replica2", "lose-reply");
+    let faulting = true;
+    const apiFaults = (async () => {
+      for (let turn = 0; faulting; turn++) {
+        await cloud.fault("Api", turn % 2 === 0 ? "lose-reply" : "none");
+        await new Promise((resolve) => setTimeout(resolve, 400));
+      }
+      await cloud.fault("Api", "none");
+    })();
+
+    const history: HistoryEntry[] = [
+      {
+        op: { kind: "set", value: "start" },
+        call: -2,
+        ret: -1,
+        output: { kind: "set", ok: true, version: 1 },
+      },
+    ];
+    const started = performance.now();
+    const writer = async (id: number) => {
+      for (let i = 0; i < 6; i++) {
+        const op: RegisterOp =
+          i % 3 === 0
+            ? { kind: "get" }
+            : i % 3 === 1
+              ? { kind: "set", value: `w${id}-${i}` }
+              : { kind: "set", value: `w${id}-${i}`, ifVersion: 1 + i };
+        const entry: HistoryEntry = { op, call: performance.now() - started };
+        history.push(entry);
+        try {
+          if (op.kind === "get") {
+            const read = await client.paxos.read(key);
+            entry.output = { kind: "get", found: true, version: read.version, value: read.value };
+          } else if (op.kind === "set") {
+            const set = await client.paxos.set(key, op.value, { ifVersion: op.ifVersion });
+            entry.output = { kind: "set", ok: true, version: set.version };
+          }
+          entry.ret = performance.now() - started;
+        } catch (error) {
+          if (error instanceof ApiError && error.code === "VersionConflict") {
+            entry.output = {
+              kind: "set",
+              ok: false,
+              version: Number(error.details.version),
+              value: error.details.value,
+            };
+            entry.ret = performance.now() - started;
+          } else if (!(error instanceof UnknownOutcomeError || error instanceof ApiError)) throw error;
+          // Unknown: it may have taken effect at any point after its call, or never.
+        }
+      }
+    };
+    await Promise.all([0, 1, 2, 3].map(writer));
+    faulting = false;
+    await apiFaults;
+    for (const id of ["Replica1", "Replica2"]) await cloud.fault(id, "none");
+    // A final read, after every write's effects settled, pins the history down.
+    const last = await client.paxos.read(key);
+    history.push({
+      op: { kind: "get" },
+      call: performance.now() - started,
+      ret: performance.now() - started,
+      output: { kind: "get", found: true, version: last.version, value: last.value },
+    });
+    // The Api's lost replies were retried with their Idempotency-Keys (and answered from the first run).
+    expect(client.requests).toBeGreaterThan(history.length);
+    expect(history.filter((entry) => entry.output).length).toBeGreaterThan(8);
+    const verdict = checkLinearizable(history);
+    if (!verdict.linearizable) console.log(JSON.stringify(history));
+    expect(verdict.linearizable).toBe(true);
+    // No value was written twice: at most one version per set, and no more versions than sets.
+    const sets = history.filter((entry) => entry.op.kind === "set").length;
+    expect(last.version).toBeLessThanOrEqual(sets);
+  }, 180_000);
 });
