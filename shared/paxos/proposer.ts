@@ -148,10 +148,10 @@ function writeInProgress(replies: Array<PrepareReply | AcceptReply>): boolean {
   return replies.some((reply) => !reply.ok && writeUnderWay(reply.conflict, reply.acceptedBallot));
 }
 
-/** Phase 1 done by a warm attempt's rejections: a majority of them promised one fallback ballot. */
+/** Phase 1 done by a warm attempt's rejections: `needed` of them promised one fallback ballot. */
 function fallbackPromises(
   replies: AcceptReply[],
-  majority: number,
+  needed: number,
 ): { ballot: string; promises: PrepareReply[] } | undefined {
   const byBallot = new Map<string, PrepareReply[]>();
   for (const reply of replies) {
@@ -159,7 +159,7 @@ function fallbackPromises(
     const { ballot, accepted } = reply.fallback;
     byBallot.set(ballot, [...(byBallot.get(ballot) ?? []), { ok: true, ...(accepted ? { accepted } : {}) }]);
   }
-  for (const [ballot, promises] of byBallot) if (promises.length >= majority) return { ballot, promises };
+  for (const [ballot, promises] of byBallot) if (promises.length >= needed) return { ballot, promises };
   return undefined;
 }
 
@@ -354,7 +354,7 @@ export class Proposer {
         unanswered = 0;
         // Retry at once only when no one is between phases: a prepare under way gets its round trip.
         staleWarmState = onePhase && round === 0 && !writeInProgress(accepted.replies);
-        if (onePhase) carried = fallbackPromises(accepted.replies, this.majority);
+        if (onePhase) carried = fallbackPromises(accepted.replies, this.fallbackQuorum());
       }
       lastAttempt = { ballot, answers: accepted.all };
       this.noteConflicts(key, accepted, unanswered);
@@ -362,6 +362,11 @@ export class Proposer {
     throw fail("Contention", `no majority agreed on ${key} within ${maxRounds} rounds; retry later`, {
       key,
     });
+  }
+
+  /** How many fallback promises of one ballot stand for phase 1: a majority (a negative control breaks it). */
+  protected fallbackQuorum(): number {
+    return this.majority;
   }
 
   /**

@@ -7,7 +7,10 @@
  * The world around the service is what is simulated: three servers whose clocks are off true time by up
  * to `clockOffsetMs` (by default exactly ±maxSkewMs: the worst case the bound allows), which heartbeat,
  * crash or pause and come back, release sessions and write their state (a pause can hold a write back);
- * front ends that look sessions up and move them; answers that reach a server late. A server acts on a
+ * front ends that look sessions up and move them; answers that reach a server late; a service instance
+ * that pauses between reading a lease and committing its write (a frozen Lambda environment, a slow
+ * network), so heartbeats, reassignments and state writes land inside another's read-to-commit window.
+ * A server acts on a
  * lease until `holderValidUntil` (rules.ts) by its own clock, and ignores answers carrying a token it
  * released (as shared/lookup/client.ts does).
  *
@@ -16,7 +19,12 @@
  * - tokens-grow: a session's fencing token never goes back, and every new assignment raises it;
  * - fenced-state: no state write lands with a token lower than one that landed before.
  */
-import { DeleteCommand, type DynamoDBDocumentClient, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import {
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  TransactWriteCommand,
+  UpdateCommand,
+} from "@aws-sdk/lib-dynamodb";
 import { DomainError } from "../../shared/errors.ts";
 import { holderValidUntil, type LeaseConfig } from "../../shared/leases/rules.ts";
 import { LEASES_BY_SERVER_INDEX, LeaseService } from "../../shared/leases/service.ts";
@@ -33,7 +41,11 @@ export type LeaseBug =
   /** Lease items expire (as a TTL on the lease table would do): tokens start again from 1. */
   | "lease-ttl"
   /** State writes skip the fence: they land whatever the token. */
-  | "unfenced-state";
+  | "unfenced-state"
+  /** A takeover of an expired holder's lease does not check that the registration is still expired. */
+  | "takeover-unchecked"
+  /** A state write does not check that the lease is unchanged since it was read (`rvn`). */
+  | "state-write-without-rvn";
 
 export interface LeaseSimulationOptions {
   config?: LeaseConfig;
@@ -42,6 +54,8 @@ export interface LeaseSimulationOptions {
   /** Virtual run time. */
   durationMs?: number;
   bug?: LeaseBug;
+  /** Share of write transactions held back between read and commit (0.03 by default). */
+  pauseRate?: number;
   /** Receives a line per belief change and answer, for replaying a failing seed. */
   trace?: (line: string) => void;
 }
@@ -98,15 +112,29 @@ export async function simulateLeases(
       transactionConflictRate: 0.02,
     },
   );
-  // Every request takes a few milliseconds to land, so calls of different actors interleave.
+  // Every request takes a few milliseconds to land, so calls of different actors interleave; now and then
+  // a write transaction is held back up to a lease duration after its reads (the instance paused).
+  const pauseRate = options.pauseRate ?? 0.03;
   const network = {
-    send: async (command: never) => {
+    send: async (command: TransactWriteCommand) => {
       await sleep(1 + random() * 8);
-      return model.send(command);
+      if (command instanceof TransactWriteCommand) {
+        if (random() < pauseRate) await sleep(random() * config.leaseDurationMs);
+        // A takeover of an expired holder: now and then the holder comes back and heartbeats, through the
+        // instance whose clock is furthest behind, between the takeover's reads and its commit.
+        const holder = expiredHolderOf(command);
+        if (holder && random() < 0.3) {
+          down.delete(holder);
+          await heartbeat(holder, behind).catch(ignoreConflicts);
+        }
+        return model.send(mutate(command, options.bug) as never);
+      }
+      return model.send(command as never);
     },
   } as unknown as DynamoDBDocumentClient;
   const serviceConfig = options.bug === "no-skew-wait" ? { ...config, maxSkewMs: 0 } : config;
-  const instances = [offset(), offset()].map(
+  const offsets = [offset(), offset()];
+  const instances = offsets.map(
     (clockOffset) =>
       new LeaseService(network, {
         leaseTable: "Leases",
@@ -118,6 +146,7 @@ export async function simulateLeases(
       }),
   );
   const instance = () => instances[Math.floor(random() * instances.length)]!;
+  const behind = instances[offsets.indexOf(Math.min(...offsets))]!;
 
   const result: LeaseSimulationResult = {
     ok: true,
@@ -159,8 +188,8 @@ export async function simulateLeases(
     if (!(error instanceof DomainError)) throw error;
   };
 
-  const heartbeat = async (serverId: string) => {
-    const answer = await instance().heartbeat(serverId);
+  const heartbeat = async (serverId: string, via = instance()) => {
+    const answer = await via.heartbeat(serverId);
     scheduler.at(1 + Math.floor(random() * 30), () => {
       const belief = beliefs.get(serverId)!;
       // Told what it holds now: anything not listed is no longer its own.
@@ -294,4 +323,57 @@ export async function simulateLeases(
   void Promise.all(actors);
   await scheduler.run(2_000_000);
   return result;
+}
+
+/**
+ * The broken variants of the service's own transactions (negative controls): the guard is taken out of
+ * the request the real LeaseService sends, so the service code stays as it ships.
+ */
+function mutate(command: TransactWriteCommand, bug: LeaseBug | undefined): TransactWriteCommand {
+  type Action = {
+    ConditionCheck?: { ConditionExpression?: string };
+    Update?: {
+      UpdateExpression?: string;
+      ConditionExpression?: string;
+      ExpressionAttributeValues?: Record<string, unknown>;
+    };
+  };
+  const actions = (command.input.TransactItems ?? []) as Action[];
+  if (bug === "takeover-unchecked") {
+    const kept = actions.filter(
+      (action) => action.ConditionCheck?.ConditionExpression !== "epoch <> :epoch OR expiresAt < :cutoff",
+    );
+    return new TransactWriteCommand({ ...command.input, TransactItems: kept as never });
+  }
+  if (bug === "state-write-without-rvn") {
+    const kept = actions.map((action) =>
+      action.Update?.UpdateExpression?.startsWith("SET #state") &&
+      action.Update.ConditionExpression === "rvn = :rvn"
+        ? {
+            Update: {
+              ...action.Update,
+              ConditionExpression: "attribute_exists(sessionId)",
+              ExpressionAttributeValues: Object.fromEntries(
+                Object.entries(action.Update.ExpressionAttributeValues ?? {}).filter(
+                  ([name]) => name !== ":rvn",
+                ),
+              ),
+            },
+          }
+        : action,
+    );
+    return new TransactWriteCommand({ ...command.input, TransactItems: kept as never });
+  }
+  return command;
+}
+
+/** The server whose expired registration a takeover checks (undefined for any other transaction). */
+function expiredHolderOf(command: TransactWriteCommand): string | undefined {
+  for (const action of command.input.TransactItems ?? []) {
+    const check = action.ConditionCheck as
+      | { ConditionExpression?: string; Key?: { serverId?: string } }
+      | undefined;
+    if (check?.ConditionExpression === "epoch <> :epoch OR expiresAt < :cutoff") return check.Key?.serverId;
+  }
+  return undefined;
 }

@@ -53,7 +53,9 @@ export type RegisterBug =
   /** Reports every write-once answer as won. */
   | "always-won"
   /** Combines the calls on a key by applying each change to the round's state, not the one before's. */
-  | "combine-from-current";
+  | "combine-from-current"
+  /** Goes to phase 2 on one fallback promise (a minority) instead of a majority's. */
+  | "minority-fallback";
 
 /** The proposer with the composition of combined calls broken (negative control). */
 class CombineFromCurrent extends Proposer {
@@ -61,6 +63,13 @@ class CombineFromCurrent extends Proposer {
     let last = current;
     for (const call of calls) last = super.compose([call], current, round) ?? last;
     return last;
+  }
+}
+
+/** The proposer that takes a minority of fallback promises for phase 1 (negative control). */
+class MinorityFallback extends Proposer {
+  protected override fallbackQuorum() {
+    return 1;
   }
 }
 
@@ -227,7 +236,13 @@ export async function simulate(seed: number, options: SimulationOptions = {}): P
           crashNow = () => resolve("crashed");
         }),
       };
-      const proposer = new (options.bug === "combine-from-current" ? CombineFromCurrent : Proposer)({
+      const Kind =
+        options.bug === "combine-from-current"
+          ? CombineFromCurrent
+          : options.bug === "minority-fallback"
+            ? MinorityFallback
+            : Proposer;
+      const proposer = new Kind({
         proposerId: client.proposerId,
         transport: transportFor(client),
         maxRounds: 8,

@@ -47,6 +47,16 @@ describe("the lookup service under worst-case clock offsets, crashes, pauses and
     ["a service that does not wait out the skew bound", { bug: "no-skew-wait" }, "single-holder"],
     ["lease items that expire (a TTL on the lease table)", { bug: "lease-ttl" }, "tokens-grow"],
     ["state writes that skip the fence", { bug: "unfenced-state" }, "fenced-state"],
+    [
+      "a takeover that does not check the old holder's registration (a heartbeat between its read and commit)",
+      { bug: "takeover-unchecked" },
+      "single-holder",
+    ],
+    [
+      "a state write without the lease's rvn (the lease reassigned while its holder paused)",
+      { bug: "state-write-without-rvn" },
+      "fenced-state",
+    ],
   ];
   for (const [name, options, invariant] of controls) {
     it(`catches ${name} (negative control: ${invariant})`, async () => {

@@ -76,6 +76,11 @@ describe("Paxos simulation (the real Proposer and registers; lossy network, cras
     ],
     ["a write-once answer that always says won", { bug: "always-won" }, "write-once-won"],
     [
+      "a proposer that goes to phase 2 on a minority of fallback promises",
+      { bug: "minority-fallback" },
+      "linearizable",
+    ],
+    [
       "a proposer that combines calls by applying each change to the round's state (lost updates)",
       { bug: "combine-from-current" },
       "linearizable",
