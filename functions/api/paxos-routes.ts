@@ -9,8 +9,8 @@ export function paxosHandlers(proposer: () => Proposer): Handlers<Pick<Api, keyo
   return {
     proposeOnce: async ({ params, body }, event) =>
       proposeOnce(proposer(), params.key, body.value, writeIdOf(event)),
-    setRegister: async ({ params, body }, event) =>
-      setRegister(proposer(), params.key, body.value, body.ifVersion, writeIdOf(event)),
+    setRegister: async ({ params, body }, event, { rerun }) =>
+      setRegister(proposer(), params.key, body.value, body.ifVersion, writeIdOf(event), { rerun }),
     readRegister: async ({ params }) => readRegister(proposer(), params.key),
   };
 }

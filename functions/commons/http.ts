@@ -15,12 +15,19 @@ import { DomainError, type ErrorCode, fail } from "../../shared/errors.ts";
 import { fingerprint, type IdempotentRequests } from "../../shared/idempotency/requests.ts";
 import { keySchema, numberProblem } from "../../shared/validation.ts";
 
-type Route = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
+/** What the router knows of a request beyond its event. */
+export interface RequestRun {
+  /** An earlier run with the same Idempotency-Key held it and died: it may have acted. */
+  rerun: boolean;
+}
+
+type Route = (event: APIGatewayProxyEventV2, run?: RequestRun) => Promise<APIGatewayProxyStructuredResultV2>;
 
 /** A route's logic: its validated input in, its answer out (the router makes the 200 and the errors). */
 export type Handler<R extends AnyRoute> = (
   input: ParsedInput<R>,
   event: APIGatewayProxyEventV2,
+  run: RequestRun,
 ) => Promise<RouteOutput<R>>;
 
 /** One handler for every route of a contract: a missing or an extra one does not compile. */
@@ -116,7 +123,7 @@ export function contractRouter<C extends Record<string, AnyRoute>>(
   for (const [name, route] of Object.entries(contract)) {
     const handler = handlers[name as keyof C] as Handler<AnyRoute>;
     const params = pathParamsOf(route.path);
-    routes[routeKey(route)] = async (event) => {
+    routes[routeKey(route)] = async (event, run = { rerun: false }) => {
       const input = {
         params: Object.fromEntries(
           params.map((param) => [
@@ -127,7 +134,7 @@ export function contractRouter<C extends Record<string, AnyRoute>>(
         query: route.query ? parseWith(route.query, event.queryStringParameters ?? {}, "InvalidQuery") : {},
         body: route.body ? parseBody(event, route.body) : undefined,
       } as ParsedInput<AnyRoute>;
-      return json(200, await handler(input, event));
+      return json(200, await handler(input, event, run));
     };
   }
   return dispatch(routes, log, idempotency, onServerError);
@@ -139,9 +146,9 @@ function dispatch(
   idempotency: IdempotentRequests | undefined,
   onServerError: (code: string) => void,
 ) {
-  const run = async (route: Route, event: APIGatewayProxyEventV2) => {
+  const run = async (route: Route, event: APIGatewayProxyEventV2, request?: RequestRun) => {
     try {
-      return await route(event);
+      return await route(event, request);
     } catch (error) {
       if (error instanceof DomainError) {
         if (ERROR_STATUS[error.code] >= 500) onServerError(error.code);
@@ -194,7 +201,7 @@ function dispatch(
         };
       }
       case "new": {
-        const response = await run(route, event);
+        const response = await run(route, event, { rerun: begun.rerun });
         const statusCode = response.statusCode ?? 200;
         // A final answer is kept (2xx, 4xx, OutcomeUnknown); after another 5xx, which wrote nothing or
         // whose write a run with the same ids finds, the key is given up and a retry runs again.

@@ -210,7 +210,9 @@ export class ContractClient<C extends Record<string, AnyRoute> = Api> {
       if (attempt >= retries) break;
       await this.sleep(wait);
     }
-    if (write && (last.status === undefined || last.status >= 500))
+    // Still running when the retries ran out: the first attempt may yet take effect.
+    const stillRunning = last.status === 409 && last.code === "RequestInProgress";
+    if (write && (last.status === undefined || last.status >= 500 || stillRunning))
       throw new UnknownOutcomeError(
         label,
         idempotencyKey,

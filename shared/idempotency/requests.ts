@@ -21,7 +21,8 @@ export interface StoredResponse {
 }
 
 export type BeginResult =
-  | { status: "new"; token: string }
+  /** `rerun`: an earlier run of this request held the key and died (or may have): it may have acted. */
+  | { status: "new"; token: string; rerun: boolean }
   | { status: "replay"; response: StoredResponse }
   /** The key was used with another request. */
   | { status: "mismatch" }
@@ -90,15 +91,18 @@ export class IdempotentRequests {
           ":now": now,
           ":fingerprint": requestFingerprint,
         },
+        ReturnValues: "ALL_OLD",
         ReturnValuesOnConditionCheckFailure: "ALL_OLD",
       }),
     );
-    if (written.ok) return { status: "new", token };
+    // Taken over from a run whose lease ended: that run may have acted before it died.
+    if (written.ok) return { status: "new", token, rerun: written.attributes !== undefined };
     const held = written.old;
     if (!held) return { status: "in-progress", retryAfterMs: 100 };
     if (held.fingerprint !== requestFingerprint) return { status: "mismatch" };
-    // Our own token: the SDK retried this very request after its first attempt landed.
-    if (held.owner === token) return { status: "new", token };
+    // Our own token: the SDK retried this very request after its first attempt landed (which may itself
+    // have taken the key over: counted as a re-run, the safe side).
+    if (held.owner === token) return { status: "new", token, rerun: true };
     if (held.status === "COMPLETED" && held.response) return { status: "replay", response: held.response };
     return { status: "in-progress", retryAfterMs: Math.max(1, held.leaseExpiresAt - now) };
   }

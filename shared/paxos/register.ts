@@ -73,9 +73,15 @@ export async function setRegister(
   ifVersion?: number,
   /** The write's identity: a retry of the same write (same Idempotency-Key) passes the same origin. */
   origin: string = randomUUID(),
+  /**
+   * `rerun`: an earlier run of this write (same origin) may have sent attempts and died without a word
+   * (its Idempotency-Key was taken over after its lease). Its attempts may sit at any version, so the
+   * write counts as not taken effect only when the history reaches back to version 1.
+   */
+  options: { rerun?: boolean } = {},
 ): Promise<RegisterValue> {
-  /** The versions of our attempts that a later round may still adopt. */
-  const attempts: number[] = [];
+  /** The versions of our attempts that a later round may still adopt (1: any, for a re-run). */
+  const attempts: number[] = options.rerun ? [1] : [];
   let lastWasAttempt = false;
   let tookEffect: { version: number } | undefined;
   const changed = proposer.change(key, (current, round) => {
@@ -125,7 +131,7 @@ export async function setRegister(
   const { after } = await changed.catch((error: unknown) => {
     // Gave up (NoQuorum, Contention) with an attempt of ours that a later round may still adopt: running
     // the write again could apply it twice once the history forgot that attempt.
-    if (attempts.length > 0)
+    if (attempts.length > 0 && !(error instanceof DomainError && error.code === "OutcomeUnknown"))
       throw outcomeUnknown(key, error instanceof DomainError ? error.code : "InternalError");
     throw error;
   });

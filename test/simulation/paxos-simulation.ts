@@ -6,20 +6,36 @@
  * compare-and-set and read mixed on the same keys, crowds of 40+ proposers on one key and keys written
  * more often than a register state's history holds. Virtual time: one event runs at a time and every
  * promise chain settles before the next, so a seed always replays the same execution.
+ *
+ * Half the seeds run the whole stack a user calls (`path: "api"`): the typed client with its retry policy
+ * and Idempotency-Keys, over an HTTP network that loses requests and replies, to the Api's router with
+ * its Idempotency-Key records (on the DynamoDB model), whose proposer talks to DynamoDBAcceptors, each on
+ * its own DynamoDB model table (whose SDK retries a write whose answer was lost). An Api environment that
+ * crashes leaves its request's key held until the key's lease ends; the client's retry then runs it again
+ * on a fresh environment. The history checked is what the client's callers saw.
  */
 
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import type { APIGatewayProxyEventV2 } from "aws-lambda";
+import { paxosContract, paxosHandlers } from "../../functions/api/paxos-routes.ts";
+import { contractRouter } from "../../functions/commons/http.ts";
 import { ERROR_STATUS } from "../../shared/api/contract.ts";
+import { ApiClient, ApiError, UnknownOutcomeError } from "../../shared/client/api-client.ts";
 import { DomainError } from "../../shared/errors.ts";
+import { IdempotentRequests } from "../../shared/idempotency/requests.ts";
 import { seededRandom } from "../../shared/mesh/random.ts";
 import {
   type AcceptorRecord,
   type AcceptorRequest,
+  type AcceptReply,
   type AcceptRequest,
   applyAccept,
   applyPrepare,
+  type PrepareReply,
   type PrepareRequest,
   type RegisterState,
 } from "../../shared/paxos/acceptor.ts";
+import { DynamoDBAcceptor } from "../../shared/paxos/dynamodb-acceptor.ts";
 import { type Call, Proposer, type ReplicaTransport, type Round } from "../../shared/paxos/proposer.ts";
 import { proposeOnce, readRegister, setRegister } from "../../shared/paxos/register.ts";
 import {
@@ -28,6 +44,7 @@ import {
   type RegisterOp,
   type RegisterOutput,
 } from "../support/linearizability.ts";
+import { DynamoDBModel } from "./dynamodb-model.ts";
 import { Scheduler } from "./scheduler.ts";
 
 export interface AcceptorRules {
@@ -55,7 +72,9 @@ export type RegisterBug =
   /** Combines the calls on a key by applying each change to the round's state, not the one before's. */
   | "combine-from-current"
   /** Goes to phase 2 on one fallback promise (a minority) instead of a majority's. */
-  | "minority-fallback";
+  | "minority-fallback"
+  /** The Api runs a request again after a dead run without telling the register (api path). */
+  | "rerun-unflagged";
 
 /** The proposer with the composition of combined calls broken (negative control). */
 class CombineFromCurrent extends Proposer {
@@ -75,11 +94,15 @@ class MinorityFallback extends Proposer {
 
 export interface SimulationOptions {
   replicas?: number;
+  /** `direct`: the register functions on a proposer, pure acceptor rules. `api`: the whole stack (above). */
+  path?: "direct" | "api";
   workload?: Workload;
   dropRate?: number;
   duplicateRate?: number;
   /** Share of messages delivered to the acceptor only after the caller's timeout. */
   lateRate?: number;
+  /** Share of messages delivered late but within the caller's timeout: their replies still count. */
+  slowRate?: number;
   crashRate?: number;
   rules?: AcceptorRules;
   bug?: RegisterBug;
@@ -92,6 +115,9 @@ export type Invariant = "write-once-single-value" | "write-once-won" | "lineariz
 export interface SimulationResult {
   seed: number;
   workload: Workload;
+  path: "direct" | "api";
+  /** HTTP requests the typed clients sent (every retry counts; 0 on the direct path). */
+  httpRequests: number;
   ok: boolean;
   invariant?: Invariant;
   problem?: string;
@@ -110,14 +136,25 @@ export interface SimulationResult {
   maxProposersPerKey: number;
 }
 
-const CALL_TIMEOUT = 60;
+/**
+ * A replica call's timeout. On the api path it is many round trips long, as on AWS (seconds against tens
+ * of milliseconds), so a slow reply can come back after many other writes went through.
+ */
+const CALL_TIMEOUT = { direct: 60, api: 3_000 };
 
 interface Client {
   proposerId: string;
   /** Ends every call of the client's current incarnation: a crash. */
   crash: Promise<"crashed">;
   crashed: boolean;
+  /** Told when the incarnation crashes (the api path: its in-flight HTTP requests get no answer). */
+  goDown?: () => void;
 }
+
+/** How often the HTTP network loses a request, or the reply to one the Api ran (api path). */
+const HTTP_LOSS = 0.05;
+/** How long a request holds its Idempotency-Key (the Api function's timeout), in virtual ms. */
+const API_TIMEOUT = 15_000;
 
 export async function simulate(seed: number, options: SimulationOptions = {}): Promise<SimulationResult> {
   const random = seededRandom(seed);
@@ -130,7 +167,9 @@ export async function simulate(seed: number, options: SimulationOptions = {}): P
       ["once", 0.1],
       ["mixed", 0.7],
     ]);
+  const path = options.path ?? (random() < 0.5 ? "api" : "direct");
   const dropRate = options.dropRate ?? 0.08;
+  const slowRate = options.slowRate ?? 0.05;
   const duplicateRate = options.duplicateRate ?? 0.05;
   const lateRate = options.lateRate ?? 0.12;
   const crashRate = options.crashRate ?? 0.05;
@@ -147,17 +186,37 @@ export async function simulate(seed: number, options: SimulationOptions = {}): P
   let combinedCalls = 0;
   let fallbackPromises = 0;
 
-  const deliver = (replica: number, request: AcceptorRequest) => {
-    const records = acceptors[replica]!;
-    const { reply, next } =
-      request.op === "prepare"
-        ? rules.prepare(records.get(request.key), request)
-        : rules.accept(records.get(request.key), request);
-    if (next) records.set(request.key, next);
+  // The api path's acceptors: the DynamoDB acceptor, each on its own table, whose SDK retries a write
+  // whose answer was lost (the retry then finds its own write).
+  const tables = acceptors.map(
+    () =>
+      new DynamoDBModel([{ name: "Replica", hashKey: "pk" }], {
+        now: () => scheduler.time,
+        random,
+        lostAnswerRate: 0.03,
+      }),
+  );
+  const dynamodbAcceptors = tables.map((table) => new DynamoDBAcceptor(table as never, "Replica"));
+  const deliver = async (replica: number, request: AcceptorRequest) => {
+    let reply: PrepareReply | AcceptReply;
+    if (path === "api") {
+      const acceptor = dynamodbAcceptors[replica]!;
+      reply = request.op === "prepare" ? await acceptor.prepare(request) : await acceptor.accept(request);
+    } else {
+      const records = acceptors[replica]!;
+      const outcome =
+        request.op === "prepare"
+          ? rules.prepare(records.get(request.key), request)
+          : rules.accept(records.get(request.key), request);
+      if (outcome.next) records.set(request.key, outcome.next);
+      reply = outcome.reply;
+    }
     if (!reply.ok && "fallback" in reply && reply.fallback) fallbackPromises++;
     return reply;
   };
 
+  /** Requests slow to every replica but one (by the replica they reach fast), or -1. */
+  const slowRequests = new WeakMap<AcceptorRequest, number>();
   const transportFor = (client: Client): ReplicaTransport => ({
     replicaIds,
     // biome-ignore lint/suspicious/noExplicitAny: one body serves both overloads of call.
@@ -166,6 +225,7 @@ export async function simulate(seed: number, options: SimulationOptions = {}): P
       if (client.crashed) return new Promise(() => {});
       if (random() < crashRate / 20) {
         client.crashed = true;
+        client.goDown?.();
         return new Promise(() => {});
       }
       messages++;
@@ -178,15 +238,26 @@ export async function simulate(seed: number, options: SimulationOptions = {}): P
             fn();
           }
         };
-        scheduler.at(CALL_TIMEOUT, () => settle(() => reject(new Error("timeout"))));
+        const timeout = CALL_TIMEOUT[path];
+        scheduler.at(timeout, () => settle(() => reject(new Error("timeout"))));
         if (random() < dropRate) return;
         const late = random() < lateRate;
         if (late) lateMessages++;
+        // Slow: arrives after other rounds went by, and its reply (often a rejection) still counts. Now
+        // and then one request is slow to every replica but the first it reaches (a proposer's link that
+        // degrades mid-round): its attempt sits on that one replica, where another round may adopt it.
+        if (!slowRequests.has(request)) slowRequests.set(request, random() < slowRate ? replica : -1);
+        const slowToAllBut = slowRequests.get(request)!;
+        const slow = !late && (random() < slowRate || (slowToAllBut >= 0 && replica !== slowToAllBut));
         const copies = random() < duplicateRate ? 2 : 1;
         for (let copy = 0; copy < copies; copy++) {
-          const delay = late ? CALL_TIMEOUT + 1 + Math.floor(random() * 100) : 1 + Math.floor(random() * 20);
-          scheduler.at(delay, () => {
-            const reply = deliver(replica, request);
+          const delay = late
+            ? timeout + 1 + Math.floor(random() * 100)
+            : slow
+              ? 25 + Math.floor(random() * (timeout - 50))
+              : 1 + Math.floor(random() * 20);
+          scheduler.at(delay, async () => {
+            const reply = await deliver(replica, request);
             if (random() < dropRate) return;
             scheduler.at(1 + Math.floor(random() * 20), () => settle(() => resolve(reply)));
           });
@@ -197,6 +268,14 @@ export async function simulate(seed: number, options: SimulationOptions = {}): P
 
   const sleep = (ms: number) =>
     new Promise<void>((resolve) => scheduler.at(Math.max(1, Math.round(ms)), resolve));
+
+  // The api path's Idempotency-Key records, shared by every Api environment.
+  const requestsTable = new DynamoDBModel([{ name: "Requests", hashKey: "pk" }], {
+    now: () => scheduler.time,
+    random,
+    lostAnswerRate: 0.03,
+  }) as never as DynamoDBDocumentClient;
+  let httpRequests = 0;
 
   let valueCounter = 0;
   const nextOp = (key: string): RegisterOp => {
@@ -256,9 +335,56 @@ export async function simulate(seed: number, options: SimulationOptions = {}): P
           if ("combined" in outcome && outcome.combined > 1) combinedCalls++;
         },
       });
-      return { client, proposer, crash: () => crashNow() };
+      // The api path: this incarnation is an Api environment, with its router in front of the proposer.
+      const handlers = paxosHandlers(() => proposer);
+      const router = contractRouter(
+        paxosContract,
+        options.bug === "rerun-unflagged"
+          ? {
+              ...handlers,
+              setRegister: (input, event) => handlers.setRegister(input, event, { rerun: false }),
+            }
+          : handlers,
+        { error: () => {} },
+        new IdempotentRequests(requestsTable, "Requests", {
+          inProgressMs: API_TIMEOUT,
+          now: () => scheduler.time,
+        }),
+      );
+      const down = new Promise<"crashed">((resolve) => {
+        client.goDown = () => resolve("crashed");
+      });
+      return { client, proposer, router, down, crash: () => crashNow() };
     };
     let current = incarnation();
+    let requestCounter = 0;
+    /** The HTTP network to the Api: each request lands on the environment serving now. */
+    const network = (async (url: URL, init: RequestInit = {}) => {
+      await sleep(1 + random() * 5);
+      if (random() < HTTP_LOSS) throw new TypeError("fetch failed: the request was lost");
+      if (current.client.crashed) current = incarnation();
+      const environment = current;
+      const answered = await Promise.race([
+        environment.router(apiEvent(new URL(url), init, `r${clientIndex}-${requestCounter++}`)),
+        environment.down,
+      ]);
+      if (answered === "crashed") throw new TypeError("fetch failed: the Api environment crashed");
+      await sleep(1 + random() * 5);
+      if (random() < HTTP_LOSS) throw new TypeError("fetch failed: the reply was lost");
+      return new Response(String(answered.body ?? ""), {
+        status: answered.statusCode ?? 200,
+        headers: answered.headers as Record<string, string>,
+      });
+    }) as unknown as typeof fetch;
+    const api = new ApiClient({
+      baseUrl: "http://api.simulated",
+      fetch: network,
+      sleep,
+      random,
+      backoffMs: 10,
+      retries: 4,
+    });
+    let opCounter = 0;
     const loop = async () => {
       for (let i = 0; i < ops; i++) {
         const key = keys[Math.floor(random() * keys.length)]!;
@@ -271,6 +397,18 @@ export async function simulate(seed: number, options: SimulationOptions = {}): P
           const set = writers.get(key) ?? new Set();
           writers.set(key, set);
           set.add(`c${clientIndex}`);
+        }
+        if (path === "api") {
+          const before = api.requests;
+          const outcome = await performThroughApi(api, key, op, `c${clientIndex}-${opCounter++}`);
+          httpRequests += api.requests - before;
+          if ("code" in outcome) unanswered[outcome.code] = (unanswered[outcome.code] ?? 0) + 1;
+          else {
+            entry.ret = scheduler.time;
+            entry.output = outcome;
+          }
+          await sleep(random() * 30);
+          continue;
         }
         const { client, proposer } = current;
         const outcome = await Promise.race([perform(proposer, key, op, options.bug), client.crash]);
@@ -295,8 +433,10 @@ export async function simulate(seed: number, options: SimulationOptions = {}): P
 
   const clients: Array<Promise<void>> = [];
   if (workload === "crowd") {
-    // 40 to 48 proposers take turns on one key, each warm from its own earlier writes.
-    const count = 40 + Math.floor(random() * 9);
+    // 40 to 48 proposers take turns on one key, each warm from its own earlier writes. Through the api
+    // path, 16 to 20 (its calls last longer, with retries, and a history of 90 overlapping calls is
+    // past what the linearizability check can search).
+    const count = path === "api" ? 16 + Math.floor(random() * 5) : 40 + Math.floor(random() * 9);
     for (let index = 0; index < count; index++)
       clients.push(runClient(index, 1, 2, ["crowd"], Math.floor(random() * 3000)));
   } else if (workload === "long") {
@@ -321,6 +461,8 @@ export async function simulate(seed: number, options: SimulationOptions = {}): P
   const result = {
     seed,
     workload,
+    path,
+    httpRequests,
     operations: all.length,
     completed: all.filter((entry) => entry.output).length,
     unanswered,
@@ -415,5 +557,65 @@ async function perform(
     if (error instanceof DomainError && error.details.gaveUp)
       return { code: `${error.code} after ${error.details.gaveUp}` };
     return { code: error instanceof DomainError ? error.code : "error" };
+  }
+}
+
+/** An HTTP API (payload 2.0) event for a request to the Paxos routes, as API Gateway builds it. */
+function apiEvent(url: URL, init: RequestInit, requestId: string): APIGatewayProxyEventV2 {
+  const method = String(init.method ?? "GET");
+  const key = decodeURIComponent(url.pathname.split("/")[2] ?? "");
+  return {
+    version: "2.0",
+    routeKey: `${method} /paxos/{key}`,
+    rawPath: url.pathname,
+    rawQueryString: url.search.slice(1),
+    pathParameters: { key },
+    headers: Object.fromEntries(
+      Object.entries((init.headers ?? {}) as Record<string, string>).map(([name, value]) => [
+        name.toLowerCase(),
+        value,
+      ]),
+    ),
+    body: typeof init.body === "string" ? init.body : undefined,
+    isBase64Encoded: false,
+    requestContext: { requestId },
+  } as unknown as APIGatewayProxyEventV2;
+}
+
+/** Runs one operation through the typed client; an unknown outcome leaves it without an answer. */
+async function performThroughApi(
+  client: ApiClient,
+  key: string,
+  op: RegisterOp,
+  idempotencyKey: string,
+): Promise<RegisterOutput | { code: string }> {
+  try {
+    switch (op.kind) {
+      case "propose": {
+        const answer = await client.paxos.propose(key, op.value, { idempotencyKey });
+        return { kind: "propose", value: answer.value, version: answer.version, won: answer.won };
+      }
+      case "get": {
+        const answer = await client.paxos.read(key);
+        return { kind: "get", found: true, version: answer.version, value: answer.value };
+      }
+      case "set": {
+        const answer = await client.paxos.set(key, op.value, { ifVersion: op.ifVersion, idempotencyKey });
+        return { kind: "set", ok: true, version: answer.version };
+      }
+    }
+  } catch (error) {
+    if (error instanceof ApiError && error.code === "KeyNotFound") return { kind: "get", found: false };
+    if (error instanceof ApiError && error.code === "KeyKindConflict") return { kind: "conflict" };
+    if (error instanceof ApiError && error.code === "VersionConflict")
+      return {
+        kind: "set",
+        ok: false,
+        version: Number(error.details.version),
+        value: error.details.value ?? undefined,
+      };
+    if (error instanceof UnknownOutcomeError) return { code: `unknown ${error.code}` };
+    if (error instanceof ApiError) return { code: error.code };
+    throw error;
   }
 }

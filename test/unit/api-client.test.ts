@@ -116,6 +116,20 @@ describe("writes", () => {
     });
   });
 
+  it("still answered 409 RequestInProgress when the retries run out throw UnknownOutcomeError", async () => {
+    const inProgress = {
+      status: 409,
+      body: { error: { code: "RequestInProgress", message: "still running", retryAfterMs: 50 } },
+    };
+    const { api, requests } = client([inProgress, inProgress, inProgress], { retries: 2 });
+    await expect(api.paxos.set("k", 1)).rejects.toMatchObject({
+      outcome: "unknown",
+      status: 409,
+      code: "RequestInProgress",
+    });
+    expect(requests).toHaveLength(3);
+  });
+
   it("answered 503 OutcomeUnknown are not retried: the API keeps that answer for the key", async () => {
     const unknown = {
       status: 503,

@@ -467,6 +467,46 @@ describe("a set whose attempt another round adopted before its late rejections c
   });
 });
 
+describe("a set run again after the run before it died (its Idempotency-Key taken over)", () => {
+  /** The first run's accept reaches r0 only, then its environment dies; another proposer adopts it. */
+  async function rerunAfter(after: number) {
+    const acceptors = fresh();
+    const { proposer: dead } = stalledAfterOneAccept(acceptors);
+    void setRegister(dead, "k", "mine", undefined, "origin-1");
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const other = throughR0AndR1(acceptors);
+    expect(await readRegister(other, "k")).toMatchObject({ value: "mine", version: 1 });
+    for (let write = 0; write < after; write++) await setRegister(other, "k", write);
+    // The retry runs on a fresh environment: a new proposer, the same origin.
+    const fresh2 = new Proposer({ proposerId: "c", transport: transport(acceptors), sleep: noSleep });
+    const answer = await setRegister(fresh2, "k", "mine", undefined, "origin-1", { rerun: true }).catch(
+      (error: DomainError) => error.code,
+    );
+    return { answer, final: await readRegister(other, "k") };
+  }
+
+  it("finds the first run's write while the history holds it", async () => {
+    expect((await rerunAfter(31)).answer).toEqual({ key: "k", value: "mine", version: 1 });
+  });
+
+  it("answers OutcomeUnknown, never a second write, once the history no longer holds it", async () => {
+    const { answer, final } = await rerunAfter(40);
+    expect(answer).toBe("OutcomeUnknown");
+    expect(final).toMatchObject({ value: 39, version: 41 });
+  });
+
+  it("writes as usual when the history covers every version (nothing of the first run took effect)", async () => {
+    const acceptors = fresh();
+    const proposer = new Proposer({ proposerId: "c", transport: transport(acceptors), sleep: noSleep });
+    await setRegister(proposer, "k", "before");
+    expect(await setRegister(proposer, "k", "mine", undefined, "origin-2", { rerun: true })).toEqual({
+      key: "k",
+      value: "mine",
+      version: 2,
+    });
+  });
+});
+
 describe("a set that gives up", () => {
   it("answers OutcomeUnknown, not NoQuorum, when an attempt of its own may still be adopted", async () => {
     const acceptors = fresh();
