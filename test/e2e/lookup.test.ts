@@ -1,6 +1,7 @@
 /**
- * The sticky lookup service end to end, with short leases (3 s, skew bound 300 ms): servers heartbeat,
- * sessions are assigned, kept, moved, released and fenced through the HTTP API.
+ * The sticky lookup service end to end, with short leases (6 s, skew bound 300 ms): servers heartbeat,
+ * sessions are assigned, kept, moved, released and fenced through the HTTP API. Each test looks up the
+ * sessions it checks itself; the servers and their heartbeats are the shared setup.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ApiClient, ApiError } from "../../shared/client/api-client.ts";
@@ -12,8 +13,8 @@ import { uniqueId } from "../support/local-cloud.ts";
 import { type E2ETarget, startTarget } from "../support/target.ts";
 
 // Short leases, but long enough that heartbeats queued behind a burst of lookups on the local cloud
-// (up to ~1.5 s on two cores) still land in time.
-const LEASE_MS = 3_000;
+// still land in time on a loaded two-core machine (a heartbeat every 1.5 s; seen queued up to ~3 s).
+const LEASE_MS = 6_000;
 const SKEW_MS = 300;
 let target: E2ETarget;
 const run = uniqueId();
@@ -53,8 +54,12 @@ afterAll(async () => {
   await target?.stop();
 });
 
-const sessions = Array.from({ length: 1000 }, (_, i) => `sess-${run}-${i}`);
-const assigned = new Map<string, string>();
+/** Fresh sessions for one test, looked up (assigned) by it: their servers by session id. */
+async function assign(prefix: string, count: number): Promise<Map<string, string>> {
+  const ids = Array.from({ length: count }, (_, i) => `${prefix}-${run}-${i}`);
+  const answers = await pool(ids.length, 8, (i) => lookup(ids[i]!));
+  return new Map(answers.map((answer) => [answer.sessionId, answer.serverId]));
+}
 
 describe("assignment", () => {
   it("lists the live servers", async () => {
@@ -63,8 +68,8 @@ describe("assignment", () => {
   });
 
   it("spreads 1,000 sessions over three servers, each within ±20% of an even share", async () => {
-    const answers = await pool(sessions.length, 16, (i) => lookup(sessions[i]!));
-    for (const answer of answers) assigned.set(answer.sessionId, answer.serverId);
+    const sessions = Array.from({ length: 1000 }, (_, i) => `sess-${run}-${i}`);
+    const answers = await pool(sessions.length, 8, (i) => lookup(sessions[i]!));
     const counts = SERVERS.map((server) => answers.filter((answer) => answer.serverId === server).length);
     console.log(`1,000 sessions over ${SERVERS.length} servers: ${counts.join(", ")}`);
     for (const count of counts) expect(Math.abs(count - 1000 / 3)).toBeLessThanOrEqual((1000 / 3) * 0.2);
@@ -72,8 +77,10 @@ describe("assignment", () => {
   });
 
   it("gives a session the same server while its lease lives", async () => {
+    const assigned = await assign("kept", 300);
+    const sessions = [...assigned.keys()];
     await sleep(LEASE_MS); // longer than a lease: only the heartbeats keep them
-    const again = await pool(sessions.length, 16, (i) => lookup(sessions[i]!));
+    const again = await pool(sessions.length, 8, (i) => lookup(sessions[i]!));
     for (const answer of again) {
       expect(answer.serverId).toBe(assigned.get(answer.sessionId));
       expect(answer.fencingToken).toBe(1);
@@ -113,8 +120,20 @@ describe("assignment", () => {
 describe("a server that stops heartbeating", () => {
   it("loses its sessions only after its lease expires, and no other session moves", async () => {
     const victim = SERVERS[0]!;
-    const watched = sessions.slice(0, 300);
+    const assigned = await assign("victim", 300);
+    const watched = [...assigned.keys()];
     beating.delete(victim);
+    try {
+      await stopsHeartbeating(victim, assigned, watched);
+    } finally {
+      beating.add(victim);
+      await heartbeat(victim);
+    }
+  }, 120_000);
+});
+
+async function stopsHeartbeating(victim: string, assigned: Map<string, string>, watched: string[]) {
+  {
     while ((inFlight.get(victim) ?? 0) > 0) await sleep(20); // let any heartbeat in flight land
     const { sentAt: stoppedAt, expiresAt: promised } = lastBeat.get(victim)!;
     const theirs = watched.filter((id) => assigned.get(id) === victim);
@@ -145,10 +164,8 @@ describe("a server that stops heartbeating", () => {
       expect(answer.serverId).toBe(assigned.get(id));
       expect(answer.fencingToken).toBe(1);
     }
-    beating.add(victim);
-    await heartbeat(victim);
-  });
-});
+  }
+}
 
 describe("moves, release and the fence", () => {
   it("PUT freezes the lease and moves the session once it runs out, never holding the Api past 2 s; wait=false answers 409 at once", async () => {
@@ -171,7 +188,8 @@ describe("moves, release and the fence", () => {
       const asked = Date.now();
       moved = await call("PUT", `/sessions/${id}`, { serverId: other });
       calls++;
-      expect(Date.now() - asked).toBeLessThan(2_000 + 1_500);
+      // The Api's 2 s bound, plus the HTTP round trip on a loaded machine.
+      expect(Date.now() - asked).toBeLessThan(2_000 + 3_000);
     }
     const waitedMs = Date.now() - started;
     expect(moved).toMatchObject({ status: 200, body: { sessionId: id, serverId: other, fencingToken: 2 } });
@@ -180,10 +198,10 @@ describe("moves, release and the fence", () => {
     );
     expect(calls).toBeGreaterThan(1);
     // The holder's heartbeats no longer renew a lease that is being moved: at most one lease plus skew.
-    expect(waitedMs).toBeLessThanOrEqual(LEASE_MS + SKEW_MS + 1_500);
+    expect(waitedMs).toBeLessThanOrEqual(LEASE_MS + SKEW_MS + 3_000);
     expect(waitedMs).toBeGreaterThan(LEASE_MS / 2);
     expect((await lookup(id)).serverId).toBe(other);
-  });
+  }, 120_000);
 
   it("DELETE releases at once, and the next holder gets a higher token without waiting", async () => {
     const id = `release-${run}`;

@@ -39,6 +39,10 @@ export async function startTarget(context: Record<string, unknown> = {}): Promis
     for (const [key, value] of Object.entries(context)) app.node.setContext(key, value);
     return buildApp(app).stack;
   });
+  // Every environment of every function started before the tests, as provisioned concurrency would: a
+  // test is about the system's behaviour, and cold starts on a loaded two-core machine can outlast the
+  // Api's replica call timeout.
+  await Promise.all(cloud.functions.map((fn) => fn.prewarm(Number.POSITIVE_INFINITY)));
   const call = signedFetch({ region: LOCAL_REGION, credentials: localCredentials(cloud.accessKeyId) });
   registerFetch(cloud.apiUrl, call);
   return { baseUrl: cloud.apiUrl, fetch: call, cloud, stop: () => cloud.stop() };
