@@ -101,11 +101,13 @@ export function clientRequestToken(token: string): string {
 /**
  * Sends a conditional Put, Update or Delete; a failed condition answers the item as it was (the command
  * should ask for it with `ReturnValuesOnConditionCheckFailure: "ALL_OLD"`) instead of throwing.
+ * `retried`: the SDK sent it more than once, so an earlier attempt may have landed and changed the item
+ * the failed condition was checked on.
  */
 export async function conditionalWrite<T = Record<string, unknown>>(
   documents: Pick<DynamoDBDocumentClient, "send">,
   command: PutCommand | UpdateCommand | DeleteCommand,
-): Promise<{ ok: true; attributes?: Record<string, unknown> } | { ok: false; old?: T }> {
+): Promise<{ ok: true; attributes?: Record<string, unknown> } | { ok: false; old?: T; retried: boolean }> {
   try {
     const result = (await documents.send(command as UpdateCommand)) as {
       Attributes?: Record<string, unknown>;
@@ -113,6 +115,10 @@ export async function conditionalWrite<T = Record<string, unknown>>(
     return { ok: true, attributes: result.Attributes };
   } catch (error) {
     if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    return { ok: false, old: error.Item ? (unmarshall(error.Item) as T) : undefined };
+    return {
+      ok: false,
+      old: error.Item ? (unmarshall(error.Item) as T) : undefined,
+      retried: (error.$metadata?.attempts ?? 1) > 1,
+    };
   }
 }

@@ -77,6 +77,11 @@ export class DynamoDBAcceptor implements Acceptor {
     );
     if (result.ok) return { ok: true };
     const old = result.old;
+    // The SDK retried, and the item is past our ballot: our first attempt may have landed before another
+    // round's accept went over it. A rejection would tell the proposer we never accepted (and it may then
+    // forget an attempt that another round adopted); failing leaves the attempt counted as adoptable.
+    if (result.retried && (old?.acceptedBallot ?? "") !== request.ballot)
+      throw new Error(`a retried accept of ${request.key} at ${request.ballot} may have landed`);
     const reply = rejected(old);
     if (!request.fallback || !old || writeUnderWay(old.promised ?? "", old.acceptedBallot ?? ""))
       return reply;

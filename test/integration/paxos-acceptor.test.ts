@@ -187,3 +187,57 @@ describe("accept with a fallback (a prepare in the same message)", () => {
     );
   }, 60_000);
 });
+
+describe("an accept the SDK retried after its first attempt landed", () => {
+  /**
+   * A document client that sends an UpdateItem twice, as the SDK does when the first attempt's answer is
+   * lost, running `between` in the gap; the retry's answer (or error) carries `attempts: 2`, as the
+   * SDK's does.
+   */
+  const retrying = (between: () => Promise<unknown>) =>
+    ({
+      send: async (command: Parameters<typeof documents.send>[0]) => {
+        if (command.constructor.name !== "UpdateCommand") return documents.send(command);
+        await documents.send(command).catch(() => {});
+        await between();
+        try {
+          const output = await documents.send(command);
+          return { ...output, $metadata: { ...output.$metadata, attempts: 2 } };
+        } catch (error) {
+          Object.assign(error as object, { $metadata: { attempts: 2 } });
+          throw error;
+        }
+      },
+    }) as unknown as typeof documents;
+
+  it("fails (the proposer counts the replica as one that may have accepted) when a later round went over it", async () => {
+    const key = freshKey();
+    const later = new DynamoDBAcceptor(documents, table);
+    const flaky = new DynamoDBAcceptor(
+      retrying(async () => {
+        await later.prepare({ op: "prepare", key, ballot: b(9, "q") });
+        await later.accept({ op: "accept", key, ballot: b(9, "q"), state: state(2, "theirs") });
+      }),
+      table,
+    );
+    await expect(flaky.accept({ op: "accept", key, ballot: b(1), state: state(1, "mine") })).rejects.toThrow(
+      /may have landed/,
+    );
+  });
+
+  it("answers what it found when nothing came between: our own ballot, accepted", async () => {
+    const key = freshKey();
+    const flaky = new DynamoDBAcceptor(
+      retrying(async () => {}),
+      table,
+    );
+    const reply = await flaky.accept({
+      op: "accept",
+      key,
+      ballot: b(1),
+      state: state(1, "mine"),
+      promise: b(2),
+    });
+    expect(reply).toMatchObject({ ok: false, acceptedBallot: b(1) });
+  });
+});

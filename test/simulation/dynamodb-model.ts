@@ -92,11 +92,18 @@ export class DynamoDBModel {
     const input = clone(command.input);
     const writes = new Set(["Put", "Update", "Delete", "TransactWrite"]);
     if (writes.has(name) && this.random() < (this.options.lostAnswerRate ?? 0)) {
-      // The first attempt lands; its answer is lost; the SDK retries and the caller sees the retry's.
+      // The first attempt lands; its answer is lost; the SDK retries and the caller sees the retry's,
+      // with the attempts counted in its metadata as the SDK counts them.
       try {
         this.execute(name, clone(input));
       } catch {
         // The lost answer was an error: the retry decides again.
+      }
+      try {
+        return { ...this.execute(name, input), $metadata: { attempts: 2 } };
+      } catch (error) {
+        Object.assign(error as object, { $metadata: { attempts: 2 } });
+        throw error;
       }
     }
     return this.execute(name, input);
