@@ -50,8 +50,9 @@ export interface Round {
    * round can ever adopt it: every replica answered that accept, each with a rejection that does not show
    * our ballot accepted. (False when there was no such round, or when a replica accepted it, failed or
    * has not answered yet: it may have been adopted already, by a round that prepared before the replicas
-   * moved on.) Each accept reaches a replica at most once: the transport does not retry (see
-   * adapters/clients.ts), and a replayed accept that finds its own ballot accepted answers so.
+   * moved on.) A rejection is proof only because each accept reaches a replica at most once: the
+   * transport does not retry (adapters/clients.ts), and an accept the storage retried answers our ballot
+   * accepted, or fails when the item is already past it (dynamodb-acceptor.ts).
    */
   previousAttemptVoid: boolean;
 }
