@@ -6,7 +6,7 @@
 import { InvokeCommand, LambdaClient, ResourceNotFoundException } from "@aws-sdk/client-lambda";
 import { ReceiveMessageCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
 import { PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { localCredentials } from "../../local/engines.ts";
 import { LOCAL_REGION } from "../../local/names.ts";
 import { buildWiringStack } from "../fixtures/wiring/stack.ts";
@@ -239,6 +239,9 @@ describe("Lambda Invoke API", () => {
 });
 
 describe("fault injection", () => {
+  // Each test starts with Echo healthy, even after a test before it failed with Echo faulted.
+  afterEach(() => cloud.fault("Echo", "none"));
+
   it("lists the functions by construct id", async () => {
     const listed = await fetch(`${cloud.lambdaEndpoint}/_local/functions`).then(readJson);
     expect(listed.functions.map((fn: { id: string }) => fn.id).sort()).toEqual(
