@@ -257,9 +257,16 @@ export async function simulate(seed: number, options: SimulationOptions = {}): P
               ? 25 + Math.floor(random() * (timeout - 50))
               : 1 + Math.floor(random() * 20);
           scheduler.at(delay, async () => {
-            const reply = await deliver(replica, request);
+            // An acceptor that fails (as the DynamoDB one does on a retried accept it cannot vouch for)
+            // answers with an error, as the replica function would.
+            const reply = await deliver(replica, request).then(
+              (value) => ({ value }),
+              (error: unknown) => ({ error }),
+            );
             if (random() < dropRate) return;
-            scheduler.at(1 + Math.floor(random() * 20), () => settle(() => resolve(reply)));
+            scheduler.at(1 + Math.floor(random() * 20), () =>
+              settle(() => ("error" in reply ? reject(reply.error) : resolve(reply.value))),
+            );
           });
         }
       });
