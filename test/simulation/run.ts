@@ -28,7 +28,11 @@ async function run(
 ) {
   const started = Date.now();
   for (let seed = from; seed < from + seeds; seed++) {
-    const result = await one(seed);
+    // A run that throws is a failure of its seed like any other: say which, and how to replay it.
+    const result = await one(seed).catch((error: unknown) => ({
+      ok: false,
+      problem: `it threw ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+    }));
     if (!result.ok) {
       console.error(
         `${name} seed ${seed}: ${result.problem}. Replay: npm run sim -- --${name} --from ${seed} --seeds 1${values.broken ? " --broken" : ""}`,
