@@ -109,23 +109,17 @@ interface Answers<R> {
   complete: Promise<void>;
 }
 
-/** Whether an attempt could still turn out void: every answer so far is a rejection, and some are missing. */
-function undecided(ballot: string, answers: Answers<AcceptReply>, replicas: number): boolean {
-  return (
-    answers.failures === 0 &&
-    answers.replies.length < replicas &&
-    answers.replies.every((reply) => !reply.ok && reply.acceptedBallot !== ballot)
-  );
-}
+/** No answer so far says an attempt at `ballot` may have been accepted (no failure, no ok, not ours). */
+const noneAccepted = (ballot: string, answers: Answers<AcceptReply>) =>
+  answers.failures === 0 && answers.replies.every((reply) => !reply.ok && reply.acceptedBallot !== ballot);
 
-/** Whether no replica can have accepted an attempt at `ballot`, from every answer its accept got so far. */
-function attemptVoid(ballot: string, answers: Answers<AcceptReply>, replicas: number): boolean {
-  return (
-    answers.failures === 0 &&
-    answers.replies.length === replicas &&
-    answers.replies.every((reply) => !reply.ok && reply.acceptedBallot !== ballot)
-  );
-}
+/** Whether an attempt could still turn out void: every answer so far is a rejection, and some are missing. */
+const undecided = (ballot: string, answers: Answers<AcceptReply>, replicas: number) =>
+  noneAccepted(ballot, answers) && answers.replies.length < replicas;
+
+/** Whether no replica can have accepted an attempt at `ballot`: every replica answered, none accepted it. */
+const attemptVoid = (ballot: string, answers: Answers<AcceptReply>, replicas: number) =>
+  noneAccepted(ballot, answers) && answers.replies.length === replicas;
 
 /** A call waiting for (or in) its key's round. */
 export interface Call {

@@ -325,6 +325,9 @@ export async function simulateLeases(
   return result;
 }
 
+/** The condition a takeover puts on the expired holder's registration (service.ts `assign`). */
+const TAKEOVER_CHECK = "epoch <> :epoch OR expiresAt < :cutoff";
+
 /**
  * The broken variants of the service's own transactions (negative controls): the guard is taken out of
  * the request the real LeaseService sends, so the service code stays as it ships.
@@ -340,9 +343,7 @@ function mutate(command: TransactWriteCommand, bug: LeaseBug | undefined): Trans
   };
   const actions = (command.input.TransactItems ?? []) as Action[];
   if (bug === "takeover-unchecked") {
-    const kept = actions.filter(
-      (action) => action.ConditionCheck?.ConditionExpression !== "epoch <> :epoch OR expiresAt < :cutoff",
-    );
+    const kept = actions.filter((action) => action.ConditionCheck?.ConditionExpression !== TAKEOVER_CHECK);
     return new TransactWriteCommand({ ...command.input, TransactItems: kept as never });
   }
   if (bug === "state-write-without-rvn") {
@@ -373,7 +374,7 @@ function expiredHolderOf(command: TransactWriteCommand): string | undefined {
     const check = action.ConditionCheck as
       | { ConditionExpression?: string; Key?: { serverId?: string } }
       | undefined;
-    if (check?.ConditionExpression === "epoch <> :epoch OR expiresAt < :cutoff") return check.Key?.serverId;
+    if (check?.ConditionExpression === TAKEOVER_CHECK) return check.Key?.serverId;
   }
   return undefined;
 }

@@ -227,6 +227,38 @@ const outboxTable = (now = 0) => {
   return { documents: model as never, tableName: "Outbox", model, now: () => now };
 };
 
+/**
+ * When the replayed batches arrived. Any instant does: every test reads the outbox table at a clock set
+ * relative to it (the replay's `now` is injected), never at the wall clock.
+ */
+const ARRIVAL = Date.parse("2026-11-20T10:00:00.000Z");
+
+/** One failed batch (records 1 and 2, arrived at ARRIVAL) that the stream no longer holds, replayed at `now`. */
+async function replayFromTable(
+  fake: ReturnType<typeof fakeSqs>,
+  now: number,
+  records: Array<[n: number, key: string, committedAt: number]>,
+) {
+  fake.failureQueue.push({
+    Body: JSON.stringify(pointer(1, 2, new Date(ARRIVAL).toISOString())),
+    ReceiptHandle: "p1",
+  });
+  const outbox = outboxTable(now);
+  for (const [n, key, committedAt] of records)
+    await outbox.model.send(
+      new PutCommand({
+        TableName: "Outbox",
+        Item: outboxRecord(`id-${n}`, { key, version: version(n), value: n }, committedAt),
+      }),
+    );
+  return replayFailedBatches(
+    fakeStream(["trimmed"]),
+    "failures",
+    { sqs: fake.sqs, queueUrl: "q", quarantine: async () => {} },
+    outbox,
+  );
+}
+
 describe("failed-batch replay", () => {
   it("pages past empty pages to the batch's end sequence number", async () => {
     const stream = fakeStream([[], [], [record(1), record(2)], [], [record(3), record(4)]]);
@@ -251,29 +283,13 @@ describe("failed-batch replay", () => {
 
   it("replays a batch the stream no longer has from the outbox table, then deletes the pointer", async () => {
     const fake = fakeSqs();
-    const arrival = "2026-11-20T10:00:00.000Z";
-    fake.failureQueue.push({ Body: JSON.stringify(pointer(1, 2, arrival)), ReceiptHandle: "p1" });
-    const at = Date.parse(arrival);
     // Replayed an hour after the batch arrived: well within the outbox records' retention.
-    const outbox = outboxTable(at + 3_600_000);
-    for (const [n, key, when] of [
-      [1, "b", at],
-      [2, "a", at + 10],
-      [3, "a", at + 5],
-      [9, "z", at + 3_600_000], // another batch's, long after
-    ] as const)
-      await outbox.model.send(
-        new PutCommand({
-          TableName: "Outbox",
-          Item: outboxRecord(`id-${n}`, { key, version: version(n), value: n }, when),
-        }),
-      );
-    const result = await replayFailedBatches(
-      fakeStream(["trimmed"]),
-      "failures",
-      { sqs: fake.sqs, queueUrl: "q", quarantine: async () => {} },
-      outbox,
-    );
+    const result = await replayFromTable(fake, ARRIVAL + 3_600_000, [
+      [1, "b", ARRIVAL],
+      [2, "a", ARRIVAL + 10],
+      [3, "a", ARRIVAL + 5],
+      [9, "z", ARRIVAL + 3_600_000], // another batch's, long after
+    ]);
     expect(result).toMatchObject({ batches: 1, sent: 3, fromOutboxTable: 3, remaining: 0 });
     // Each key's changes in version order.
     expect(fake.sent.map((m) => [JSON.parse(m.body).key, JSON.parse(m.body).value])).toEqual([
@@ -289,51 +305,22 @@ describe("failed-batch replay", () => {
     const fake = fakeSqs((body) =>
       JSON.parse(body).key === "b" ? { Code: "InternalError", SenderFault: false } : undefined,
     );
-    const arrival = "2026-11-20T10:00:00.000Z";
-    fake.failureQueue.push({ Body: JSON.stringify(pointer(1, 2, arrival)), ReceiptHandle: "p1" });
-    const at = Date.parse(arrival);
     // Replayed an hour after the batch arrived: well within the outbox records' retention.
-    const outbox = outboxTable(at + 3_600_000);
-    for (const [n, key] of [
-      [1, "b"],
-      [2, "a"],
-      [3, "a"],
-    ] as const)
-      await outbox.model.send(
-        new PutCommand({
-          TableName: "Outbox",
-          Item: outboxRecord(`id-${n}`, { key, version: version(n), value: n }, at + n),
-        }),
-      );
-    const result = await replayFailedBatches(
-      fakeStream(["trimmed"]),
-      "failures",
-      { sqs: fake.sqs, queueUrl: "q", quarantine: async () => {} },
-      outbox,
-    );
+    const result = await replayFromTable(fake, ARRIVAL + 3_600_000, [
+      [1, "b", ARRIVAL + 1],
+      [2, "a", ARRIVAL + 2],
+      [3, "a", ARRIVAL + 3],
+    ]);
     expect(result).toMatchObject({ batches: 1, sent: 2, fromOutboxTable: 2, remaining: 1 });
     expect(fake.deleted).toEqual([]);
   });
 
   it("sends no record past its expiry from the outbox table, and keeps the pointer", async () => {
     const fake = fakeSqs();
-    const arrival = "2026-11-20T10:00:00.000Z";
-    fake.failureQueue.push({ Body: JSON.stringify(pointer(1, 2, arrival)), ReceiptHandle: "p1" });
-    const at = Date.parse(arrival);
     // Replayed a second after the records' retention ended, before TTL deleted them.
-    const outbox = outboxTable(at + OUTBOX_RETENTION_SECONDS * 1000 + 1000);
-    await outbox.model.send(
-      new PutCommand({
-        TableName: "Outbox",
-        Item: outboxRecord("id-1", { key: "a", version: version(1), value: 1 }, at),
-      }),
-    );
-    const result = await replayFailedBatches(
-      fakeStream(["trimmed"]),
-      "failures",
-      { sqs: fake.sqs, queueUrl: "q", quarantine: async () => {} },
-      outbox,
-    );
+    const result = await replayFromTable(fake, ARRIVAL + OUTBOX_RETENTION_SECONDS * 1000 + 1000, [
+      [1, "a", ARRIVAL],
+    ]);
     expect(result).toMatchObject({ batches: 1, sent: 0, fromOutboxTable: 0, remaining: 1 });
     expect(fake.sent).toEqual([]);
     expect(fake.deleted).toEqual([]);
