@@ -96,15 +96,6 @@ export function writeIdOf(event: APIGatewayProxyEventV2): string {
 
 const WRITES = /^(POST|PUT|DELETE) /;
 
-/** The error code of an error response (undefined for any other). */
-function errorCodeOf(response: APIGatewayProxyStructuredResultV2): string {
-  try {
-    return String((JSON.parse(String(response.body)) as { error?: { code?: string } }).error?.code);
-  } catch {
-    return "";
-  }
-}
-
 /**
  * The Api's router, derived from the contract: it dispatches on API Gateway's route key ("GET /health")
  * to the handler of that route, validates the path, query and body with the route's schemas first (bad
@@ -146,19 +137,25 @@ function dispatch(
   idempotency: IdempotentRequests | undefined,
   onServerError: (code: string) => void,
 ) {
-  const run = async (route: Route, event: APIGatewayProxyEventV2, request?: RequestRun) => {
+  /** Runs a route: its response, and the code of the error it answered with, if any. */
+  const execute = async (
+    route: Route,
+    event: APIGatewayProxyEventV2,
+    request?: RequestRun,
+  ): Promise<{ response: APIGatewayProxyStructuredResultV2; code?: ErrorCode }> => {
     try {
-      return await route(event, request);
+      return { response: await route(event, request) };
     } catch (error) {
       if (error instanceof DomainError) {
         if (ERROR_STATUS[error.code] >= 500) onServerError(error.code);
-        return errorResponse(error);
+        return { response: errorResponse(error), code: error.code };
       }
       log.error("unhandled error", error instanceof Error ? error : String(error));
       onServerError("InternalError");
-      return errorResponse(fail("InternalError", "internal error"));
+      return { response: errorResponse(fail("InternalError", "internal error")), code: "InternalError" };
     }
   };
+  const run = async (route: Route, event: APIGatewayProxyEventV2) => (await execute(route, event)).response;
   return async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
     const route = routes[event.routeKey];
     if (!route) return errorResponse(fail("RouteNotFound", `no route ${event.routeKey}`));
@@ -201,11 +198,11 @@ function dispatch(
         };
       }
       case "new": {
-        const response = await run(route, event, { rerun: begun.rerun });
+        const { response, code } = await execute(route, event, { rerun: begun.rerun });
         const statusCode = response.statusCode ?? 200;
         // A final answer is kept (2xx, 4xx, OutcomeUnknown); after another 5xx, which wrote nothing or
         // whose write a run with the same ids finds, the key is given up and a retry runs again.
-        if (statusCode < 500 || FINAL_SERVER_ERRORS.has(errorCodeOf(response)))
+        if (statusCode < 500 || (code !== undefined && FINAL_SERVER_ERRORS.has(code)))
           await idempotency.complete(scoped, begun.token, { statusCode, body: String(response.body ?? "") });
         else await idempotency.abandon(scoped, begun.token);
         return response;
