@@ -4,6 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import type { Server } from "node:http";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBStreamsClient } from "@aws-sdk/client-dynamodb-streams";
@@ -41,6 +42,11 @@ export interface LocalCloudOptions {
   host?: string;
   /** Engines already running (tests share one pair per run); started and owned by the cloud otherwise. */
   engines?: Pick<Engines, "dynamodbEndpoint" | "sqsEndpoint">;
+  /**
+   * The local cloud's own working directory (inline function code is written out here; never the
+   * user's assembly). Default: a directory of its own under the system's temporary directory.
+   */
+  workDir?: string;
   /** For engines the cloud starts: DynamoDB Local's data directory (in memory when absent). */
   dataDir?: string;
   dynamodbPort?: number;
@@ -159,7 +165,13 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
         TZ: "UTC",
       },
-      { defaultConcurrency: options.defaultConcurrency ?? 4, log: options.functionLog, metrics, runtimes },
+      {
+        defaultConcurrency: options.defaultConcurrency ?? 4,
+        log: options.functionLog,
+        metrics,
+        runtimes,
+        workDir: options.workDir ?? join(tmpdir(), "serverless-coordination", "local-cloud"),
+      },
       skip,
     );
     stoppers.push(() => Promise.all(functions.map((fn) => fn.stop())));

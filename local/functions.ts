@@ -4,10 +4,10 @@
  * time; a function has at most `concurrency` of them. A timed-out environment is discarded, as Lambda
  * does. Fault injection makes every invocation fail or hang until it is reset.
  */
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { getCompileCacheDir } from "node:module";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import type { Readable } from "node:stream";
 import { Worker } from "node:worker_threads";
 import type { LocalMetrics } from "./metrics.ts";
@@ -60,6 +60,8 @@ export interface FunctionOptions {
   metrics?: LocalMetrics;
   /** Environments booted ahead (see RuntimePool): the functions' first environments come from it. */
   runtimes?: RuntimePool;
+  /** The local cloud's own directory: inline code is written out here, never into the user's assembly. */
+  workDir: string;
 }
 
 export interface InvocationRecord {
@@ -487,7 +489,7 @@ export function createFunctions(
     try {
       const name = template.physicalName(logicalId, props.FunctionName);
       const arn = template.arn("lambda", `function:${name}`);
-      const codeDir = codeOf(logicalId, resource.Metadata, props, assemblyDir);
+      const codeDir = codeOf(logicalId, resource.Metadata, props, assemblyDir, options.workDir);
       template.setPhysical(logicalId, { ref: name, attributes: { Arn: arn } });
       return [{ logicalId, id, name, arn, props, codeDir }];
     } catch (error) {
@@ -543,16 +545,22 @@ function codeOf(
   metadata: Record<string, unknown> | undefined,
   props: Record<string, unknown>,
   assemblyDir: string,
+  workDir: string,
 ): string {
   const runtime = String(props.Runtime ?? "");
   if (!runtime.startsWith("nodejs"))
     throw new Error(`runtime ${runtime || "(container image)"} does not run locally (Node.js runtimes do)`);
   const inline = (props.Code as { ZipFile?: unknown } | undefined)?.ZipFile;
   if (typeof inline === "string") {
-    // Lambda saves inline Node.js code as index.js.
-    const dir = join(assemblyDir, ".local-inline", logicalId);
+    // Lambda saves inline Node.js code as index.js. One directory per assembly, so that clouds of other
+    // assemblies sharing the work directory do not overwrite each other's code.
+    const assembly = createHash("sha256").update(resolve(assemblyDir)).digest("hex").slice(0, 12);
+    const dir = join(workDir, "inline-code", assembly, logicalId);
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, "index.js"), inline);
+    // On Lambda it is CommonJS (no package.json beside it); here a package.json above the work
+    // directory must not make it a module.
+    writeFileSync(join(dir, "package.json"), '{ "type": "commonjs" }\n');
     return dir;
   }
   const assetPath = metadata?.["aws:asset:path"];

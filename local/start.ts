@@ -153,6 +153,7 @@ console.log(`[${elapsed()}] creating the stack's resources...`);
 const cloud = await startLocalCloud({
   stack,
   engines,
+  workDir: join(localDir, "work"),
   httpPort: Number(values.port),
   lambdaPort: Number(values["lambda-port"]),
   defaultConcurrency: concurrency,

@@ -2,7 +2,7 @@
  * Other people's CDK apps on the local cloud, run as a user would: `npm start -- --app <dir>` (and
  * `--assembly`, `--stack`) on the fixture apps of test/fixtures, each written for AWS and unmodified.
  */
-import { existsSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -176,6 +176,29 @@ describe("an app with parameters, mappings, conditions, inline code and what the
     expect(refused.output).toContain(
       "the assembly has 2 stacks (TemplateFeatures, Other): pick one with --stack",
     );
+  }, 120_000);
+
+  it("runs an assembly's inline code without writing into the assembly (the user's input)", async () => {
+    // A user's cdk.out: a copy, so that what the local cloud writes beside it would show.
+    const assembly = join(mkdtempSync(join(tmpdir(), "users-assembly-")), "cdk.out");
+    cpSync(assemblyDirFor("test/fixtures/template-features"), assembly, { recursive: true });
+    // Every file with its modification time: a file added or rewritten shows.
+    const files = () =>
+      readdirSync(assembly, { recursive: true })
+        .map(String)
+        .sort()
+        .map((file) => `${file} ${statSync(join(assembly, file)).mtimeMs}`);
+    const before = files();
+    const started = await runStart(["--assembly", assembly, "--stack", "TemplateFeatures"]);
+    try {
+      const answer = await json(await fetch(started.outputs.HelloUrl!));
+      expect(answer.status).toBe(200);
+      expect(answer.body).toMatchObject({ path: "/hello" });
+    } finally {
+      await started.stop();
+    }
+    expect(files()).toEqual(before);
+    rmSync(assembly, { recursive: true, force: true });
   }, 120_000);
 
   it("runs an assembly already synthesized, picking its other stack", async () => {
