@@ -7,10 +7,13 @@ export const ERROR_CODES = {
   InvalidKey: "the key in the path is not a valid key",
   InvalidServerId: "the server id in the path is not a valid id",
   InvalidSessionId: "the session id in the path is not a valid id",
-  InvalidClientId: "the client id in the path is not a valid id or not below `clients`",
+  InvalidClientId:
+    "the client id in the path is not a key, is an index (digits only) of more than 15 digits or with a leading zero, or is not below `clients`",
   InvalidQuery: "the query string has an unknown, malformed or contradictory parameter",
   InvalidBody: "the JSON body does not have the route's shape",
   InvalidJson: "the body is not JSON",
+  InvalidEncoding:
+    "the body arrived as bytes (a binary content type) and is not UTF-8: it would not read back exactly",
   InvalidNumber: "the body holds a number that would not read back exactly",
   InvalidReplica: "no replica has that id",
   InvalidIdempotencyKey: "the Idempotency-Key header is not 1 to 255 printable ASCII characters",

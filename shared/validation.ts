@@ -6,6 +6,35 @@ export const MAX_VALUE_BYTES = 64 * 1024;
 
 export const keySchema = z.string().regex(KEY_PATTERN, "must match ^[A-Za-z0-9._:-]{1,200}$");
 
+/**
+ * A mesh client id: a key. An id of decimal digits only is the client's index (0, 1, 2, ...), written
+ * without a leading zero and with at most 15 digits, so every index is exact in a double and names one
+ * client; any other key is a name, hashed to an index. So `9999999999999999` is refused, never hashed.
+ */
+export const CLIENT_INDEX = /^(0|[1-9]\d{0,14})$/;
+export const clientIdSchema = keySchema.refine(
+  (id) => !/^\d+$/.test(id) || CLIENT_INDEX.test(id),
+  "a client id of digits only is the client's index: at most 15 digits, without a leading zero",
+);
+
+/**
+ * A whole number in a query string, from `min` to `max`: decimal digits only, so `1e3`, `0x10`, `+5`,
+ * ` 5` and `5.0` are refused rather than read as numbers. (A typed client may pass the number itself.)
+ */
+export const queryCount = (min: number, max: number) =>
+  z.preprocess(
+    (input) => (typeof input === "string" && /^(0|[1-9]\d{0,15})$/.test(input) ? Number(input) : input),
+    z
+      .int({
+        error: (issue) =>
+          typeof issue.input === "string"
+            ? "must be a whole number in decimal digits (no sign, exponent, point or leading zero)"
+            : undefined,
+      })
+      .min(min)
+      .max(max),
+  );
+
 /** The deepest nesting of arrays and objects a value may have. */
 export const MAX_VALUE_DEPTH = 64;
 

@@ -6,6 +6,7 @@ import { hash64 } from "../../shared/mesh/hashing.ts";
 import { seededRandom } from "../../shared/mesh/random.ts";
 import type { SlotStore } from "../../shared/mesh/slot-store.ts";
 import { deterministicSubset, randomSubset } from "../../shared/mesh/subsetting.ts";
+import { CLIENT_INDEX } from "../../shared/validation.ts";
 import type { Handlers } from "../commons/http.ts";
 
 export const lookupContract = pick(
@@ -27,8 +28,9 @@ export const DEFAULT_MESH_CLIENTS = 100;
  * A client id for subsetting is the client's index: a number as given, else a stable hash of the name
  * into `0..clients-1` (balance then holds statistically, not exactly; see docs/mesh.md).
  */
+/** A client id's index: the id itself when it is an index (`CLIENT_INDEX`), else its name's hash. */
 export const clientIndex = (clientId: string, clients = 1_000_000_007) =>
-  /^\d{1,15}$/.test(clientId) ? Number(clientId) : Number(hash64(clientId) % BigInt(clients));
+  CLIENT_INDEX.test(clientId) ? Number(clientId) : Number(hash64(clientId) % BigInt(clients));
 
 export function lookupHandlers(
   leases: LeaseService,

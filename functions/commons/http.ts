@@ -6,6 +6,7 @@ import {
   ERROR_STATUS,
   FINAL_SERVER_ERRORS,
   PATH_PARAM_CODES,
+  PATH_PARAM_SCHEMAS,
   type ParsedInput,
   pathParamsOf,
   type RouteOutput,
@@ -13,7 +14,7 @@ import {
 } from "../../shared/api/contract.ts";
 import { DomainError, type ErrorCode, fail } from "../../shared/errors.ts";
 import { fingerprint, type IdempotentRequests } from "../../shared/idempotency/requests.ts";
-import { keySchema, numberProblem } from "../../shared/validation.ts";
+import { numberProblem } from "../../shared/validation.ts";
 
 /** What the router knows of a request beyond its event. */
 export interface RequestRun {
@@ -43,11 +44,28 @@ export function errorResponse(error: DomainError): APIGatewayProxyStructuredResu
   });
 }
 
+const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/**
+ * The body as text. API Gateway passes a body with a text content type (application/json, text/*) as a
+ * string, already decoded (bytes that are not UTF-8 arrive as U+FFFD; the README states it); any other
+ * content type arrives base64-encoded, as the client's bytes, and those must be UTF-8: they are never
+ * replaced silently.
+ */
+export function bodyText(event: APIGatewayProxyEventV2): string | undefined {
+  if (!event.body || !event.isBase64Encoded) return event.body;
+  try {
+    return STRICT_UTF8.decode(Buffer.from(event.body, "base64"));
+  } catch {
+    throw fail("InvalidEncoding", "the request body is not UTF-8");
+  }
+}
+
 /** Parses the JSON body and validates it; bad input becomes a 400 before anything is written. */
 export function parseBody<T extends z.ZodType>(event: APIGatewayProxyEventV2, schema: T): z.infer<T> {
   let raw: unknown = {};
   if (event.body) {
-    const text = event.isBase64Encoded ? Buffer.from(event.body, "base64").toString("utf8") : event.body;
+    const text = bodyText(event)!;
     try {
       raw = JSON.parse(text);
     } catch {
@@ -119,7 +137,7 @@ export function contractRouter<C extends Record<string, AnyRoute>>(
         params: Object.fromEntries(
           params.map((param) => [
             param,
-            parseWith(keySchema, event.pathParameters?.[param], PATH_PARAM_CODES[param]),
+            parseWith(PATH_PARAM_SCHEMAS[param], event.pathParameters?.[param], PATH_PARAM_CODES[param]),
           ]),
         ),
         query: route.query ? parseWith(route.query, event.queryStringParameters ?? {}, "InvalidQuery") : {},
@@ -161,15 +179,15 @@ function dispatch(
     if (!route) return errorResponse(fail("RouteNotFound", `no route ${event.routeKey}`));
     if (!idempotency || !WRITES.test(event.routeKey)) return run(route, event);
     let key: string | undefined;
+    let body: string | undefined;
     try {
       key = idempotencyKeyOf(event);
+      body = bodyText(event);
     } catch (error) {
       return errorResponse(error as DomainError);
     }
     if (key === undefined) return run(route, event);
     const scoped = `${event.routeKey} ${event.rawPath} ${key}`;
-    const body =
-      event.body && event.isBase64Encoded ? Buffer.from(event.body, "base64").toString("utf8") : event.body;
     // The same request: method, path, query string and body (?wait=false and ?wait=true differ).
     const begun = await idempotency.begin(
       scoped,

@@ -8,11 +8,12 @@
  * - docs/openapi.json (`npm run openapi`, shared/api/openapi.ts; a test fails when the file is stale);
  * - the typed client (shared/client/api-client.ts), whose calls take and return these types.
  *
- * Path parameters are API keys (`keySchema`); a bad one answers 400 with the code PATH_PARAM_CODES names.
+ * Path parameters are API keys (`PATH_PARAM_SCHEMAS`); a bad one answers 400 with the code PATH_PARAM_CODES
+ * names.
  */
 import { z } from "zod";
 import type { ErrorCode } from "../errors.ts";
-import { KEY_PATTERN, keySchema, valueSchema } from "../validation.ts";
+import { clientIdSchema, KEY_PATTERN, keySchema, queryCount, valueSchema } from "../validation.ts";
 
 export type Method = "GET" | "POST" | "PUT" | "DELETE";
 
@@ -25,6 +26,7 @@ export const ERROR_STATUS: Record<ErrorCode, 400 | 404 | 409 | 422 | 500 | 503> 
   InvalidQuery: 400,
   InvalidBody: 400,
   InvalidJson: 400,
+  InvalidEncoding: 400,
   InvalidNumber: 400,
   InvalidReplica: 400,
   InvalidIdempotencyKey: 400,
@@ -64,6 +66,14 @@ export const PATH_PARAM_CODES = {
 } as const satisfies Record<string, ErrorCode>;
 
 type PathParamName = keyof typeof PATH_PARAM_CODES;
+
+/** What each path parameter may be: a key, and a client id is an index or a name (`clientIdSchema`). */
+export const PATH_PARAM_SCHEMAS: Record<PathParamName, z.ZodType<string>> = {
+  key: keySchema,
+  serverId: keySchema,
+  sessionId: keySchema,
+  clientId: clientIdSchema,
+};
 
 /** The names of a path's `{parameters}`. */
 export type PathParams<P extends string> = P extends `${string}{${infer Name}}${infer Rest}`
@@ -307,8 +317,8 @@ export const api = {
     answers: "The subset; `clients` is given for slot subsetting only.",
     query: z
       .object({
-        size: z.coerce.number().int().min(1).max(1000).optional(),
-        clients: z.coerce.number().int().min(1).max(10_000).optional(),
+        size: queryCount(1, 1000).optional(),
+        clients: queryCount(1, 10_000).optional(),
         algorithm: z.enum(["slot", "deterministic", "random"]).optional(),
       })
       .strict(),

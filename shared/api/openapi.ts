@@ -87,7 +87,8 @@ export function openApiDocument(contract: Record<string, AnyRoute>, version = "0
     for (const param of pathParamsOf(route.path)) codes.add(PATH_PARAM_CODES[param]);
     if (route.query) codes.add("InvalidQuery");
     if (route.body)
-      for (const code of ["InvalidBody", "InvalidJson", "InvalidNumber"] as const) codes.add(code);
+      for (const code of ["InvalidBody", "InvalidJson", "InvalidEncoding", "InvalidNumber"] as const)
+        codes.add(code);
     if (isWrite(route))
       for (const code of ["InvalidIdempotencyKey", "RequestInProgress", "IdempotencyKeyReused"] as const)
         codes.add(code);

@@ -61,7 +61,7 @@ export interface SignOptions {
 export async function signatureHeaders(
   method: string,
   url: URL,
-  body: string | undefined,
+  body: string | Uint8Array | undefined,
   headers: Record<string, string>,
   options: SignOptions,
 ): Promise<Record<string, string>> {
@@ -94,16 +94,16 @@ export async function signatureHeaders(
   return signed.headers;
 }
 
-/** `fetch` that signs every request (string bodies only: what the API takes is JSON). */
+/** `fetch` that signs every request (string or byte bodies: a stream cannot be hashed before it is sent). */
 export function signedFetch(options: SignOptions & { fetch?: typeof fetch }): typeof fetch {
   // The fetch to send with is looked up per call (global fetch unless one is given).
   const send: typeof fetch = (input, init) => (options.fetch ?? fetch)(input, init);
   return (async (input: string | URL | Request, init: RequestInit = {}) => {
     const url = new URL(input instanceof Request ? input.url : input);
     const method = (init.method ?? "GET").toUpperCase();
-    const body = typeof init.body === "string" ? init.body : undefined;
+    const body = typeof init.body === "string" || init.body instanceof Uint8Array ? init.body : undefined;
     if (init.body !== undefined && init.body !== null && body === undefined)
-      throw new Error("signedFetch signs string bodies only");
+      throw new Error("signedFetch signs string and Uint8Array bodies only");
     const headers = Object.fromEntries(new Headers(init.headers).entries());
     const signed = await signatureHeaders(method, url, body, headers, options);
     // fetch sets Host itself (from the URL, the same value that was signed).

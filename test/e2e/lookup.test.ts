@@ -109,10 +109,24 @@ describe("assignment", () => {
     const random = await call("GET", "/mesh/subsets/7?size=2&algorithm=random");
     expect(random.body.backends).toHaveLength(2);
     expect((await call("GET", "/mesh/subsets/7?size=2&algorithm=random")).body).toEqual(random.body);
-    for (const bad of ["size=zero", "algorithm=ring", "clients=5", "clients=0", "extra=1"]) {
+    for (const bad of [
+      "size=zero",
+      "size=1e3",
+      "size=2.0",
+      "algorithm=ring",
+      "clients=5",
+      "clients=0",
+      "extra=1",
+    ]) {
       const refused = await call("GET", `/mesh/subsets/7?${bad}`);
       expect(refused.status, bad).toBe(400);
       expect(refused.body.error.code, bad).toMatch(/^Invalid/);
+    }
+    // An id of digits only is an index, whatever its length: never silently hashed as a name.
+    for (const id of ["999999999999999", "9999999999999999", "007"]) {
+      const refused = await call("GET", `/mesh/subsets/${id}`);
+      expect(refused.status, id).toBe(400);
+      expect(refused.body.error.code, id).toBe("InvalidClientId");
     }
   });
 });

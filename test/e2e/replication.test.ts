@@ -13,7 +13,7 @@ import { fromRoot } from "../../infra/paths.ts";
 import { localCredentials } from "../../local/engines.ts";
 import { LOCAL_REGION } from "../../local/names.ts";
 import { ApiClient, UnknownOutcomeError } from "../../shared/client/api-client.ts";
-import { callApi, callApiWithHeaders, pool } from "../support/http.ts";
+import { callApi, callApiWithHeaders, type Json, pool } from "../support/http.ts";
 import { eventually, type TestCloud, uniqueId } from "../support/local-cloud.ts";
 import { type E2ETarget, startTarget } from "../support/target.ts";
 
@@ -496,6 +496,49 @@ describe("every key and value the API accepts", () => {
       20_000,
       50,
     );
+  });
+});
+
+describe("a body whose bytes are not UTF-8", () => {
+  // `{"value":"A<FF FE C3>Z",...}`: bytes UTF-8 never has, and a lead byte without its continuation.
+  const bytes = () =>
+    Buffer.concat([
+      Buffer.from('{"value":"A'),
+      Buffer.from([0xff, 0xfe, 0xc3]),
+      Buffer.from('Z","consistency":"all"}'),
+    ]);
+
+  it("sent as bytes (a binary content type) is refused with 400 and writes nothing", async () => {
+    const key = `bytes-${uniqueId()}`;
+    for (const type of ["application/octet-stream", "application/x-protobuf"]) {
+      const response = await target.fetch(`${target.baseUrl}/kv/${key}`, {
+        method: "PUT",
+        headers: { "content-type": type },
+        body: new Uint8Array(bytes()),
+      });
+      expect(response.status).toBe(400);
+      expect(((await response.json()) as Json).error.code).toBe("InvalidEncoding");
+    }
+    expect((await call("GET", `/kv/${key}`)).status).toBe(404);
+  });
+
+  it("sent as JSON text is decoded by API Gateway before the function runs: each bad sequence is U+FFFD", async () => {
+    const key = `text-${uniqueId()}`;
+    const response = await target.fetch(`${target.baseUrl}/kv/${key}`, {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: new Uint8Array(bytes()),
+    });
+    expect(response.status).toBe(200);
+    const { version } = (await response.json()) as { version: string };
+    await eventually(
+      () => versionsOn(key),
+      (values) => values.every((value) => value?.version === version),
+      20_000,
+      50,
+    );
+    for (const replica of REPLICAS)
+      expect((await readReplica(key, replica))?.value).toBe("A\uFFFD\uFFFD\uFFFDZ");
   });
 });
 
