@@ -3,7 +3,6 @@
  * functions, HTTP routes and event source mappings all come from the template; nothing is wired by hand.
  */
 import { readFileSync } from "node:fs";
-import type { Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
@@ -13,7 +12,8 @@ import { CONSOLE_PREFIX, LocalConsole } from "./console/console.ts";
 import { type Engines, localCredentials, startEngines } from "./engines.ts";
 import { type MappingConfig, type Poller, QueuePoller, readMappings, StreamPoller } from "./event-sources.ts";
 import { createFunctions, type LocalFunction, RuntimePool } from "./functions.ts";
-import { type LocalRoute, readCors, readRoutes, startHttpApi } from "./http-api.ts";
+import { INTEGRATION_TIMEOUT_MS, type LocalRoute, readCors, readRoutes, startHttpApi } from "./http-api.ts";
+import { closeGracefully } from "./http-server.ts";
 import { FunctionRegistry, startLambdaApi } from "./lambda-api.ts";
 import { LocalMetrics } from "./metrics.ts";
 import { LOCAL_REGION } from "./names.ts";
@@ -180,7 +180,8 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 
     const routes = readRoutes(template, registry, skip);
     const lambdaServer = await startLambdaApi(registry, lambdaPort, host, metrics, log);
-    stoppers.push(() => closeServer(lambdaServer));
+    // By now the HTTP API has answered its requests; what is left are the pollers' invocations.
+    stoppers.push(() => closeGracefully(lambdaServer, LAMBDA_DRAIN_MS));
     // The console (local only): a live page of the protocols at /_console on the HTTP API's port.
     const localConsole = new LocalConsole(functions, queues, dynamodb, sqs);
     const httpServer = await startHttpApi(
@@ -227,7 +228,8 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     stoppers.push(() => Promise.all(pollers.map((poller) => poller.stop())));
     // First of all (the stoppers run in reverse): the HTTP API stops taking requests and lets the ones
     // in flight finish, while the functions and the Lambda API they call are still up.
-    stoppers.push(() => closeServer(httpServer));
+    // Every request it read is answered: none outlasts the integration timeout.
+    stoppers.push(() => closeGracefully(httpServer, INTEGRATION_TIMEOUT_MS + 1_000));
 
     // An output that points at an API's execute-api URL is given the local one, path and all.
     const bases = restApiBases(template);
@@ -304,27 +306,5 @@ export function runtimeMismatches(
   );
 }
 
-/** How long a stop waits for requests in flight before it cuts their connections. */
-const DRAIN_MS = 5_000;
-
-/**
- * Stops accepting connections, closes idle ones as they become idle, and lets requests in flight finish
- * for up to DRAIN_MS; then cuts what is left.
- */
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    let closed = false;
-    server.close(() => {
-      closed = true;
-      resolve();
-    });
-    const deadline = Date.now() + DRAIN_MS;
-    const sweep = () => {
-      if (closed) return;
-      if (Date.now() >= deadline) return server.closeAllConnections();
-      server.closeIdleConnections();
-      setTimeout(sweep, 50).unref();
-    };
-    sweep();
-  });
-}
+/** How long a stop lets the Lambda API's invocations in flight finish before it cuts them. */
+const LAMBDA_DRAIN_MS = 5_000;

@@ -10,6 +10,7 @@ import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { type LocalIdentity, verifySigV4 } from "./auth.ts";
 import type { LocalFunction } from "./functions.ts";
+import { STATUS_TEXT, serveGracefully } from "./http-server.ts";
 import { type FunctionRegistry, PayloadTooLarge, readBody, refuseTooLarge } from "./lambda-api.ts";
 import { pathPattern, readRestRoutes } from "./rest-api.ts";
 import type { Skipped } from "./support.ts";
@@ -46,7 +47,7 @@ export interface CorsConfig {
 }
 
 /** API Gateway's own limit on an integration. */
-const INTEGRATION_TIMEOUT_MS = 30_000;
+export const INTEGRATION_TIMEOUT_MS = 30_000;
 /** API Gateway's limit on a request's payload (HTTP APIs). */
 export const MAX_REQUEST_BYTES = 10 * 1024 * 1024;
 
@@ -357,6 +358,20 @@ export interface HttpApiExtras {
   onAnswer?: (record: RequestRecord) => void;
 }
 
+/** API Gateway HTTP API's quota: the request line and the header values together, in bytes. */
+export const MAX_REQUEST_LINE_AND_HEADERS = 10_240;
+/** What Node.js parses at all; beyond it the parser itself refuses (see answerClientError in http-server.ts). */
+const MAX_PARSED_HEADER_BYTES = 1024 * 1024;
+
+/** 414 when the request line alone is over the quota, 431 when the headers take it over; else undefined. */
+function overHeaderLimits(request: IncomingMessage): 414 | 431 | undefined {
+  const line = Buffer.byteLength(`${request.method} ${request.url} HTTP/${request.httpVersion}`);
+  if (line > MAX_REQUEST_LINE_AND_HEADERS) return 414;
+  let total = line;
+  for (let i = 1; i < request.rawHeaders.length; i += 2) total += Buffer.byteLength(request.rawHeaders[i]!);
+  return total > MAX_REQUEST_LINE_AND_HEADERS ? 431 : undefined;
+}
+
 export function startHttpApi(
   routes: LocalRoute[],
   port: number,
@@ -365,7 +380,7 @@ export function startHttpApi(
   cors: Map<string, CorsConfig> = new Map(),
   extras: HttpApiExtras = {},
 ): Promise<Server> {
-  const server = createServer(async (request, response) => {
+  const server = createServer({ maxHeaderSize: MAX_PARSED_HEADER_BYTES }, async (request, response) => {
     let extraHeaders: Record<string, string> = {};
     const started = Date.now();
     let routeKey: string | undefined;
@@ -384,6 +399,12 @@ export function startHttpApi(
           code: status >= 400 ? errorCodeOf(bytes) : undefined,
         });
     };
+    const over = overHeaderLimits(request);
+    if (over) {
+      // Answered without reading the body; the connection closes after the answer.
+      response.shouldKeepAlive = false;
+      return reply(over, { message: STATUS_TEXT[over] }, { connection: "close" });
+    }
     try {
       const url = new URL(request.url ?? "/", "http://localhost");
       const local = extras.local;
@@ -478,6 +499,7 @@ export function startHttpApi(
       reply(500, { message: "Internal Server Error" });
     }
   });
+  serveGracefully(server);
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, host, () => resolve(server));

@@ -9,6 +9,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { type FaultDelay, type FaultMode, type LocalFunction, MAX_SYNC_PAYLOAD_BYTES } from "./functions.ts";
+import { serveGracefully } from "./http-server.ts";
 import type { LocalMetrics } from "./metrics.ts";
 
 const INVOKE_PATH = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/;
@@ -142,6 +143,7 @@ export function startLambdaApi(
       );
     }
   });
+  serveGracefully(server);
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, host, () => resolve(server));

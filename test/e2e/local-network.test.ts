@@ -9,7 +9,7 @@ import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort, localCredentials } from "../../local/engines.ts";
 import { LOCAL_REGION } from "../../local/names.ts";
-import { signatureHeaders, signedFetch } from "../../shared/client/signing.ts";
+import { signedFetch } from "../../shared/client/signing.ts";
 
 let child: ChildProcess;
 let output = "";
@@ -176,69 +176,53 @@ describe("the local cloud on the network", () => {
     expect(simple.headers.get("access-control-allow-origin")).toBeNull();
   });
 
-  it("answers every request accepted before a SIGTERM, then stops everything", async () => {
+  it("answers every request it accepted from 32 clients writing when a SIGTERM comes, then stops everything", async () => {
     const pids = tree(child.pid!);
     // Warm every environment the writes below will use (the Api's and each replica's, four each), so
-    // that what is measured is the drain and not a cold start (a replica that starts cold can miss the
-    // Api's call timeout and answer 503 whatever the stop does): rounds of 12 concurrent writes, at least
-    // three (npm start warms one environment per function, so an early round can be all 200 while the
-    // others are still cold), until a round is all 200.
+    // that what is measured is the drain and not a cold start: rounds of 32 concurrent writes, at least
+    // three, until a round is all 200.
     const signing = { region: LOCAL_REGION, credentials: localCredentials("local") };
     const fetch = signedFetch(signing);
+    const write = (key: string, value: unknown) =>
+      fetch(`http://127.0.0.1:${ports.http}/kv/${key}`, {
+        method: "PUT",
+        body: JSON.stringify({ value, consistency: "all" }),
+      });
     for (let round = 0; round < 40; round++) {
       const statuses = await Promise.all(
-        Array.from({ length: 12 }, async (_, index) => {
-          const response = await fetch(`http://127.0.0.1:${ports.http}/kv/warm-${index}`, {
-            method: "PUT",
-            body: JSON.stringify({ value: round, consistency: "all" }),
-          });
-          return response.status;
-        }),
+        Array.from({ length: 32 }, async (_, index) => (await write(`warm-${index}`, round)).status),
       );
       if (round >= 2 && statuses.every((status) => status === 200)) break;
     }
-    // Writes in flight when the signal comes, as many as the Api has warm environments: each must get
-    // its answer.
-    const { request } = await import("node:http");
-    const sent: Array<Promise<number>> = [];
-    const written: Array<Promise<void>> = [];
-    for (let index = 0; index < 4; index++) {
-      const body = JSON.stringify({ value: { index }, consistency: "all" });
-      const path = `/kv/drain-${index}`;
-      const signed = await signatureHeaders(
-        "PUT",
-        new URL(`http://127.0.0.1:${ports.http}${path}`),
-        body,
-        { "content-type": "application/json" },
-        signing,
-      );
-      let wrote!: () => void;
-      written.push(new Promise<void>((resolve) => (wrote = resolve)));
-      sent.push(
-        new Promise<number>((resolve) => {
-          const put = request(
-            {
-              host: "127.0.0.1",
-              port: ports.http,
-              path,
-              method: "PUT",
-              headers: { ...signed, "content-length": Buffer.byteLength(body) },
-            },
-            (response) => {
-              response.resume();
-              response.on("end", () => resolve(response.statusCode ?? 0));
-            },
-          );
-          put.on("error", () => resolve(0));
-          put.end(body, wrote);
-        }),
-      );
-    }
-    await Promise.all(written);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // 32 clients, each writing in a loop on its kept-alive connections until the local cloud stops
+    // answering. A request either gets its answer or was never accepted: its connection was refused
+    // (the listener closed). A reset or a connection closed under a request is a request lost.
+    const outcomes: string[] = [];
+    let signalled = false;
+    const clients = Array.from({ length: 32 }, async (_, index) => {
+      for (let n = 0; ; n++) {
+        try {
+          const response = await write(`drain-${index}`, n);
+          await response.arrayBuffer();
+          outcomes.push(String(response.status));
+        } catch (error) {
+          const cause = (error as { cause?: { code?: string } }).cause;
+          outcomes.push(cause?.code ?? String(error));
+          if (signalled) return;
+        }
+      }
+    });
+    // Under way: every client has had answers.
+    while (outcomes.length < 96) await new Promise((resolve) => setTimeout(resolve, 20));
     const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    signalled = true;
     child.kill("SIGTERM");
-    expect(await Promise.all(sent)).toEqual(sent.map(() => 200));
+    await Promise.all(clients);
+    const counts = Object.fromEntries(
+      [...new Set(outcomes)].map((o) => [o, outcomes.filter((x) => x === o).length]),
+    );
+    expect(Object.keys(counts).sort(), JSON.stringify(counts)).toEqual(["200", "ECONNREFUSED"]);
+    expect(counts.ECONNREFUSED).toBe(32);
     expect(await exited).toBe(0);
     // Give the process group's last members a moment, then nothing of it may be left.
     await new Promise((resolve) => setTimeout(resolve, 500));
