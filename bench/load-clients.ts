@@ -19,8 +19,12 @@ export const MIX = [
 
 export interface Sample {
   kind: string;
+  /** When it was sent, in ms from the phase's start. */
+  at: number;
   ms: number;
   outcome: "ok" | "unknown" | "failed";
+  /** The error code (or "no answer") of an outcome other than ok. */
+  code?: string;
 }
 
 export interface LoadSettings {
@@ -32,6 +36,8 @@ export interface LoadSettings {
   phase: "floor" | "mixed";
   /** Prefix of the keys, unique to the run. */
   run: string;
+  /** Start only on a line on stdin (so that the process's own start is not in the measured time). */
+  waitForGo?: boolean;
 }
 
 export async function runClients(settings: LoadSettings) {
@@ -93,14 +99,22 @@ async function drive(
         const kind = choose();
         const at = performance.now();
         let outcome: Sample["outcome"] = "ok";
+        let code: string | undefined;
         try {
           await request(kind, i++);
         } catch (error) {
           // A 4xx is a definite refusal; a 503, a 5xx or no answer leaves the outcome unknown.
           outcome = error instanceof ApiError && error.status < 500 ? "failed" : "unknown";
           if (error instanceof UnknownOutcomeError) outcome = "unknown";
+          code = error instanceof ApiError || error instanceof UnknownOutcomeError ? error.code : "no answer";
         }
-        samples.push({ kind, ms: performance.now() - at, outcome });
+        samples.push({
+          kind,
+          at: Math.round(at - started),
+          ms: performance.now() - at,
+          outcome,
+          ...(code ? { code } : {}),
+        });
       }
     }),
   );
@@ -108,7 +122,13 @@ async function drive(
 }
 
 if (import.meta.main) {
-  const result = await runClients(JSON.parse(process.argv[2] ?? "{}") as LoadSettings);
+  const settings = JSON.parse(process.argv[2] ?? "{}") as LoadSettings;
+  if (settings.waitForGo)
+    await new Promise((resolve) => {
+      process.stdin.once("data", resolve);
+      process.stdin.resume();
+    });
+  const result = await runClients(settings);
   // A pipe takes the write asynchronously: exit once it is flushed.
   process.stdout.write(JSON.stringify(result), () => process.exit(0));
 }

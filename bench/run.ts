@@ -25,11 +25,13 @@ const suites: Record<
   paxos: benchPaxos,
   replication: benchReplication,
   lookup: benchLookup,
-  load: benchLoad,
   peers: benchPeers,
 };
 /** Suites that start the local cloud themselves. */
-const standalone: Record<string, () => Promise<unknown>> = { startup: benchStartup };
+const standalone: Record<string, (scale: number) => Promise<unknown>> = {
+  startup: benchStartup,
+  load: benchLoad,
+};
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
@@ -55,7 +57,7 @@ if (scale !== 1) markScaledRun();
 
 for (const name of selected) {
   if (standalone[name]) {
-    await standalone[name]();
+    await standalone[name](scale);
     continue;
   }
   const cloud = await startBenchCloud();

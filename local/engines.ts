@@ -447,3 +447,87 @@ export async function exerciseDynamoDB(endpoint: string): Promise<void> {
     streams.destroy();
   }
 }
+
+/**
+ * Runs the operations a stack runs on the engines, from `concurrency` loops, until `until` settles, so
+ * that their code is compiled (DynamoDB Local's JIT, the SQS emulator's) before the first requests of a
+ * user's: a table and a queue of the local cloud's own, under an access key of its own (DynamoDB Local
+ * keeps one database per key), deleted at the end. Nothing of the user's is touched.
+ */
+export async function warmEngines(
+  engines: Pick<Engines, "dynamodbEndpoint" | "sqsEndpoint">,
+  until: Promise<unknown>,
+  concurrency = 4,
+): Promise<number> {
+  const ddb = await import("@aws-sdk/client-dynamodb");
+  const sqs = await import("@aws-sdk/client-sqs");
+  const config = { region: LOCAL_REGION, credentials: localCredentials("localcloudwarmup") };
+  const client = new ddb.DynamoDBClient({ ...config, endpoint: engines.dynamodbEndpoint });
+  const queues = new sqs.SQSClient({ ...config, endpoint: engines.sqsEndpoint });
+  const TableName = `warm-up-${process.pid}`;
+  let done = false;
+  void until.finally(() => {
+    done = true;
+  });
+  let rounds = 0;
+  try {
+    await client.send(
+      new ddb.CreateTableCommand({
+        TableName,
+        KeySchema: [{ AttributeName: "pk", KeyType: "HASH" }],
+        AttributeDefinitions: [{ AttributeName: "pk", AttributeType: "S" }],
+        BillingMode: "PAY_PER_REQUEST",
+      }),
+    );
+    const { QueueUrl } = await queues.send(
+      new sqs.CreateQueueCommand({
+        QueueName: `${TableName}.fifo`,
+        Attributes: { FifoQueue: "true", ContentBasedDeduplication: "true" },
+      }),
+    );
+    await Promise.all(
+      Array.from({ length: concurrency }, async (_, loop) => {
+        for (let n = 0; !done; n++, rounds++) {
+          const pk = { S: `k${loop}-${n % 16}` };
+          await client.send(new ddb.PutItemCommand({ TableName, Item: { pk, n: { N: String(n) } } }));
+          await client
+            .send(
+              new ddb.UpdateItemCommand({
+                TableName,
+                Key: { pk },
+                UpdateExpression: "SET n = n + :one",
+                ConditionExpression: "n = :n",
+                ExpressionAttributeValues: { ":one": { N: "1" }, ":n": { N: String(n) } },
+              }),
+            )
+            .catch(() => {});
+          await client.send(
+            new ddb.TransactWriteItemsCommand({
+              TransactItems: [
+                { Put: { TableName, Item: { pk: { S: `t${loop}-${n % 16}` }, n: { N: "1" } } } },
+                { ConditionCheck: { TableName, Key: { pk }, ConditionExpression: "attribute_exists(pk)" } },
+              ],
+            }),
+          );
+          await client.send(new ddb.GetItemCommand({ TableName, Key: { pk }, ConsistentRead: true }));
+          await queues.send(
+            new sqs.SendMessageCommand({ QueueUrl, MessageBody: `${n}`, MessageGroupId: `g${loop}` }),
+          );
+          const { Messages } = await queues.send(
+            new sqs.ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
+          );
+          for (const message of Messages ?? [])
+            await queues.send(
+              new sqs.DeleteMessageCommand({ QueueUrl, ReceiptHandle: message.ReceiptHandle }),
+            );
+        }
+      }),
+    );
+    await queues.send(new sqs.DeleteQueueCommand({ QueueUrl }));
+    await client.send(new ddb.DeleteTableCommand({ TableName }));
+  } finally {
+    client.destroy();
+    queues.destroy();
+  }
+  return rounds;
+}
