@@ -315,25 +315,127 @@ async function resolvableStores() {
   >["stores"];
 }
 
+/** One request to the SQS endpoint, as the front saw it (tests check what protocol clients spoke). */
+export interface SqsRequestRecord {
+  /** "json": AmazonSQS.* targets; "query": SQS's form-encoded protocol, translated; "sns": passed on;
+   * "refused": nothing the endpoint understands (answered 400). */
+  protocol: "json" | "query" | "sns" | "refused";
+  action: string;
+  path: string;
+  status: number;
+}
+
 /**
- * The SQS emulator on 127.0.0.1 only (its `startFauxqs` listens on 0.0.0.0, so the app is built and
- * bound here). Queue URLs name the host a request came to, so they resolve.
+ * The SQS emulator on 127.0.0.1 only, behind a front of our own: the emulator serves SQS's JSON protocol
+ * (and SNS's query protocol), and takes any other request for S3 or SNS, so a query-protocol SendMessage
+ * posted to a queue URL would be answered as an S3 request, 200 and lost. The front passes the JSON
+ * protocol on, translates SQS's query protocol (local/sqs-query.ts), and refuses anything else with 400:
+ * a request it does not understand never gets a success answer. Queue URLs name the host a request came
+ * to, so they resolve.
  */
-export async function startSqsEmulator(options: { port?: number } = {}) {
-  const [{ buildApp }, stores] = await Promise.all([import("fauxqs"), resolvableStores()]);
+export async function startSqsEmulator(
+  options: { port?: number; onRequest?: (record: SqsRequestRecord) => void } = {},
+) {
+  const [{ buildApp }, stores, { createServer: createHttpServer }, query] = await Promise.all([
+    import("fauxqs"),
+    resolvableStores(),
+    import("node:http"),
+    import("./sqs-query.ts"),
+  ]);
   const app = buildApp({ logger: false, stores });
-  await app.listen({ port: options.port ?? 0, host: "127.0.0.1" });
-  const address = app.server.address();
-  const server = {
-    port: typeof address === "object" && address ? address.port : 0,
-    stop: () => app.close(),
+  await app.ready();
+  const server = createHttpServer(async (request, response) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of request) chunks.push(chunk as Buffer);
+    const raw = Buffer.concat(chunks);
+    const url = new URL(request.url ?? "/", "http://127.0.0.1");
+    const record = (protocol: SqsRequestRecord["protocol"], action: string, status: number) =>
+      options.onRequest?.({ protocol, action, path: url.pathname, status });
+    const passOn = async (protocol: "json" | "sns", action: string) => {
+      const answer = await app.inject({
+        method: request.method as "POST",
+        url: request.url ?? "/",
+        headers: request.headers,
+        payload: raw,
+      });
+      const { "content-length": _, "transfer-encoding": __, connection: ___, ...headers } = answer.headers;
+      response.writeHead(answer.statusCode, headers as Record<string, string>);
+      response.end(answer.rawPayload);
+      record(protocol, action, answer.statusCode);
+    };
+    const xml = (status: number, body: string) => {
+      response.writeHead(status, { "content-type": "text/xml" });
+      response.end(body);
+    };
+    try {
+      const target = String(request.headers["x-amz-target"] ?? "");
+      if (target.startsWith("AmazonSQS.")) return await passOn("json", target.slice("AmazonSQS.".length));
+      const params = new URLSearchParams(url.search);
+      if (/^application\/x-www-form-urlencoded/i.test(String(request.headers["content-type"] ?? "")))
+        for (const [name, value] of new URLSearchParams(raw.toString("utf8"))) params.append(name, value);
+      const action = params.get("Action");
+      if (!action) {
+        const message = `this SQS endpoint serves SQS's JSON protocol (X-Amz-Target: AmazonSQS.*) and query protocol (Action=...); ${request.method} ${url.pathname} is neither`;
+        xml(400, query.errorXml("InvalidAction", message));
+        return record("refused", "", 400);
+      }
+      // The service a signature is scoped to, else the API version, tells SNS from SQS.
+      const service = /Credential=[^/]+\/[^/]+\/[^/]+\/([^/]+)\//.exec(
+        String(request.headers.authorization ?? ""),
+      )?.[1];
+      if (service === "sns" || (service === undefined && params.get("Version") === "2010-03-31"))
+        return await passOn("sns", action);
+      let translated: ReturnType<typeof query.translateQuery>;
+      try {
+        translated = query.translateQuery(
+          params,
+          url.pathname === "/" ? undefined : `http://${request.headers.host}${url.pathname}`,
+        );
+      } catch (error) {
+        if (!(error instanceof query.QueryError)) throw error;
+        xml(400, query.errorXml(error.code, error.message));
+        return record("refused", action, 400);
+      }
+      const answer = await app.inject({
+        method: "POST",
+        url: "/",
+        headers: {
+          host: request.headers.host ?? url.host,
+          "content-type": "application/x-amz-json-1.0",
+          "x-amz-target": translated.target,
+          ...(request.headers.authorization ? { authorization: request.headers.authorization } : {}),
+        },
+        payload: JSON.stringify(translated.body),
+      });
+      const queryError = answer.headers["x-amzn-query-error"];
+      const out = translated.answer(
+        answer.statusCode,
+        answer.body,
+        typeof queryError === "string" ? queryError : undefined,
+      );
+      xml(out.status, out.xml);
+      record("query", action, out.status);
+    } catch (error) {
+      if (!response.headersSent) xml(500, query.errorXml("InternalFailure", String(error), "Receiver"));
+      else response.destroy();
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, "127.0.0.1", () => resolve());
+  });
+  const address = server.address();
+  const endpoint = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
+  const stop = async () => {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await app.close();
   };
-  const endpoint = `http://127.0.0.1:${server.port}`;
   const { ListQueuesCommand, SQSClient } = await import("@aws-sdk/client-sqs");
   const client = new SQSClient({ endpoint, region: LOCAL_REGION, credentials: localCredentials("probe") });
   await waitUntil("SQS emulator", () => client.send(new ListQueuesCommand({})), 10_000);
   client.destroy();
-  return { endpoint, stop: () => server.stop() };
+  return { endpoint, stop };
 }
 
 export async function startEngines(options: EngineOptions = {}): Promise<Engines> {

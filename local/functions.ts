@@ -77,6 +77,8 @@ const RECENT_INVOCATIONS = 20;
 interface LocalFunctionConfig {
   codeDir: string;
   handler: string;
+  /** The template's runtime (nodejs24.x, ...). */
+  runtime: string;
   env: Record<string, string>;
   timeoutMs: number;
   memoryMb: number;
@@ -204,6 +206,25 @@ export class LocalFunction {
   /** The `delay` fault's lateness (zero under any other mode). */
   getFaultDelay(): FaultDelay {
     return this.fault === "delay" ? { ...this.faultDelay } : { delayMs: 0, jitterMs: 0 };
+  }
+
+  /** What Lambda's GetFunctionConfiguration answers of it (ListFunctions lists these). */
+  configuration(): Record<string, unknown> {
+    return {
+      FunctionName: this.name,
+      FunctionArn: this.arn,
+      Runtime: this.config.runtime,
+      Handler: this.config.handler,
+      Timeout: this.config.timeoutMs / 1000,
+      MemorySize: this.config.memoryMb,
+      Environment: { Variables: this.config.env },
+      Version: "$LATEST",
+      PackageType: "Zip",
+      Architectures: ["x86_64"],
+      State: "Active",
+      LastUpdateStatus: "Successful",
+      CodeSize: 0,
+    };
   }
 
   /** The function's environment variables (what the template gave it, plus the local cloud's). */
@@ -519,6 +540,7 @@ export function createFunctions(
         new LocalFunction(id, logicalId, name, arn, {
           codeDir,
           handler: String(template.resolve(props.Handler) ?? "index.handler"),
+          runtime: String(template.resolve(props.Runtime) ?? ""),
           env,
           timeoutMs: Number(template.resolve(props.Timeout) ?? 3) * 1000,
           memoryMb,

@@ -2,6 +2,8 @@
  * The Lambda Invoke API (the subset `@aws-sdk/client-lambda` uses to invoke) plus the local cloud's
  * fault-injection routes:
  *   POST /2015-03-31/functions/{name}/invocations   RequestResponse, Event or DryRun
+ *   GET  /2015-03-31/functions/                     ListFunctions
+ *   GET  /2015-03-31/functions/{name}[/configuration]   GetFunction (GetFunctionConfiguration)
  *   GET  /_local/functions                          the function ids
  *   GET  /_local/metrics                            the functions' metrics (EMF), summed
  *   PUT  /_local/faults/{functionId}                {"mode":"error"|"timeout"|"lose-reply"|"none"}
@@ -14,6 +16,9 @@ import type { LocalMetrics } from "./metrics.ts";
 
 const INVOKE_PATH = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/;
 const FAULT_PATH = /^\/_local\/faults\/([^/]+)$/;
+/** ListFunctions, and GetFunction / GetFunctionConfiguration. */
+const LIST_PATH = /^\/2015-03-31\/functions\/?$/;
+const FUNCTION_PATH = /^\/2015-03-31\/functions\/([^/]+)(\/configuration)?$/;
 
 const FAULT_MODES: readonly FaultMode[] = ["none", "error", "timeout", "delay", "lose-reply"];
 /** The longest injectable delay: Lambda's longest function timeout. */
@@ -199,6 +204,28 @@ async function handle(
       return send(response, 400, { error: { code: "InvalidFault", message: parsed } });
     fn.setFault(parsed.mode, parsed.delay);
     return send(response, 200, { id: fn.id, mode: parsed.mode, ...(parsed.delay ?? {}) });
+  }
+
+  if (request.method === "GET" && LIST_PATH.test(url.pathname))
+    return send(response, 200, { Functions: registry.functions.map((fn) => fn.configuration()) });
+  const described = FUNCTION_PATH.exec(url.pathname);
+  if (described && request.method === "GET") {
+    const target = decodeURIComponent(described[1]!);
+    const fn = registry.find(target);
+    if (!fn)
+      return send(
+        response,
+        404,
+        { Type: "User", message: `Function not found: ${target}` },
+        { "x-amzn-errortype": "ResourceNotFoundException" },
+      );
+    return send(
+      response,
+      200,
+      described[2]
+        ? fn.configuration()
+        : { Configuration: fn.configuration(), Code: { RepositoryType: "S3" } },
+    );
   }
 
   const invoke = INVOKE_PATH.exec(url.pathname);

@@ -33,6 +33,7 @@ describe("environments booted ahead of their function", () => {
     new LocalFunction("Fn", "Fn", "local-Fn", "arn:aws:lambda:us-east-1:000000000000:function:local-Fn", {
       codeDir,
       handler: "index.handler",
+      runtime: "nodejs24.x",
       env,
       timeoutMs: 10_000,
       memoryMb: 128,
