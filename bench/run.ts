@@ -33,10 +33,15 @@ const standalone: Record<string, (scale: number) => Promise<unknown>> = {
   load: benchLoad,
 };
 
-const { positionals, values } = parseArgs({
-  allowPositionals: true,
-  options: { scale: { type: "string", default: "1" } },
-});
+let parsed: { positionals: string[]; values: { scale: string } };
+try {
+  parsed = parseArgs({ allowPositionals: true, options: { scale: { type: "string", default: "1" } } });
+} catch (error) {
+  // A bad option: one line, exit status 2 (as every command of the project).
+  console.error(`npm run bench: ${(error as Error).message.split("\n")[0]!.split(". To specify")[0]}`);
+  process.exit(2);
+}
+const { positionals, values } = parsed;
 // Start-up first: it times `npm start` as a new user meets it, before the other suites have loaded the
 // machine (their engines and environments take a while to wind down).
 const selected = positionals.length > 0 ? positionals : [...Object.keys(standalone), ...Object.keys(suites)];
@@ -48,9 +53,11 @@ for (const name of selected) {
     process.exit(2);
   }
 }
-const scale = Number(values.scale);
+const scale = /^(\d+\.?\d*|\.\d+)$/.test(values.scale) ? Number(values.scale) : Number.NaN;
 if (!(scale > 0)) {
-  console.error("--scale must be a positive number");
+  console.error(
+    `npm run bench: --scale takes a positive number (e.g. 0.25), got ${JSON.stringify(values.scale)}`,
+  );
   process.exit(2);
 }
 if (scale !== 1) markScaledRun();

@@ -1,23 +1,12 @@
 /**
  * `npm start` (through main.ts): the whole stack on this machine, with no Docker and no AWS account.
- *   --in-memory            keep no data (default: DynamoDB Local's files under .local/dynamodb)
- *   --port N               HTTP API port (env PORT, default 3000)
- *   --lambda-port N        Lambda Invoke API port (env LAMBDA_PORT, default 3001)
- *   --dynamodb-port N      DynamoDB Local port (env DYNAMODB_PORT, default 8000)
- *   --sqs-port N           SQS emulator port (env SQS_PORT, default 9324)
- *   --quiet                do not print the functions' own log lines
- *   --concurrency N        execution environments per function (default 4; a function's reserved
- *                          concurrency in the template still caps it)
- *   --app DIR              run another CDK app (synthesized with its own cdk.json) instead of this one
- *   --assembly DIR         run a cloud assembly already synthesized (cdk.out)
- *   --stack NAME           the stack to run when the app or assembly has several
- *   -c, --context KEY=VALUE   CDK context for this project's stack (repeatable), e.g. -c leaseDurationMs=3000
+ * Its options: local/cli.ts (`npm start -- --help`).
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { fromRoot } from "../infra/paths.ts";
 import { STACK_NAME } from "../infra/stack-name.ts";
+import { parseStartArgs, USAGE } from "./cli.ts";
 import { startEngines, warmEngines } from "./engines.ts";
 
 // Everything else loads while the engines boot (aws-cdk-lib alone takes a second or more): see below.
@@ -25,50 +14,22 @@ import { startEngines, warmEngines } from "./engines.ts";
 // The pinned SDK supports Node.js 20; its notice about future releases is not for this process.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
-const { values } = parseArgs({
-  options: {
-    "in-memory": { type: "boolean", default: false },
-    port: { type: "string", default: process.env.PORT ?? "3000" },
-    "lambda-port": { type: "string", default: process.env.LAMBDA_PORT ?? "3001" },
-    "dynamodb-port": { type: "string", default: process.env.DYNAMODB_PORT ?? "8000" },
-    "sqs-port": { type: "string", default: process.env.SQS_PORT ?? "9324" },
-    quiet: { type: "boolean", default: false },
-    concurrency: { type: "string", default: "4" },
-    app: { type: "string" },
-    assembly: { type: "string" },
-    stack: { type: "string" },
-    context: { type: "string", short: "c", multiple: true, default: [] },
-  },
-});
-const context: Record<string, string> = {};
-for (const pair of values.context) {
-  const at = pair.indexOf("=");
-  if (at < 1) {
-    console.error(`--context takes KEY=VALUE, got ${JSON.stringify(pair)}`);
-    process.exit(2);
-  }
-  context[pair.slice(0, at)] = pair.slice(at + 1);
+const parsed = parseStartArgs(process.argv.slice(2), process.env, fromRoot("."));
+if (parsed.kind === "help") {
+  console.log(USAGE);
+  process.exit(0);
 }
-if ((values.app || values.assembly) && values.context.length > 0) {
-  console.error(
-    "--context applies to this project's stack; an --app takes its context from its own cdk.json",
-  );
+if (parsed.kind === "error") {
+  console.error(`npm start: ${parsed.message}`);
   process.exit(2);
 }
-const concurrency = Number(values.concurrency);
-if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
-  console.error(`--concurrency takes a whole number from 1 to 64, got ${JSON.stringify(values.concurrency)}`);
-  process.exit(2);
-}
-if (values.app && values.assembly) {
-  console.error("--app and --assembly exclude each other: pass one");
-  process.exit(2);
-}
+const options = parsed.options;
+const { context, concurrency } = options;
 
 // From the process's start: loading modules counts too.
 const started = performance.timeOrigin;
 const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)}s`;
-const localDir = fromRoot(".local");
+const localDir = options.dataDir;
 mkdirSync(localDir, { recursive: true });
 
 // Signals may come at any point of start-up: stop whatever has started by then.
@@ -81,19 +42,21 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
     console.log(`\n${signal}: stopping...`);
     for (const stop of running.reverse()) await stop().catch(() => {});
     console.log("stopped");
-    process.exit(0);
+    // Ctrl-C ends it as a shell expects of an interrupted command (128 + SIGINT); a SIGTERM is the
+    // ordinary way to stop a service.
+    process.exit(signal === "SIGINT" ? 130 : 0);
   });
 }
 
 console.log(
-  `serverless-coordination local cloud${values.app ? `: app ${values.app}` : values.assembly ? `: assembly ${values.assembly}` : ""}`,
+  `serverless-coordination local cloud${options.app ? `: app ${options.app}` : options.assembly ? `: assembly ${options.assembly}` : ""}`,
 );
 console.log(`[${elapsed()}] starting DynamoDB Local and the SQS emulator...`);
 // The engines boot in their own process while this one synthesizes.
 const enginesStarting = startEngines({
-  dynamodbPort: Number(values["dynamodb-port"]),
-  sqsPort: Number(values["sqs-port"]),
-  dataDir: values["in-memory"] ? undefined : join(localDir, "dynamodb"),
+  dynamodbPort: options.ports.dynamodb,
+  sqsPort: options.ports.sqs,
+  dataDir: options.inMemory ? undefined : join(localDir, "dynamodb"),
 });
 const modulesStarted = Date.now();
 const [{ AppError, assemblyDirFor, readStack, synthesizeApp }, { startLocalCloud }] = await Promise.all([
@@ -104,12 +67,12 @@ const modulesAt = Date.now();
 // A failed synthesis exits the process, and the engines' exit hook stops the JVM.
 const stack = await (async () => {
   try {
-    if (values.assembly) return readStack(values.assembly, values.stack);
-    if (values.app) {
-      const outdir = assemblyDirFor(values.app);
-      console.log(`[${elapsed()}] synthesizing ${values.app} with its cdk.json into ${outdir}...`);
-      synthesizeApp(values.app, outdir);
-      return readStack(outdir, values.stack);
+    if (options.assembly) return readStack(options.assembly, options.stack);
+    if (options.app) {
+      const outdir = assemblyDirFor(options.app);
+      console.log(`[${elapsed()}] synthesizing ${options.app} with its cdk.json into ${outdir}...`);
+      synthesizeApp(options.app, outdir);
+      return readStack(outdir, options.stack);
     }
   } catch (error) {
     if (!(error instanceof AppError)) throw error;
@@ -154,12 +117,12 @@ const cloud = await startLocalCloud({
   stack,
   engines,
   workDir: join(localDir, "work"),
-  httpPort: Number(values.port),
-  lambdaPort: Number(values["lambda-port"]),
+  httpPort: options.ports.http,
+  lambdaPort: options.ports.lambda,
   defaultConcurrency: concurrency,
   runtimes,
   log: (line) => console.error(`[local] ${line}`),
-  functionLog: values.quiet ? undefined : (id, line) => console.log(`[${id}] ${line}`),
+  functionLog: options.quiet ? undefined : (id, line) => console.log(`[${id}] ${line}`),
 });
 const createdAt = Date.now();
 // "Ready" means ready: every environment of every function has its module loaded (as provisioned
@@ -235,7 +198,7 @@ list(
   "outputs",
   Object.entries(cloud.outputs).map(([name, value]) => `${name} = ${value}`),
 );
-const ownApp = !values.app && !values.assembly;
+const ownApp = !options.app && !options.assembly;
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 console.log(
   `\nwhere the time went: Node.js and the first modules ${seconds(modulesStarted - started)}, the local cloud's modules ${seconds(modulesAt - modulesStarted)}, synthesis ${seconds(synthesizedAt - modulesAt)}, then waiting for the engines (started in parallel; DynamoDB Local ${{ mapped: "with its class archive", building: "without a class archive: one is being built in the background for the next start", none: "without a class archive" }[engines.dynamodbClassArchive]}) ${seconds(enginesAt - synthesizedAt)}, resources and functions ${seconds(createdAt - enginesAt)}, warming ${seconds(warmedAt - createdAt)} (the engines: ${engineRounds} rounds of writes, reads and messages; ${[...warmTimes].map(([id, ms]) => `${id} ${seconds(ms)}`).join(", ")})`,
@@ -253,5 +216,5 @@ ready in ${elapsed()}
   Lambda API       ${cloud.lambdaEndpoint}   (AWS_ENDPOINT_URL_LAMBDA; faults: PUT /_local/faults/{functionId})
   DynamoDB Local   ${cloud.dynamodbEndpoint}   (access key id "${cloud.accessKeyId}")
   SQS emulator     ${cloud.sqsEndpoint}
-  data             ${values["in-memory"] ? "in memory" : join(localDir, "dynamodb")}
+  data             ${options.inMemory ? "in memory" : join(localDir, "dynamodb")}
 Ctrl-C stops everything.`);

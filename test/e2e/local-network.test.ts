@@ -10,28 +10,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort, localCredentials } from "../../local/engines.ts";
 import { LOCAL_REGION } from "../../local/names.ts";
 import { signedFetch } from "../../shared/client/signing.ts";
+import { stillRunning, tree } from "../support/processes.ts";
 
 let child: ChildProcess;
 let output = "";
 const ports = { http: 0, lambda: 0, dynamodb: 0, sqs: 0 };
-
-/** The pids of a process and all its descendants, from /proc. */
-function tree(root: number): number[] {
-  const parents = new Map<number, number[]>();
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      parents.set(ppid, [...(parents.get(ppid) ?? []), Number(entry)]);
-    } catch {
-      // The process ended meanwhile.
-    }
-  }
-  const pids = [root];
-  for (let index = 0; index < pids.length; index++) pids.push(...(parents.get(pids[index]!) ?? []));
-  return pids;
-}
 
 const netns = (pid: number | "self") => readlinkSync(`/proc/${pid}/ns/net`);
 
@@ -226,16 +209,7 @@ describe("the local cloud on the network", () => {
     expect(await exited).toBe(0);
     // Give the process group's last members a moment, then nothing of it may be left.
     await new Promise((resolve) => setTimeout(resolve, 500));
-    // A zombie (exited, not yet reaped by whoever adopted it) runs nothing and holds no socket.
-    const alive = pids.filter((pid) => {
-      try {
-        const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-        return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
-      } catch {
-        return false;
-      }
-    });
-    expect(alive.map((pid) => `${pid} ${readFileSync(`/proc/${pid}/cmdline`, "utf8")}`)).toEqual([]);
+    expect(stillRunning(pids)).toEqual([]);
     // Warming can take a minute on two busy cores: the replicas' call timeouts are short.
   }, 150_000);
 });

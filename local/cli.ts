@@ -1,0 +1,158 @@
+/**
+ * `npm start`'s command line: every option, read and checked before anything starts. A bad option is one
+ * line on stderr and exit status 2 (as for every command of the project), before any engine starts.
+ */
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+
+export const USAGE = `usage: npm start -- [options]        (or: node local/main.ts [options])
+
+Runs a CDK app's Lambda functions, API Gateway APIs, DynamoDB tables, streams and SQS queues on this
+machine: no Docker, no AWS account. Without --app or --assembly it runs this project's stack.
+
+options:
+  -h, --help                 print this and exit
+  --app DIR                  run the CDK app in DIR (synthesized with its own cdk.json)
+  --assembly DIR             run a cloud assembly already synthesized (a cdk.out directory); never written to
+  --stack NAME               the stack to run when the app or assembly has several (needs --app or --assembly)
+  -c, --context KEY=VALUE    CDK context for this project's stack (repeatable), e.g. -c leaseDurationMs=3000
+  --in-memory                keep no data: DynamoDB Local in memory
+  --data-dir DIR             where the local cloud keeps its data (DynamoDB Local's files, its work files);
+                             default: .local beside the app's cdk.json (--app), in the current directory
+                             (--assembly), or this project's .local (its own stack)
+  --port N                   HTTP API port (default 3000, or PORT)
+  --lambda-port N            Lambda API port (default 3001, or LAMBDA_PORT)
+  --dynamodb-port N          DynamoDB Local port (default 8000, or DYNAMODB_PORT)
+  --sqs-port N               SQS endpoint port (default 9324, or SQS_PORT)
+  --concurrency N            execution environments per function, 1 to 64 (default 4; a function's
+                             reserved concurrency in the template still caps it)
+  --quiet                    do not print the functions' own log lines
+
+environment:
+  PORT, LAMBDA_PORT, DYNAMODB_PORT, SQS_PORT   the ports' defaults (an option wins)
+
+exit status: 0 after SIGTERM, 130 after Ctrl-C (SIGINT), 2 for a bad option, 1 for a start that failed`;
+
+export interface StartOptions {
+  app?: string;
+  assembly?: string;
+  stack?: string;
+  context: Record<string, string>;
+  inMemory: boolean;
+  /** Absolute. */
+  dataDir: string;
+  ports: { http: number; lambda: number; dynamodb: number; sqs: number };
+  concurrency: number;
+  quiet: boolean;
+}
+
+export type ParsedStart =
+  | { kind: "help" }
+  | { kind: "error"; message: string }
+  | { kind: "options"; options: StartOptions };
+
+/** Reads `argv` (without node and the script); `projectDir` holds this project's own `.local`. */
+export function parseStartArgs(
+  argv: string[],
+  env: Record<string, string | undefined>,
+  projectDir: string,
+  cwd = process.cwd(),
+): ParsedStart {
+  let values: Record<string, string | boolean | string[] | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      allowPositionals: false,
+      strict: true,
+      options: {
+        help: { type: "boolean", short: "h" },
+        app: { type: "string" },
+        assembly: { type: "string" },
+        stack: { type: "string" },
+        context: { type: "string", short: "c", multiple: true, default: [] },
+        "in-memory": { type: "boolean", default: false },
+        "data-dir": { type: "string" },
+        port: { type: "string" },
+        "lambda-port": { type: "string" },
+        "dynamodb-port": { type: "string" },
+        "sqs-port": { type: "string" },
+        concurrency: { type: "string", default: "4" },
+        quiet: { type: "boolean", default: false },
+      },
+    }));
+  } catch (error) {
+    // Node's messages name the option and say what is wrong; the hint says where the list is.
+    return { kind: "error", message: `${(error as Error).message.split("\n")[0]} (see --help)` };
+  }
+  if (values.help) return { kind: "help" };
+  const fail = (message: string): ParsedStart => ({ kind: "error", message });
+  const app = values.app as string | undefined;
+  const assembly = values.assembly as string | undefined;
+  if (app !== undefined && assembly !== undefined)
+    return fail("--app and --assembly exclude each other: pass one");
+  if (values.stack !== undefined && app === undefined && assembly === undefined)
+    return fail("--stack picks a stack of an --app or an --assembly: pass one of them too");
+  for (const [name, value] of [
+    ["--app", app],
+    ["--assembly", assembly],
+    ["--stack", values.stack],
+    ["--data-dir", values["data-dir"]],
+  ] as const)
+    if (value === "") return fail(`${name} takes a non-empty value`);
+  const pairs = values.context as string[];
+  const context: Record<string, string> = {};
+  for (const pair of pairs) {
+    const at = pair.indexOf("=");
+    if (at < 1) return fail(`--context takes KEY=VALUE, got ${JSON.stringify(pair)}`);
+    context[pair.slice(0, at)] = pair.slice(at + 1);
+  }
+  if ((app !== undefined || assembly !== undefined) && pairs.length > 0)
+    return fail(
+      "--context applies to this project's stack; an --app takes its context from its own cdk.json",
+    );
+  const ports = {} as StartOptions["ports"];
+  for (const [key, option, variable, fallback] of [
+    ["http", "port", "PORT", "3000"],
+    ["lambda", "lambda-port", "LAMBDA_PORT", "3001"],
+    ["dynamodb", "dynamodb-port", "DYNAMODB_PORT", "8000"],
+    ["sqs", "sqs-port", "SQS_PORT", "9324"],
+  ] as const) {
+    const given = values[option] as string | undefined;
+    const text = given ?? env[variable] ?? fallback;
+    const port = /^\d{1,5}$/.test(text) ? Number(text) : Number.NaN;
+    if (!(port >= 1 && port <= 65_535))
+      return fail(
+        `${given !== undefined ? `--${option}` : variable} takes a port from 1 to 65535, got ${JSON.stringify(text)}`,
+      );
+    ports[key] = port;
+  }
+  const taken = Object.values(ports).find((port, index, all) => all.indexOf(port) !== index);
+  if (taken !== undefined) return fail(`port ${taken} is given twice: each endpoint needs a port of its own`);
+  const concurrencyText = values.concurrency as string;
+  const concurrency = /^\d{1,2}$/.test(concurrencyText) ? Number(concurrencyText) : Number.NaN;
+  if (!(concurrency >= 1 && concurrency <= 64))
+    return fail(`--concurrency takes a whole number from 1 to 64, got ${JSON.stringify(concurrencyText)}`);
+  const dataDir = values["data-dir"] as string | undefined;
+  return {
+    kind: "options",
+    options: {
+      app,
+      assembly,
+      stack: values.stack as string | undefined,
+      context,
+      inMemory: values["in-memory"] as boolean,
+      dataDir: resolve(
+        cwd,
+        dataDir ??
+          (app !== undefined
+            ? join(app, ".local")
+            : assembly !== undefined
+              ? ".local"
+              : join(projectDir, ".local")),
+      ),
+      ports,
+      concurrency,
+      quiet: values.quiet as boolean,
+    },
+  };
+}
