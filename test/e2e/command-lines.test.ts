@@ -5,7 +5,7 @@
  * follow the same rules for a bad option. Loopback only.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -49,6 +49,10 @@ describe("npm start's options", () => {
         expect(run.stdout, option).toContain(option);
       expect(run.stdout).not.toMatch(/starting DynamoDB Local/);
     }
+    // The local cloud's page shows the same text, so it is never stale.
+    expect(readFileSync(fromRoot("docs/local-cloud.md"), "utf8")).toContain(
+      start(["--help"]).stdout.trimEnd(),
+    );
   });
 
   it("refuses each bad option with one line and exit status 2, before any engine starts", () => {
