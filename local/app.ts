@@ -3,7 +3,7 @@
  * own cdk.json (through the CDK CLI this project depends on, offline), `--assembly <cdk.out>` reads an
  * assembly already synthesized; `--stack <name>` picks a stack when there are several.
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -28,25 +28,55 @@ export function assemblyDirFor(appDir: string): string {
   return join(tmpdir(), "serverless-coordination", `${basename(absolute)}-${hash}`, "cdk.out");
 }
 
-/** Synthesizes the CDK app in `appDir` (its cdk.json says how to run it) into `outdir`. */
-export function synthesizeApp(appDir: string, outdir: string): void {
+/** The `cdk synth` command line for the app in `appDir` (its cdk.json says how to run it). */
+function synthCommand(appDir: string, outdir: string, context: Record<string, string>) {
   const dir = resolve(appDir);
   if (!existsSync(join(dir, "cdk.json")))
     throw new AppError(`${dir} has no cdk.json: --app takes the directory of a CDK app`);
   const cli = createRequire(import.meta.url).resolve("aws-cdk/bin/cdk");
-  const result = spawnSync(
-    process.execPath,
-    [cli, "synth", "--quiet", "--no-notices", "--no-version-reporting", "--output", outdir],
-    {
+  const args = [cli, "synth", "--quiet", "--no-notices", "--no-version-reporting", "--output", outdir];
+  for (const [key, value] of Object.entries(context)) args.push("-c", `${key}=${value}`);
+  return {
+    dir,
+    args,
+    options: {
       cwd: dir,
-      encoding: "utf8",
       env: { ...process.env, CDK_DISABLE_CLI_TELEMETRY: "true", CDK_DEFAULT_REGION: "us-east-1" },
     },
-  );
+  };
+}
+
+/** Synthesizes the CDK app in `appDir` (its cdk.json says how to run it) into `outdir`. */
+export function synthesizeApp(appDir: string, outdir: string, context: Record<string, string> = {}): void {
+  const { dir, args, options } = synthCommand(appDir, outdir, context);
+  const result = spawnSync(process.execPath, args, { ...options, encoding: "utf8" });
   if (result.status !== 0)
     throw new AppError(
       `cdk synth failed in ${dir}:\n${(result.stderr || result.stdout || String(result.error)).trim()}`,
     );
+}
+
+/** synthesizeApp without blocking this process (--watch: the local cloud keeps serving meanwhile). */
+export function synthesizeAppInBackground(
+  appDir: string,
+  outdir: string,
+  context: Record<string, string> = {},
+): Promise<void> {
+  const { dir, args, options } = synthCommand(appDir, outdir, context);
+  return new Promise((resolvePromise, reject) => {
+    let output = "";
+    const child = spawn(process.execPath, args, { ...options, stdio: ["ignore", "pipe", "pipe"] });
+    child.stdout.on("data", (chunk) => {
+      output += chunk;
+    });
+    child.stderr.on("data", (chunk) => {
+      output += chunk;
+    });
+    child.on("error", reject);
+    child.on("exit", (code) =>
+      code === 0 ? resolvePromise() : reject(new AppError(`cdk synth failed in ${dir}:\n${output.trim()}`)),
+    );
+  });
 }
 
 /** The stacks of a cloud assembly. */

@@ -27,6 +27,8 @@ options:
   --concurrency N            execution environments per function, 1 to 64 (default 4; a function's
                              reserved concurrency in the template still caps it)
   --quiet                    do not print the functions' own log lines
+  --watch                    on a source change, synthesize again and give the functions whose code
+                             changed their new code (engines, tables, queues and data stay)
 
 environment:
   PORT, LAMBDA_PORT, DYNAMODB_PORT, SQS_PORT   the ports' defaults (an option wins)
@@ -44,6 +46,7 @@ export interface StartOptions {
   ports: { http: number; lambda: number; dynamodb: number; sqs: number };
   concurrency: number;
   quiet: boolean;
+  watch: boolean;
 }
 
 export type ParsedStart =
@@ -78,6 +81,7 @@ export function parseStartArgs(
         "sqs-port": { type: "string" },
         concurrency: { type: "string", default: "4" },
         quiet: { type: "boolean", default: false },
+        watch: { type: "boolean", default: false },
       },
     }));
   } catch (error) {
@@ -153,6 +157,7 @@ export function parseStartArgs(
       ports,
       concurrency,
       quiet: values.quiet as boolean,
+      watch: values.watch as boolean,
     },
   };
 }

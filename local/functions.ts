@@ -37,6 +37,8 @@ interface Environment {
   busy: boolean;
   /** The invocation this environment is running, if any. */
   requestId?: string;
+  /** Runs code the function no longer has (--watch replaced it): discarded once it is done. */
+  stale?: boolean;
 }
 
 interface Pending {
@@ -181,7 +183,7 @@ export class LocalFunction {
   readonly logicalId: string;
   readonly name: string;
   readonly arn: string;
-  private readonly config: LocalFunctionConfig;
+  private config: LocalFunctionConfig;
   constructor(id: string, logicalId: string, name: string, arn: string, config: LocalFunctionConfig) {
     this.id = id;
     this.logicalId = logicalId;
@@ -408,7 +410,21 @@ export class LocalFunction {
   private release(environment: Environment): void {
     environment.busy = false;
     environment.requestId = undefined;
+    if (environment.stale) this.discard(environment);
     this.waiting.shift()?.();
+  }
+
+  /**
+   * New code for the function (--watch): environments that run nothing are ended now, the others when
+   * their invocation is done; the next invocations start environments on the new code. Invocations in
+   * flight finish on the code they started with, as during a Lambda deployment.
+   */
+  replaceCode(codeDir: string, handler: string): void {
+    this.config = { ...this.config, codeDir, handler };
+    for (const environment of [...this.environments]) {
+      environment.stale = true;
+      if (!environment.busy) this.discard(environment);
+    }
   }
 
   private discard(environment: Environment): void {
@@ -562,7 +578,7 @@ export function createFunctions(
 }
 
 /** The directory of a function's code: its bundled asset, or its inline code written out as index.js. */
-function codeOf(
+export function codeOf(
   logicalId: string,
   metadata: Record<string, unknown> | undefined,
   props: Record<string, unknown>,

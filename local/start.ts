@@ -3,7 +3,7 @@
  * Its options: local/cli.ts (`npm start -- --help`).
  */
 import { mkdirSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { fromRoot } from "../infra/paths.ts";
 import { STACK_NAME } from "../infra/stack-name.ts";
 import { parseStartArgs, USAGE } from "./cli.ts";
@@ -31,6 +31,7 @@ const started = performance.timeOrigin;
 const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)}s`;
 const localDir = options.dataDir;
 mkdirSync(localDir, { recursive: true });
+const workDir = join(localDir, "work");
 
 // Signals may come at any point of start-up: stop whatever has started by then.
 const running: Array<() => Promise<void>> = [];
@@ -116,7 +117,7 @@ console.log(`[${elapsed()}] creating the stack's resources...`);
 const cloud = await startLocalCloud({
   stack,
   engines,
-  workDir: join(localDir, "work"),
+  workDir,
   httpPort: options.ports.http,
   lambdaPort: options.ports.lambda,
   defaultConcurrency: concurrency,
@@ -218,3 +219,53 @@ ready in ${elapsed()}
   SQS emulator     ${cloud.sqsEndpoint}
   data             ${options.inMemory ? "in memory" : join(localDir, "dynamodb")}
 Ctrl-C stops everything.`);
+
+if (options.watch) {
+  const { watchSources, reloadFunctions } = await import("./watch.ts");
+  const { synthesizeAppInBackground } = await import("./app.ts");
+  // The app's sources (this project's own for its stack), or the assembly itself.
+  const watched = options.app ?? options.assembly ?? fromRoot(".");
+  const outdir = options.app
+    ? assemblyDirFor(options.app)
+    : options.assembly
+      ? undefined
+      : join(localDir, "cdk.out");
+  let current = stack;
+  const stopWatching = watchSources(
+    resolve(watched),
+    async (files) => {
+      const began = Date.now();
+      const named =
+        files.length > 3 ? `${files.slice(0, 3).join(", ")} and ${files.length - 3} more` : files.join(", ");
+      console.log(`[watch] ${named} changed: ${outdir ? "synthesizing..." : "reading the assembly..."}`);
+      try {
+        if (outdir)
+          await synthesizeAppInBackground(options.app ?? fromRoot("."), outdir, options.app ? {} : context);
+        const next = readStack(
+          outdir ?? options.assembly!,
+          options.stack ?? (options.app || options.assembly ? undefined : STACK_NAME),
+        );
+        const { reloaded, needRestart } = reloadFunctions(
+          cloud.functions,
+          current.template.Resources ?? {},
+          next.template.Resources ?? {},
+          next.assemblyDir,
+          workDir,
+        );
+        current = next;
+        // The next invocation should not pay the cold start: one environment each, in the background.
+        for (const fn of cloud.functions) if (reloaded.includes(fn.id)) void fn.prewarm(1);
+        console.log(
+          `[watch] ${reloaded.length ? `reloaded ${reloaded.join(", ")}` : "no function's code changed"} (${((Date.now() - began) / 1000).toFixed(1)} s)${needRestart.length ? `; restart to apply the other changes: ${needRestart.join(", ")}` : ""}`,
+        );
+      } catch (error) {
+        console.error(error instanceof AppError ? error.message : String(error));
+        console.error("[watch] the change did not synthesize: still running the last version");
+      }
+    },
+    300,
+    (path) => (outdir ? resolve(watched, path).startsWith(outdir) : false),
+  );
+  running.push(async () => stopWatching());
+  console.log(`watching ${resolve(watched)} for changes (--watch)`);
+}
