@@ -58,7 +58,8 @@ describe("--watch", () => {
     const handler = join(dir, "handler.ts");
     writeFileSync(
       handler,
-      readFileSync(handler, "utf8").replace("`no item ${id}`", "`nothing called ${id}`"),
+      // The handler's source text (a template literal), not one of ours.
+      readFileSync(handler, "utf8").replace("`no item $" + "{id}`", "`nothing called $" + "{id}`"),
     );
     expect(await watchResult(1)).toMatch(/^\[watch\] reloaded ItemsFunction \(/);
 
