@@ -29,6 +29,9 @@ options:
   --quiet                    do not print the functions' own log lines
   --watch                    on a source change, synthesize again and give the functions whose code
                              changed their new code (engines, tables, queues and data stay)
+  --inspect FUNCTION         run FUNCTION (its id, logical id or name) in one environment with the
+                             inspector on, for a debugger to attach (no timeout cuts a paused invocation)
+  --inspect-port N           the inspector's port (default 9229)
 
 environment:
   PORT, LAMBDA_PORT, DYNAMODB_PORT, SQS_PORT   the ports' defaults (an option wins)
@@ -47,6 +50,7 @@ export interface StartOptions {
   concurrency: number;
   quiet: boolean;
   watch: boolean;
+  inspect?: { fn: string; port: number };
 }
 
 export type ParsedStart =
@@ -82,6 +86,8 @@ export function parseStartArgs(
         concurrency: { type: "string", default: "4" },
         quiet: { type: "boolean", default: false },
         watch: { type: "boolean", default: false },
+        inspect: { type: "string" },
+        "inspect-port": { type: "string" },
       },
     }));
   } catch (error) {
@@ -136,6 +142,15 @@ export function parseStartArgs(
   const concurrency = /^\d{1,2}$/.test(concurrencyText) ? Number(concurrencyText) : Number.NaN;
   if (!(concurrency >= 1 && concurrency <= 64))
     return fail(`--concurrency takes a whole number from 1 to 64, got ${JSON.stringify(concurrencyText)}`);
+  const inspectText = values["inspect-port"] as string | undefined;
+  if (inspectText !== undefined && values.inspect === undefined)
+    return fail("--inspect-port goes with --inspect FUNCTION");
+  const inspectPort = /^\d{1,5}$/.test(inspectText ?? "9229") ? Number(inspectText ?? "9229") : Number.NaN;
+  if (!(inspectPort >= 1 && inspectPort <= 65_535))
+    return fail(`--inspect-port takes a port from 1 to 65535, got ${JSON.stringify(inspectText)}`);
+  if (Object.values(ports).includes(inspectPort) && values.inspect !== undefined)
+    return fail(`port ${inspectPort} is given twice: each endpoint needs a port of its own`);
+  if (values.inspect === "") return fail("--inspect takes a function's id, logical id or name");
   const dataDir = values["data-dir"] as string | undefined;
   return {
     kind: "options",
@@ -158,6 +173,7 @@ export function parseStartArgs(
       concurrency,
       quiet: values.quiet as boolean,
       watch: values.watch as boolean,
+      inspect: values.inspect === undefined ? undefined : { fn: values.inspect as string, port: inspectPort },
     },
   };
 }

@@ -81,6 +81,8 @@ interface LocalFunctionConfig {
   handler: string;
   /** The template's runtime (nodejs24.x, ...). */
   runtime: string;
+  /** --inspect: its one environment listens for a debugger on this port, and no timeout cuts it. */
+  inspectPort?: number;
   env: Record<string, string>;
   timeoutMs: number;
   memoryMb: number;
@@ -315,12 +317,14 @@ export class LocalFunction {
     const deadline = Date.now() + this.config.timeoutMs;
     try {
       return await new Promise<InvokeResult>((resolve) => {
-        const timer = setTimeout(() => {
-          // Lambda discards an environment whose invocation timed out; so do we.
-          this.inFlight.delete(requestId);
-          this.discard(environment);
-          resolve(this.timedOut());
-        }, this.config.timeoutMs);
+        // Lambda discards an environment whose invocation timed out; so do we (not one being debugged).
+        const timer = this.config.inspectPort
+          ? undefined
+          : setTimeout(() => {
+              this.inFlight.delete(requestId);
+              this.discard(environment);
+              resolve(this.timedOut());
+            }, this.config.timeoutMs);
         this.inFlight.set(requestId, {
           resolve: (result) => {
             clearTimeout(timer);
@@ -421,6 +425,23 @@ export class LocalFunction {
    */
   replaceCode(codeDir: string, handler: string): void {
     this.config = { ...this.config, codeDir, handler };
+    this.replaceEnvironments();
+  }
+
+  /**
+   * --inspect: one environment, with the inspector listening on `port` (127.0.0.1), so a debugger can
+   * attach and breakpoints hold; no timeout ends an invocation paused at one.
+   */
+  inspect(port: number): void {
+    this.config = { ...this.config, inspectPort: port, concurrency: 1 };
+    this.replaceEnvironments();
+  }
+
+  get inspectPort(): number | undefined {
+    return this.config.inspectPort;
+  }
+
+  private replaceEnvironments(): void {
     for (const environment of [...this.environments]) {
       environment.stale = true;
       if (!environment.busy) this.discard(environment);
@@ -442,6 +463,7 @@ export class LocalFunction {
       functionArn: this.arn,
       memoryMb,
       logGroupName: `/aws/lambda/${this.name}`,
+      inspectPort: this.config.inspectPort,
     };
     // One booted ahead for this bundle (its SDK loaded) is given the function, else a new one starts.
     const booted = runtimes?.take(codeDir, handler);

@@ -126,6 +126,21 @@ const cloud = await startLocalCloud({
   functionLog: options.quiet ? undefined : (id, line) => console.log(`[${id}] ${line}`),
 });
 const createdAt = Date.now();
+running.push(() => cloud.stop());
+if (options.inspect) {
+  const { fn: wanted, port } = options.inspect;
+  const fn = cloud.functions.find((candidate) =>
+    [candidate.id, candidate.logicalId, candidate.name].includes(wanted),
+  );
+  if (!fn) {
+    console.error(
+      `npm start: --inspect ${wanted} names no function of the stack (its functions: ${cloud.functions.map((candidate) => candidate.id).join(", ")})`,
+    );
+    for (const stop of running.reverse()) await stop().catch(() => {});
+    process.exit(2);
+  }
+  fn.inspect(port);
+}
 // "Ready" means ready: every environment of every function has its module loaded (as provisioned
 // concurrency would), and the engines have run the operations a stack runs (their JIT has compiled them),
 // so the first minute under load is like a later one. Cold starts after "ready" would compete with the
@@ -167,7 +182,6 @@ const list = (title: string, items: string[]) => {
   console.log(`\n${title} (${items.length})`);
   for (const item of items) console.log(`  ${item}`);
 };
-running.push(() => cloud.stop());
 list(
   "HTTP API routes",
   cloud.routes.map(
@@ -217,7 +231,12 @@ ready in ${elapsed()}
   Lambda API       ${cloud.lambdaEndpoint}   (AWS_ENDPOINT_URL_LAMBDA; faults: PUT /_local/faults/{functionId})
   DynamoDB Local   ${cloud.dynamodbEndpoint}   (access key id "${cloud.accessKeyId}")
   SQS emulator     ${cloud.sqsEndpoint}
-  data             ${options.inMemory ? "in memory" : join(localDir, "dynamodb")}
+  data             ${options.inMemory ? "in memory" : join(localDir, "dynamodb")}${
+    options.inspect
+      ? `
+  inspector        ws://127.0.0.1:${options.inspect.port}   (${cloud.functions.find((fn) => fn.inspectPort)?.id}: attach with chrome://inspect or your editor)`
+      : ""
+  }
 Ctrl-C stops everything.`);
 
 if (options.watch) {

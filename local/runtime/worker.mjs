@@ -78,6 +78,8 @@ async function loadHandler() {
     Object.assign(process.env, given.env);
     fn = given.function;
   }
+  // --inspect: before the function's module loads, so that a debugger can stop in its init too.
+  if (fn.inspectPort) (await import("node:inspector")).open(fn.inspectPort, "127.0.0.1");
   const handlerSpec = fn.handler;
   const dot = handlerSpec.lastIndexOf(".");
   const file = handlerSpec.slice(0, dot);

@@ -41,6 +41,9 @@ describe("npm start's options", () => {
         "--sqs-port",
         "--concurrency",
         "--quiet",
+        "--watch",
+        "--inspect",
+        "--inspect-port",
         "PORT",
         "LAMBDA_PORT",
         "DYNAMODB_PORT",
@@ -73,6 +76,8 @@ describe("npm start's options", () => {
       [["-c", "novalue"], /--context takes KEY=VALUE/],
       [["--app", "test/fixtures/rest-crud", "-c", "a=b"], /--context applies to this project's stack/],
       [["--data-dir", ""], /--data-dir takes a non-empty value/],
+      [["--inspect-port", "9230"], /--inspect-port goes with --inspect FUNCTION/],
+      [["--inspect", "Api", "--inspect-port", "x"], /--inspect-port takes a port/],
     ];
     for (const [args, message, env] of cases) {
       const began = Date.now();
