@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBStreamsClient } from "@aws-sdk/client-dynamodb-streams";
 import { SQSClient } from "@aws-sdk/client-sqs";
-import { CONSOLE_PREFIX, LocalConsole } from "./console/console.ts";
+import { CONSOLE_PREFIX, type ConsolePluginFactory, LocalConsole } from "./console/console.ts";
 import { type Engines, localCredentials, startEngines } from "./engines.ts";
 import { type MappingConfig, type Poller, QueuePoller, readMappings, StreamPoller } from "./event-sources.ts";
 import { createFunctions, type LocalFunction, RuntimePool } from "./functions.ts";
@@ -63,6 +63,8 @@ export interface LocalCloudOptions {
   environment?: Record<string, string>;
   log?: (line: string) => void;
   functionLog?: (functionId: string, line: string) => void;
+  /** The app's own console panels (see local/console/console.ts). */
+  consolePlugins?: ConsolePluginFactory[];
   /**
    * Environments booted ahead for the stack's functions (see RuntimePool), e.g. while the caller's
    * engines start; by default the cloud boots them itself as it starts.
@@ -183,7 +185,13 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     // By now the HTTP API has answered its requests; what is left are the pollers' invocations.
     stoppers.push(() => closeGracefully(lambdaServer, LAMBDA_DRAIN_MS));
     // The console (local only): a live page of the protocols at /_console on the HTTP API's port.
-    const localConsole = new LocalConsole(functions, queues, dynamodb, sqs);
+    const localConsole = new LocalConsole(
+      { functions, tables, queues },
+      dynamodb,
+      sqs,
+      engines.sqsEndpoint,
+      options.consolePlugins,
+    );
     const httpServer = await startHttpApi(
       routes,
       httpPort,

@@ -319,7 +319,7 @@ async function resolvableStores() {
 export interface SqsRequestRecord {
   /** "json": AmazonSQS.* targets; "query": SQS's form-encoded protocol, translated; "sns": passed on;
    * "refused": nothing the endpoint understands (answered 400). */
-  protocol: "json" | "query" | "sns" | "refused";
+  protocol: "json" | "query" | "sns" | "inspect" | "refused";
   action: string;
   path: string;
   status: number;
@@ -351,7 +351,7 @@ export async function startSqsEmulator(
     const url = new URL(request.url ?? "/", "http://127.0.0.1");
     const record = (protocol: SqsRequestRecord["protocol"], action: string, status: number) =>
       options.onRequest?.({ protocol, action, path: url.pathname, status });
-    const passOn = async (protocol: "json" | "sns", action: string) => {
+    const passOn = async (protocol: "json" | "sns" | "inspect", action: string) => {
       const answer = await app.inject({
         method: request.method as "POST",
         url: request.url ?? "/",
@@ -368,6 +368,9 @@ export async function startSqsEmulator(
       response.end(body);
     };
     try {
+      // The emulator's own read-only inspection of a queue's messages (the console's peek).
+      if (request.method === "GET" && url.pathname.startsWith("/_fauxqs/queues"))
+        return await passOn("inspect", "InspectQueue");
       const target = String(request.headers["x-amz-target"] ?? "");
       if (target.startsWith("AmazonSQS.")) return await passOn("json", target.slice("AmazonSQS.".length));
       const params = new URLSearchParams(url.search);

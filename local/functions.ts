@@ -74,6 +74,7 @@ export interface InvocationRecord {
 }
 
 const RECENT_INVOCATIONS = 20;
+const RECENT_LOG_LINES = 40;
 
 /** What a local function runs and how: its bundle, handler, environment and limits. */
 interface LocalFunctionConfig {
@@ -178,6 +179,8 @@ export class LocalFunction {
   private fault: FaultMode = "none";
   private faultDelay: FaultDelay = { delayMs: 0, jitterMs: 0 };
   private stopped = false;
+  /** The function's last log lines, newest last (the console shows them). */
+  private readonly logs: Array<{ at: number; line: string }> = [];
   /** The last invocations, newest last (the console shows them). */
   private readonly recent: InvocationRecord[] = [];
 
@@ -237,11 +240,17 @@ export class LocalFunction {
   }
 
   /** Its execution environments now, and its last invocations with their duration and outcome. */
-  activity(): { environments: number; busy: number; recent: InvocationRecord[] } {
+  activity(): {
+    environments: number;
+    busy: number;
+    recent: InvocationRecord[];
+    logs: Array<{ at: number; line: string }>;
+  } {
     return {
       environments: this.environments.length,
       busy: this.environments.filter((environment) => environment.busy).length,
       recent: [...this.recent],
+      logs: [...this.logs],
     };
   }
 
@@ -473,6 +482,8 @@ export class LocalFunction {
       pipeLines(stream, (line) => {
         metrics?.observe(this.id, line);
         log?.(this.id, line);
+        this.logs.push({ at: Date.now(), line });
+        if (this.logs.length > RECENT_LOG_LINES) this.logs.shift();
       });
     worker.on("message", (message: ({ requestId: string } & InvokeResult) | { initialized: boolean }) => {
       if ("initialized" in message) return this.initialized.get(worker)?.(message.initialized);

@@ -2,8 +2,9 @@
  * `npm start` (through main.ts): the whole stack on this machine, with no Docker and no AWS account.
  * Its options: local/cli.ts (`npm start -- --help`).
  */
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import { fromRoot } from "../infra/paths.ts";
 import { STACK_NAME } from "../infra/stack-name.ts";
 import { parseStartArgs, USAGE } from "./cli.ts";
@@ -114,7 +115,26 @@ if (!engines.dynamodbIsolated)
   );
 console.log(`[${elapsed()}] creating the stack's resources...`);
 
+// The app's console plug-ins, named in its cdk.json (context "localCloud:consolePlugins", paths from the
+// app's directory): an app's own panels beside the console's generic ones.
+const consolePlugins = await (async () => {
+  const appDir = options.app ? resolve(options.app) : options.assembly ? undefined : fromRoot(".");
+  if (!appDir || !existsSync(join(appDir, "cdk.json"))) return [];
+  const named = JSON.parse(readFileSync(join(appDir, "cdk.json"), "utf8")).context?.[
+    "localCloud:consolePlugins"
+  ];
+  if (!Array.isArray(named)) return [];
+  return Promise.all(
+    named.map(async (path: string) => {
+      const module = await import(pathToFileURL(resolve(appDir, path)).href);
+      if (typeof module.default !== "function")
+        throw new Error(`console plug-in ${path}: its default export is not a function`);
+      return module.default;
+    }),
+  );
+})();
 const cloud = await startLocalCloud({
+  consolePlugins,
   stack,
   engines,
   workDir,

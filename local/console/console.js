@@ -1,23 +1,7 @@
-// The console page: polls /_console/api/state once a second and redraws each panel. Plain DOM, no build.
+// The console page: polls /_console/api/state once a second and redraws each panel: the generic ones
+// (functions, requests, tables, queues) and each plug-in's (its browser module draws them). Plain DOM,
+// no build.
 const $ = (selector) => document.querySelector(selector);
-const inputs = {
-  paxos: $("#paxos-key"),
-  kv: $("#kv-key"),
-  client: $("#mesh-client"),
-  size: $("#mesh-size"),
-  clients: $("#mesh-clients"),
-};
-
-// The keys being watched live in the address (?paxos=...&kv=...), so a reload or a link keeps them.
-const params = new URLSearchParams(location.search);
-for (const [name, input] of Object.entries(inputs)) {
-  if (params.has(name)) input.value = params.get(name);
-  input.addEventListener("change", () => {
-    params.set(name, input.value);
-    history.replaceState(null, "", `?${params}`);
-    refresh();
-  });
-}
 
 const html = (text) =>
   String(text).replace(
@@ -26,90 +10,34 @@ const html = (text) =>
   );
 const json = (value) => (value === null || value === undefined ? "—" : html(JSON.stringify(value)));
 const text = (value) => (value === null || value === undefined ? "—" : html(value));
-/** A ballot "000000000000007:3f2a9c1e" (round:proposer) shown as "7:3f2a9c1e". */
-const ballot = (value) => (value ? html(value.replace(/^0+(?=\d)/, "")) : "—");
 const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`;
 const time = (at) => new Date(at).toLocaleTimeString();
 const faultCell = (fault) =>
   fault === "none" ? '<span class="ok">up</span>' : `<span class="down">down (${fault})</span>`;
 const table = (head, rows) =>
   `<table><thead><tr>${head.map((h) => `<th>${h}</th>`).join("")}</tr></thead><tbody>${rows.join("")}</tbody></table>`;
+/** Links that set a page input (a key to watch, the table or queue to look into). */
 const keyLinks = (keys, input) =>
   keys.length
     ? `<div class="keys muted">${keys.length} key${keys.length === 1 ? "" : "s"}: ${keys
         .map((key) => `<a data-input="${input}" data-key="${html(key)}">${html(key)}</a>`)
         .join("")}</div>`
     : "";
+const pick = (input, key, label = key) =>
+  `<a data-input="${input}" data-key="${html(key)}">${html(label)}</a>`;
 
-function paxos(state) {
-  const { key, keys, acceptors } = state.paxos;
-  const rows = acceptors.map(
-    (a) =>
-      `<tr data-replica="${html(a.replica)}"><td>${html(a.replica)}</td><td>${faultCell(a.fault)}</td>` +
-      `<td class="mono">${ballot(a.promised)}</td><td class="mono">${ballot(a.acceptedBallot)}</td>` +
-      `<td>${text(a.version)}</td><td class="value" title="${json(a.value)}">${json(a.value)}</td></tr>`,
-  );
-  return (
-    (key ? "" : '<p class="muted">Type a Paxos key above, or pick one below.</p>') +
-    table(["replica", "state", "promised", "accepted ballot", "version", "value"], rows) +
-    keyLinks(keys, "paxos")
-  );
-}
+// What the page looks at lives in the address (?table=...&queue=... and the plug-ins' inputs), so a
+// reload or a link keeps it.
+const params = new URLSearchParams(location.search);
+const values = { table: params.get("table") ?? "", queue: params.get("queue") ?? "" };
+const inputs = {};
 
-function replication(state) {
-  const r = state.replication;
-  const rows = r.replicas.map(
-    (replica, index) =>
-      `<tr data-replica="${html(replica.replica)}"><td>${html(replica.replica)}${index === 0 ? ' <span class="muted">(primary)</span>' : ""}</td>` +
-      `<td>${faultCell(replica.fault)}</td><td class="mono">${text(replica.version)}</td>` +
-      `<td>${r.behind.includes(replica.replica) ? `<span class="warn">behind${replica.lagMs ? ` ${seconds(replica.lagMs)}` : ""}</span>` : r.key && replica.version ? '<span class="ok">in step</span>' : "—"}</td>` +
-      `<td class="value" title="${json(replica.value)}">${json(replica.value)}</td></tr>`,
-  );
-  const pipeline = r.key
-    ? `<p>committed <b class="mono">${text(r.primaryVersion)}</b> · outbox records ${json(r.outboxRecords)} · ` +
-      `applied on ${r.replicas.length - r.behind.length} of ${r.replicas.length} · changes counted ${json(r.changes)} · ` +
-      `<span id="convergence" class="${r.behind.length ? "warn" : "ok"}">${r.behind.length ? `lag: ${r.behind.join(", ")} behind` : "replicas converged"}</span></p>`
-    : '<p class="muted">Type a KV key above, or pick one below.</p>';
-  const queues = r.queues.map(
-    (q) => `<tr><td>${html(q.queue)}</td><td>${q.visible}</td><td>${q.inFlight}</td></tr>`,
-  );
-  return (
-    pipeline +
-    table(["replica", "state", "version", "lag", "value"], rows) +
-    `<p class="muted">quarantined changes: ${json(r.quarantined)}</p>` +
-    table(["queue", "waiting", "in flight"], queues) +
-    keyLinks(r.keys, "kv")
-  );
-}
-
-function leases(state) {
-  const { servers, unassigned } = state.leases;
-  if (!servers.length) return '<p class="muted">No server has registered (POST /servers/{id}/heartbeat).</p>';
-  const rows = servers.map((server) => {
-    const left = server.expiresAt - state.now;
-    const sessions = server.sessions
-      .map(
-        (s) =>
-          `<span class="mono">${html(s.sessionId)}</span> #${s.fencingToken} ${seconds(s.leaseExpiresAt - state.now)}` +
-          (s.movingTo ? ` <span class="warn">→ ${html(s.movingTo)}</span>` : ""),
-      )
-      .join("<br>");
-    return (
-      `<tr><td>${html(server.serverId)}</td><td>${server.live ? `<span class="ok">live</span> ${seconds(left)}` : '<span class="down">expired</span>'}</td>` +
-      `<td>${server.sessionCount}</td><td class="mono">${sessions || "—"}</td></tr>`
-    );
-  });
-  return (
-    table(["server", "registration", "sessions", "session · fencing token · lease left"], rows) +
-    `<p class="muted">sessions with no live lease: ${unassigned}</p>`
-  );
-}
-
-function mesh(state) {
-  const m = state.mesh;
-  return m.backends.length
-    ? `<p>client ${m.clientId} of ${m.clients}, subset of ${m.size}: <b class="mono">${m.backends.map(escape).join(", ")}</b></p><p class="muted">slot subsetting over the live servers (GET /mesh/subsets/{clientId})</p>`
-    : '<p class="muted">No live server (or the client index is not below the client count).</p>';
+function setValue(name, value) {
+  values[name] = value;
+  if (inputs[name]) inputs[name].value = value;
+  params.set(name, value);
+  history.replaceState(null, "", `?${params}`);
+  refresh();
 }
 
 function functions(state) {
@@ -127,13 +55,21 @@ function functions(state) {
           `<option value="${mode}"${mode === fn.fault ? " selected" : ""}>${mode === "none" ? "up" : mode}</option>`,
       )
       .join("");
+    const logs = fn.logs.length
+      ? `<details data-logs="${html(fn.id)}"${open.has(fn.id) ? " open" : ""}><summary>${fn.logs.length} log lines</summary><pre class="logs">${fn.logs
+          .map((entry) => `${time(entry.at)} ${html(entry.line)}`)
+          .join("\n")}</pre></details>`
+      : '<span class="muted">no log lines</span>';
     return (
       `<tr data-function="${html(fn.id)}"><td>${html(fn.id)}</td><td>${faultCell(fn.fault)}</td>` +
       `<td>${fn.busy}/${fn.environments}</td><td class="mono">${last || "—"}</td>` +
-      `<td><select data-fault="${html(fn.id)}" aria-label="fault of ${html(fn.id)}">${options}</select></td></tr>`
+      `<td><select data-fault="${html(fn.id)}" aria-label="fault of ${html(fn.id)}">${options}</select></td><td>${logs}</td></tr>`
     );
   });
-  return table(["function", "state", "busy/envs", "last invocations (ms; red failed)", "fault"], rows);
+  return table(
+    ["function", "state", "busy/envs", "last invocations (ms; red failed)", "fault", "logs"],
+    rows,
+  );
 }
 
 function requests(state) {
@@ -146,19 +82,92 @@ function requests(state) {
   return `<div class="scroll">${table(["at", "request", "status", "took"], rows)}</div>`;
 }
 
-const panels = { paxos, replication, leases, mesh, functions, requests };
+function tables(state) {
+  const { names, items } = state.tables;
+  if (!names.length) return '<p class="muted">No table.</p>';
+  const list = `<p>${names.map((t) => pick("table", t.id)).join(" · ")}</p>`;
+  if (!items) return `${list}<p class="muted">Pick a table to see its items.</p>`;
+  const rows = items.items.map(
+    (item) => `<tr><td class="value mono" title="${json(item)}">${json(item)}</td></tr>`,
+  );
+  return (
+    list +
+    `<p><b>${html(items.table)}</b>: ${items.items.length}${items.more ? "+" : ""} item${items.items.length === 1 ? "" : "s"}</p>` +
+    `<div class="scroll" id="table-items">${table(["item"], rows)}</div>`
+  );
+}
+
+function queues(state) {
+  const { depths, messages } = state.queues;
+  if (!depths.length) return '<p class="muted">No queue.</p>';
+  const rows = depths.map(
+    (q) =>
+      `<tr data-queue="${html(q.queue)}"><td>${pick("queue", q.queue)}</td><td>${q.visible}</td><td>${q.inFlight}</td><td>${q.delayed}</td></tr>`,
+  );
+  const peek = messages
+    ? `<p><b>${html(messages.queue)}</b>: ${messages.total ?? 0} message${messages.total === 1 ? "" : "s"} (a peek: nothing is received)</p><div class="scroll" id="queue-messages">${table(
+        ["state", "message id", "body"],
+        messages.messages.map(
+          (m) =>
+            `<tr><td>${html(m.state)}</td><td class="mono">${html(m.id)}</td><td class="value mono" title="${html(m.body)}">${html(m.body)}</td></tr>`,
+        ),
+      )}</div>`
+    : '<p class="muted">Pick a queue to peek at its messages.</p>';
+  return table(["queue", "waiting", "in flight", "delayed"], rows) + peek;
+}
+
+const panels = { functions: (s) => functions(s), requests, tables, queues };
+const helpers = { html, json, text, table, keyLinks, faultCell, seconds, time, pick };
+/** Plug-in panels: panel id → [plug-in id, its render]. */
+const pluginPanels = {};
 let focused = null;
+const open = new Set();
+
+async function loadPlugins() {
+  const { plugins } = await (await fetch("/_console/api/plugins")).json();
+  for (const plugin of plugins) {
+    const module = await import(`/_console/plugins/${encodeURIComponent(plugin.id)}.js`);
+    for (const input of plugin.inputs) {
+      values[input.name] = params.get(input.name) ?? input.value ?? "";
+      const label = document.createElement("label");
+      label.textContent = `${input.label} `;
+      const field = document.createElement("input");
+      field.id = `input-${input.name}`;
+      field.value = values[input.name];
+      if (input.placeholder) field.placeholder = input.placeholder;
+      if (input.small) field.className = "small";
+      field.addEventListener("change", () => setValue(input.name, field.value));
+      label.append(field);
+      $("#inputs").append(label);
+      inputs[input.name] = field;
+    }
+    for (const panel of plugin.panels) {
+      const section = document.createElement("section");
+      section.id = panel.id;
+      section.innerHTML = `<h2>${html(panel.title)}</h2><div class="body"></div>`;
+      $("main").insertBefore(section, $("#functions"));
+      pluginPanels[panel.id] = [plugin.id, module.render];
+    }
+  }
+}
 
 async function refresh() {
-  const query = new URLSearchParams(Object.entries(inputs).map(([name, input]) => [name, input.value]));
+  const query = new URLSearchParams(values);
   try {
     const response = await fetch(`/_console/api/state?${query}`);
     const state = await response.json();
     if (!response.ok) throw new Error(state.error?.message ?? response.status);
-    for (const [id, draw] of Object.entries(panels)) {
+    const draws = [
+      ...Object.entries(panels).map(([id, draw]) => [id, () => draw(state)]),
+      ...Object.entries(pluginPanels).map(([id, [plugin, render]]) => [
+        id,
+        () => render(id, state.plugins[plugin], { ...helpers, now: state.now }),
+      ]),
+    ];
+    for (const [id, draw] of draws) {
       // Do not redraw a panel while one of its controls is in use.
       if (focused && $(`#${id}`).contains(focused)) continue;
-      $(`#${id} .body`).innerHTML = draw(state);
+      $(`#${id} .body`).innerHTML = draw();
     }
     $("#status").textContent = `updated ${time(state.now)}`;
   } catch (error) {
@@ -176,12 +185,21 @@ document.addEventListener("change", async (event) => {
   await fetch(`/_console/api/faults/${encodeURIComponent(id)}?mode=${event.target.value}`, { method: "PUT" });
   refresh();
 });
+document.addEventListener(
+  "toggle",
+  (event) => {
+    const id = event.target.dataset?.logs;
+    if (id) event.target.open ? open.add(id) : open.delete(id);
+  },
+  true,
+);
 document.addEventListener("click", (event) => {
   const { input, key } = event.target.dataset ?? {};
-  if (!input) return;
-  inputs[input].value = key;
-  inputs[input].dispatchEvent(new Event("change"));
+  if (input) setValue(input, key);
 });
 
+await loadPlugins().catch((error) => {
+  $("#status").textContent = `plug-ins failed to load: ${error.message}`;
+});
 refresh();
 setInterval(refresh, 1000);

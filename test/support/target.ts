@@ -2,8 +2,10 @@
  * The stack an e2e test talks to: a deployed one when E2E_BASE_URL is set (LocalStack or AWS), else the
  * project's own stack started on the local cloud for this test file.
  */
+
 import { defaultProvider } from "@aws-sdk/credential-provider-node";
 import { buildApp } from "../../infra/app.ts";
+import demoPanels from "../../infra/console/plugin.ts";
 import { localCredentials } from "../../local/engines.ts";
 import { LOCAL_REGION } from "../../local/names.ts";
 import { signedFetch } from "../../shared/client/signing.ts";
@@ -35,10 +37,13 @@ export async function startTarget(context: Record<string, unknown> = {}): Promis
     registerFetch(baseUrl, call);
     return { baseUrl, fetch: call, stop: async () => {} };
   }
-  const cloud = await startTestCloud((app) => {
-    for (const [key, value] of Object.entries(context)) app.node.setContext(key, value);
-    return buildApp(app).stack;
-  });
+  const cloud = await startTestCloud(
+    (app) => {
+      for (const [key, value] of Object.entries(context)) app.node.setContext(key, value);
+      return buildApp(app).stack;
+    },
+    { consolePlugins: [demoPanels] },
+  );
   // Every environment of every function started before the tests, as provisioned concurrency would: a
   // test is about the system's behaviour, and cold starts on a loaded two-core machine can outlast the
   // Api's replica call timeout.
