@@ -28,6 +28,10 @@ afterAll(async () => {
   await app?.stop();
 });
 
+/** The text of an element as the page shows it (Playwright's innerText: table cells tab-separated). */
+// biome-ignore lint/performance/useDomNodeTextContent: Playwright's locator method, not the DOM property.
+const shown = (selector: string) => page.locator(selector).innerText();
+
 const waitFor = async (what: () => Promise<string>, pattern: RegExp, timeoutMs = 15_000) => {
   const deadline = Date.now() + timeoutMs;
   let last = "";
@@ -47,34 +51,28 @@ describe("the console on an app with no plug-in", () => {
     });
     expect(created.status).toBe(201);
     await page.goto(`${app.apiUrl}/_console`);
-    await waitFor(() => page.locator("#status").innerText(), /updated/);
+    await waitFor(() => shown("#status"), /updated/);
     // Only the generic panels, and no plug-in inputs.
     expect(await page.locator("main > section").evaluateAll((sections) => sections.map((s) => s.id))).toEqual(
       ["functions", "requests", "tables", "queues"],
     );
     expect(await page.locator("#inputs input").count()).toBe(0);
 
-    await waitFor(() => page.locator('#functions tr[data-function="ReceiveOrder"]').innerText(), /up/);
-    await waitFor(() => page.locator("#requests").innerText(), /POST \/orders\s+201/);
+    await waitFor(() => shown('#functions tr[data-function="ReceiveOrder"]'), /up/);
+    await waitFor(() => shown("#requests"), /POST \/orders\s+201/);
     // Its log lines.
     await page.locator('#functions details[data-logs="ReceiveOrder"] summary').click();
-    await waitFor(
-      () => page.locator('#functions details[data-logs="ReceiveOrder"]').innerText(),
-      /received order o-17/,
-    );
+    await waitFor(() => shown('#functions details[data-logs="ReceiveOrder"]'), /received order o-17/);
 
     // A table's items.
     await page.locator('#tables a[data-input="table"]').first().click();
-    await waitFor(() => page.locator("#table-items").innerText(), /"orderId":"o-17"/);
+    await waitFor(() => shown("#table-items"), /"orderId":"o-17"/);
     expect(page.url()).toMatch(/[?&]table=Orders/);
 
     // A peek at the queue: the message is there, and still waiting after the peek (nothing received).
     await page.locator('#queues a[data-input="queue"]').first().click();
-    await waitFor(
-      () => page.locator("#queue-messages").innerText(),
-      /waiting\s+\S+\s+\{"orderId":"o-17","total":42\}/,
-    );
+    await waitFor(() => shown("#queue-messages"), /waiting\s+\S+\s+\{"orderId":"o-17","total":42\}/);
     await new Promise((resolve) => setTimeout(resolve, 1500));
-    expect(await page.locator('#queues tr[data-queue^="NightlyBatch"]').innerText()).toMatch(/\t1\t0\t0/);
+    expect(await shown('#queues tr[data-queue^="NightlyBatch"]')).toMatch(/\t1\t0\t0/);
   }, 90_000);
 });
