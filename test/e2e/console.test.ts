@@ -5,13 +5,10 @@
  * and a peek at a queue's messages that receives nothing. The demo's plug-in panels are tested in
  * replication.test.ts.
  */
-import { existsSync } from "node:fs";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AppProcess, runStart } from "../support/app-process.ts";
-
-const CHROMIUM =
-  process.env.CHROMIUM_PATH ?? ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find(existsSync);
+import { CHROMIUM, waitFor } from "../support/browser.ts";
 
 let app: AppProcess;
 let browser: Browser;
@@ -31,17 +28,6 @@ afterAll(async () => {
 /** The text of an element as the page shows it (Playwright's innerText: table cells tab-separated). */
 // biome-ignore lint/performance/useDomNodeTextContent: Playwright's locator method, not the DOM property.
 const shown = (selector: string) => page.locator(selector).innerText();
-
-const waitFor = async (what: () => Promise<string>, pattern: RegExp, timeoutMs = 15_000) => {
-  const deadline = Date.now() + timeoutMs;
-  let last = "";
-  while (Date.now() < deadline) {
-    last = await what().catch(() => "");
-    if (pattern.test(last)) return last;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error(`the page never showed ${pattern}; it shows: ${last}`);
-};
 
 describe("the console on an app with no plug-in", () => {
   it("shows functions, requests, a table's items and a queue's messages, and only the generic panels", async () => {

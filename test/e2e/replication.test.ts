@@ -3,7 +3,7 @@
  * outbox transaction, the Relay to ChangesQueue and the Replicator, under the local cloud's faults; and
  * the local console watching it in a real browser.
  */
-import { existsSync, mkdirSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { GetQueueAttributesCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
 import { PutCommand } from "@aws-sdk/lib-dynamodb";
@@ -13,6 +13,7 @@ import { fromRoot } from "../../infra/paths.ts";
 import { localCredentials } from "../../local/engines.ts";
 import { LOCAL_REGION } from "../../local/names.ts";
 import { ApiClient, UnknownOutcomeError } from "../../shared/client/api-client.ts";
+import { CHROMIUM, waitFor } from "../support/browser.ts";
 import { callApi, callApiWithHeaders, type Json, pool } from "../support/http.ts";
 import { eventually, type TestCloud, uniqueId } from "../support/local-cloud.ts";
 import { type E2ETarget, startTarget } from "../support/target.ts";
@@ -542,25 +543,11 @@ describe("a body whose bytes are not UTF-8", () => {
   });
 });
 
-/** Debian's chromium (`apt-get install chromium`; .ci/run installs it), or CHROMIUM_PATH. */
-const CHROMIUM =
-  process.env.CHROMIUM_PATH ?? ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find(existsSync);
-
 let browser: Browser;
 let page: Page;
 
 /** The text of a row of a panel, as the page shows it now. */
 const row = (panel: string, selector: string) => page.locator(`#${panel} ${selector}`).innerText();
-const waitFor = async (what: () => Promise<string>, pattern: RegExp, timeoutMs = 15_000) => {
-  const deadline = Date.now() + timeoutMs;
-  let last = "";
-  while (Date.now() < deadline) {
-    last = await what().catch(() => "");
-    if (pattern.test(last)) return last;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error(`the page never showed ${pattern}; it shows: ${last}`);
-};
 
 /**
  * The console in a real browser (Debian's chromium, driven by playwright-core). The screenshot goes to
