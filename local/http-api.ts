@@ -64,6 +64,10 @@ export function readRoutes(
       const props = resource.Properties ?? {};
       const routeKey = template.resolveString(props.RouteKey);
       try {
+        // A WebSocket API's routes are not HTTP routes: served as such, `$default` would answer any path.
+        const apiId = (props.ApiId as { Ref?: unknown } | undefined)?.Ref;
+        if (typeof apiId === "string" && template.resource(apiId).Properties?.ProtocolType === "WEBSOCKET")
+          throw new Error("a WebSocket API's route: WebSocket APIs are not served locally");
         const api = template.resolveString(props.ApiId);
         const integrationId = template.resolveString(props.Target).replace(/^integrations\//, "");
         const integration = template.resource(integrationId).Properties ?? {};
