@@ -4,6 +4,7 @@
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
+import { createServer as createHttpServer } from "node:http";
 import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { dirname, join } from "node:path";
@@ -336,10 +337,9 @@ export interface SqsRequestRecord {
 export async function startSqsEmulator(
   options: { port?: number; onRequest?: (record: SqsRequestRecord) => void } = {},
 ) {
-  const [{ buildApp }, stores, { createServer: createHttpServer }, query] = await Promise.all([
+  const [{ buildApp }, stores, query] = await Promise.all([
     import("fauxqs"),
     resolvableStores(),
-    import("node:http"),
     import("./sqs-query.ts"),
   ]);
   const app = buildApp({ logger: false, stores });

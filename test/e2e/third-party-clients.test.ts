@@ -78,6 +78,18 @@ async function aws(service: string, endpoint: string, ...args: string[]): Promis
   return stdout.trim() ? (JSON.parse(stdout) as Record<string, unknown>) : {};
 }
 
+/** The CLI's SQS commands on one queue: receive (with extra options) and delete. */
+const cliQueue = (url: string) => ({
+  receive: async (...options: string[]) =>
+    (
+      (await aws("sqs", sqs.endpoint, "receive-message", "--queue-url", url, ...options)) as {
+        Messages?: Array<{ Body: string; ReceiptHandle: string }>;
+      }
+    ).Messages,
+  remove: (receiptHandle: string) =>
+    aws("sqs", sqs.endpoint, "delete-message", "--queue-url", url, "--receipt-handle", receiptHandle),
+});
+
 describe("Debian's AWS CLI (/usr/bin/aws 2.9, SQS's query protocol)", () => {
   it("is the build this test is about", async () => {
     const { stdout } = await run(AWS, ["--version"], { env });
@@ -103,37 +115,11 @@ describe("Debian's AWS CLI (/usr/bin/aws 2.9, SQS's query protocol)", () => {
         ...(fifo ? ["--message-group-id", "g"] : []),
       );
       expect(sent.MessageId).toBeTruthy();
-      const received = (await aws(
-        "sqs",
-        sqs.endpoint,
-        "receive-message",
-        "--queue-url",
-        url,
-        "--wait-time-seconds",
-        "1",
-      )) as {
-        Messages: Array<{ Body: string; ReceiptHandle: string }>;
-      };
-      expect(received.Messages.map((m) => m.Body)).toEqual([body]);
-      await aws(
-        "sqs",
-        sqs.endpoint,
-        "delete-message",
-        "--queue-url",
-        url,
-        "--receipt-handle",
-        received.Messages[0]!.ReceiptHandle,
-      );
-      const after = await aws(
-        "sqs",
-        sqs.endpoint,
-        "receive-message",
-        "--queue-url",
-        url,
-        "--visibility-timeout",
-        "0",
-      );
-      expect(after.Messages).toBeUndefined();
+      const queue = cliQueue(url);
+      const received = (await queue.receive("--wait-time-seconds", "1"))!;
+      expect(received.map((m) => m.Body)).toEqual([body]);
+      await queue.remove(received[0]!.ReceiptHandle);
+      expect(await queue.receive("--visibility-timeout", "0")).toBeUndefined();
     }
     const seen = requests.slice(first);
     expect(seen.map((r) => `${r.protocol} ${r.action} ${r.status}`)).toEqual(
@@ -163,19 +149,10 @@ describe("Debian's AWS CLI (/usr/bin/aws 2.9, SQS's query protocol)", () => {
       action: "SendMessage",
       path: new URL(url).pathname,
     });
-    const received = (await aws("sqs", sqs.endpoint, "receive-message", "--queue-url", url)) as {
-      Messages: Array<{ Body: string; ReceiptHandle: string }>;
-    };
-    expect(received.Messages.map((m) => m.Body)).toEqual(["by path"]);
-    await aws(
-      "sqs",
-      sqs.endpoint,
-      "delete-message",
-      "--queue-url",
-      url,
-      "--receipt-handle",
-      received.Messages[0]!.ReceiptHandle,
-    );
+    const queue = cliQueue(url);
+    const received = (await queue.receive())!;
+    expect(received.map((m) => m.Body)).toEqual(["by path"]);
+    await queue.remove(received[0]!.ReceiptHandle);
   });
 
   it("a request the SQS endpoint does not understand is refused, never answered with success", async () => {
