@@ -3,5 +3,10 @@ import base from "./vitest.config.ts";
 
 // The unit and simulation tier: pure logic and the simulations' models, no engines, so no global setup.
 export default defineConfig({
-  test: { ...base.test, include: ["test/unit/**/*.test.ts"], globalSetup: [] },
+  resolve: base.resolve,
+  test: {
+    ...base.test,
+    include: ["test/unit/**/*.test.ts", "packages/*/test/unit/**/*.test.ts"],
+    globalSetup: [],
+  },
 });

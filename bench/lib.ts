@@ -10,13 +10,18 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { LambdaClient } from "@aws-sdk/client-lambda";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import type { MetricTotal } from "@serverless-coordination/local-cloud";
+import {
+  freePort,
+  LOCAL_REGION,
+  type LocalCloud,
+  localCredentials,
+  startEngines,
+  startLocalCloud,
+} from "@serverless-coordination/local-cloud";
+import { synthesizeStack } from "@serverless-coordination/local-cloud/synthesize";
 import { buildApp } from "../infra/app.ts";
 import { fromRoot } from "../infra/paths.ts";
-import { type LocalCloud, startLocalCloud } from "../local/cloud.ts";
-import { freePort, localCredentials, startEngines } from "../local/engines.ts";
-import type { MetricTotal } from "../local/metrics.ts";
-import { LOCAL_REGION } from "../local/names.ts";
-import { synthesizeStack } from "../local/synthesize.ts";
 import { signedFetch } from "../shared/client/signing.ts";
 
 export interface BenchCloud extends LocalCloud {

@@ -3,8 +3,7 @@
  * process they would take its main thread's time (signing, fetch) from the HTTP API, the Lambda API and
  * the event sources. Run by bench/load.ts with its settings as JSON in argv[2]; prints the samples as JSON.
  */
-import { localCredentials } from "../local/engines.ts";
-import { LOCAL_REGION } from "../local/names.ts";
+import { LOCAL_REGION, localCredentials } from "@serverless-coordination/local-cloud";
 import { ApiClient, ApiError, UnknownOutcomeError } from "../shared/client/api-client.ts";
 import { signedFetch } from "../shared/client/signing.ts";
 

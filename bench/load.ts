@@ -8,9 +8,8 @@
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { freePort, LOCAL_REGION, localCredentials } from "@serverless-coordination/local-cloud";
 import { fromRoot } from "../infra/paths.ts";
-import { freePort, localCredentials } from "../local/engines.ts";
-import { LOCAL_REGION } from "../local/names.ts";
 import { ApiClient } from "../shared/client/api-client.ts";
 import { signedFetch } from "../shared/client/signing.ts";
 import { latencyChart } from "./chart.ts";
@@ -36,7 +35,7 @@ async function startLocalCloud() {
   const child = spawn(
     process.execPath,
     [
-      "local/main.ts",
+      "packages/local-cloud/src/bin.ts",
       "--in-memory",
       "--quiet",
       ...["--port", String(ports.http), "--lambda-port", String(ports.lambda)],

@@ -15,10 +15,9 @@ import { IdempotencyConfig, makeIdempotent } from "@aws-lambda-powertools/idempo
 import { DynamoDBPersistenceLayer } from "@aws-lambda-powertools/idempotency/dynamodb";
 import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DeleteCommand, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
+import { LOCAL_REGION, localCredentials } from "@serverless-coordination/local-cloud";
 // @ts-expect-error: the package ships no types.
 import DynamoDBLockClient from "dynamodb-lock-client";
-import { localCredentials } from "../local/engines.ts";
-import { LOCAL_REGION } from "../local/names.ts";
 import { Claims, StaleClaim } from "../shared/idempotency/claims.ts";
 import { LeaseService } from "../shared/leases/service.ts";
 import { type BenchCloud, environmentLine, measure, ratio, table, writeReport } from "./lib.ts";

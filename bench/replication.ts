@@ -10,10 +10,9 @@ import {
   SendMessageCommand,
 } from "@aws-sdk/client-sqs";
 import { GetCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
+import { freePort, startLocalCloud } from "@serverless-coordination/local-cloud";
+import { synthesizeStack } from "@serverless-coordination/local-cloud/synthesize";
 import { fromRoot } from "../infra/paths.ts";
-import { startLocalCloud } from "../local/cloud.ts";
-import { freePort } from "../local/engines.ts";
-import { synthesizeStack } from "../local/synthesize.ts";
 import { METRIC } from "../shared/observability/metrics.ts";
 import { kvItemKey } from "../shared/replication/replica-store.ts";
 import { stageChart } from "./chart.ts";

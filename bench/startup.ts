@@ -9,16 +9,20 @@ import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { LOCAL_REGION } from "@serverless-coordination/local-cloud";
 import { fromRoot } from "../infra/paths.ts";
-import { buildClassArchive, type DynamoDBLocalLaunch, dynamodbLaunch } from "../local/class-archive.ts";
+import {
+  buildClassArchive,
+  type DynamoDBLocalLaunch,
+  dynamodbLaunch,
+} from "../packages/local-cloud/src/class-archive.ts";
 import {
   emulatorDir,
   exerciseDynamoDB,
   freePort,
   localCredentials,
   startDynamoDBLocal,
-} from "../local/engines.ts";
-import { LOCAL_REGION } from "../local/names.ts";
+} from "../packages/local-cloud/src/engines.ts";
 import { signedFetch } from "../shared/client/signing.ts";
 import { environmentLine, ratio, table, writeReport } from "./lib.ts";
 
@@ -44,7 +48,7 @@ async function start(env: Record<string, string> = {}): Promise<Start> {
   const child = spawn(
     process.execPath,
     [
-      "local/main.ts",
+      "packages/local-cloud/src/bin.ts",
       "--in-memory",
       "--quiet",
       "--port",

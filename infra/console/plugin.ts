@@ -11,7 +11,7 @@
  * The stack is recognised by its functions' environment variables. Everything is read from the engines;
  * the only write is the mesh slot map (brought up to date with the live servers, as GET /servers does).
  */
-import type { ConsoleContext, ConsolePlugin } from "../../local/console/console.ts";
+import type { ConsoleContext, ConsolePlugin } from "@serverless-coordination/local-cloud/console";
 import { type LeaseRecord, leaseExpiry, type ServerRecord } from "../../shared/leases/rules.ts";
 import { slotSubset } from "../../shared/mesh/balanced.ts";
 import { SlotStore } from "../../shared/mesh/slot-store.ts";

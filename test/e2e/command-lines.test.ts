@@ -1,5 +1,6 @@
 /**
- * The project's commands, run as a user runs them. `npm start` (node local/main.ts): --help lists every
+ * The project's commands, run as a user runs them. `npm start` (the local cloud's bin from its sources,
+ * packages/local-cloud/src/bin.ts, on this project's app; its packed form: local-cloud-package.test.ts): --help lists every
  * option, a bad option is one line and exit status 2 before anything starts, Ctrl-C (SIGINT) stops
  * everything with 130, and --data-dir puts the data where it says. `npm run sim` and `npm run bench`
  * follow the same rules for a bad option. Loopback only.
@@ -8,13 +9,13 @@ import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePort } from "@serverless-coordination/local-cloud";
 import { describe, expect, it } from "vitest";
 import { fromRoot } from "../../infra/paths.ts";
-import { freePort } from "../../local/engines.ts";
 import { stillRunning, tree } from "../support/processes.ts";
 
 const start = (args: string[], env: Record<string, string> = {}) =>
-  spawnSync(process.execPath, ["local/main.ts", ...args], {
+  spawnSync(process.execPath, ["packages/local-cloud/src/bin.ts", ...args], {
     cwd: fromRoot("."),
     encoding: "utf8",
     env: { ...process.env, ...env },
@@ -70,11 +71,11 @@ describe("npm start's options", () => {
       [["--concurrency", "2.5"], /--concurrency/],
       [["--bogus"], /Unknown option '--bogus' \(see --help\)/],
       [["positional"], /Unexpected argument 'positional'/],
-      [["--stack", "Other"], /--stack picks a stack of an --app or an --assembly/],
+      [["--app", "docs"], /docs has no cdk.json: run it in a CDK app's directory/],
       [["--app", "a", "--assembly", "b"], /--app and --assembly exclude each other/],
       [["--app"], /argument missing/],
       [["-c", "novalue"], /--context takes KEY=VALUE/],
-      [["--app", "test/fixtures/rest-crud", "-c", "a=b"], /--context applies to this project's stack/],
+      [["--assembly", "cdk.out", "-c", "a=b"], /--context applies to an app's synthesis/],
       [["--data-dir", ""], /--data-dir takes a non-empty value/],
       [["--inspect-port", "9230"], /--inspect-port goes with --inspect FUNCTION/],
       [["--inspect", "Api", "--inspect-port", "x"], /--inspect-port takes a port/],
@@ -98,7 +99,7 @@ describe("npm start's options", () => {
     const child = spawn(
       process.execPath,
       [
-        "local/main.ts",
+        "packages/local-cloud/src/bin.ts",
         "--quiet",
         "--data-dir",
         dataDir,

@@ -1,5 +1,5 @@
+import { LOCAL_REGION } from "@serverless-coordination/local-cloud";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LOCAL_REGION } from "../../local/names.ts";
 import { signedFetch } from "../../shared/client/signing.ts";
 import { uniqueId } from "../support/local-cloud.ts";
 import { type E2ETarget, startTarget } from "../support/target.ts";

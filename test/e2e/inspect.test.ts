@@ -3,8 +3,9 @@
  * on the port given (loopback), printed at start; requests are still served. A name that is no function
  * of the stack is refused with exit status 2.
  */
+
+import { freePort } from "@serverless-coordination/local-cloud";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort } from "../../local/engines.ts";
 import { type AppProcess, refusedStart, runStart } from "../support/app-process.ts";
 
 let app: AppProcess;

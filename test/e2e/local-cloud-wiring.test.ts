@@ -6,9 +6,8 @@
 import { InvokeCommand, LambdaClient, ResourceNotFoundException } from "@aws-sdk/client-lambda";
 import { ReceiveMessageCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
 import { PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
+import { LOCAL_REGION, localCredentials } from "@serverless-coordination/local-cloud";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { localCredentials } from "../../local/engines.ts";
-import { LOCAL_REGION } from "../../local/names.ts";
 import { buildWiringStack } from "../fixtures/wiring/stack.ts";
 import { readJson } from "../support/http.ts";
 import { eventually, startTestCloud, type TestCloud } from "../support/local-cloud.ts";

@@ -6,9 +6,8 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { freePort, LOCAL_REGION, localCredentials } from "@serverless-coordination/local-cloud";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort, localCredentials } from "../../local/engines.ts";
-import { LOCAL_REGION } from "../../local/names.ts";
 import { signedFetch } from "../../shared/client/signing.ts";
 import { stillRunning, tree } from "../support/processes.ts";
 
@@ -71,7 +70,7 @@ beforeAll(async () => {
   child = spawn(
     process.execPath,
     [
-      "local/main.ts",
+      "packages/local-cloud/src/bin.ts",
       "--in-memory",
       "--quiet",
       "--port",

@@ -5,8 +5,8 @@
 import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { assemblyDirFor } from "@serverless-coordination/local-cloud";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { assemblyDirFor } from "../../local/app.ts";
 import { type AppProcess, refusedStart, runStart } from "../support/app-process.ts";
 import type { Json } from "../support/http.ts";
 import { eventually } from "../support/local-cloud.ts";

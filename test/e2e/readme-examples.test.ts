@@ -7,9 +7,9 @@
 import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { freePort } from "@serverless-coordination/local-cloud";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fromRoot } from "../../infra/paths.ts";
-import { freePort } from "../../local/engines.ts";
 import { type AppProcess, runStart } from "../support/app-process.ts";
 
 const readme = readFileSync(fromRoot("README.md"), "utf8");

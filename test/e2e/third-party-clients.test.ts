@@ -10,13 +10,13 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { LOCAL_REGION } from "@serverless-coordination/local-cloud";
 import { RemovalPolicy, Stack } from "aws-cdk-lib";
 import { AttributeType, BillingMode, Table } from "aws-cdk-lib/aws-dynamodb";
 import { Code, Function as LambdaFunction, Runtime } from "aws-cdk-lib/aws-lambda";
 import { Queue } from "aws-cdk-lib/aws-sqs";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { type SqsRequestRecord, startSqsEmulator } from "../../local/engines.ts";
-import { LOCAL_REGION } from "../../local/names.ts";
+import { type SqsRequestRecord, startSqsEmulator } from "../../packages/local-cloud/src/engines.ts";
 import { startTestCloud, type TestCloud } from "../support/local-cloud.ts";
 
 const AWS = "/usr/bin/aws";

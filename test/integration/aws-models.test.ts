@@ -28,9 +28,8 @@ import {
 } from "@aws-sdk/client-sqs";
 import { DeleteCommand, DynamoDBDocumentClient, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
+import { LOCAL_REGION, localCredentials } from "@serverless-coordination/local-cloud";
 import { describe, expect, inject, it } from "vitest";
-import { localCredentials } from "../../local/engines.ts";
-import { LOCAL_REGION } from "../../local/names.ts";
 import { readStreamRange } from "../../shared/outbox/failed-batches.ts";
 import { DynamoDBModel } from "../simulation/dynamodb-model.ts";
 import { SqsModel } from "../simulation/sqs-model.ts";

@@ -3,8 +3,8 @@
  * (`--app`, `--assembly`). Every port is a free one, so runs never collide.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { freePort } from "@serverless-coordination/local-cloud";
 import { fromRoot } from "../../infra/paths.ts";
-import { freePort } from "../../local/engines.ts";
 
 export interface AppProcess {
   apiUrl: string;
@@ -16,6 +16,9 @@ export interface AppProcess {
   skipped: string[];
   output: () => string;
   stop(): Promise<void>;
+  /** Ctrl-C: sends SIGINT and answers the exit status. */
+  interrupt(): Promise<number | null>;
+  pid: number;
 }
 
 /** The lines of one titled list in the start-up banner ("outputs (2)" then indented lines). */
@@ -31,13 +34,24 @@ function section(text: string, title: string): string[] {
   return items;
 }
 
-/** Runs `npm start -- <args>` and waits for "ready", or for the process to exit (rejected with its output). */
-export async function runStart(args: string[], timeoutMs = 90_000): Promise<AppProcess> {
+/**
+ * Runs `npm start -- <args>` (or, with `bin`, that local-cloud bin in `cwd`) and waits for "ready", or for
+ * the process to exit (rejected with its output).
+ */
+export async function runStart(
+  args: string[],
+  timeoutMs = 90_000,
+  {
+    bin = "packages/local-cloud/src/bin.ts",
+    cwd = fromRoot("."),
+    env = {},
+  }: { bin?: string; cwd?: string; env?: Record<string, string> } = {},
+): Promise<AppProcess> {
   const ports = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
   const child: ChildProcess = spawn(
     process.execPath,
     [
-      "local/main.ts",
+      bin,
       ...args,
       "--in-memory",
       "--quiet",
@@ -50,7 +64,7 @@ export async function runStart(args: string[], timeoutMs = 90_000): Promise<AppP
       "--sqs-port",
       String(ports[3]),
     ],
-    { cwd: fromRoot("."), stdio: ["ignore", "pipe", "pipe"] },
+    { cwd, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] },
   );
   let text = "";
   child.stdout?.on("data", (chunk) => {
@@ -90,6 +104,11 @@ export async function runStart(args: string[], timeoutMs = 90_000): Promise<AppP
     skipped: section(text, "skipped (not run locally)"),
     output: () => text,
     stop,
+    interrupt: async () => {
+      if (child.exitCode === null) child.kill("SIGINT");
+      return exited;
+    },
+    pid: child.pid as number,
   };
 }
 

@@ -1,8 +1,7 @@
 import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { LOCAL_REGION, localCredentials } from "@serverless-coordination/local-cloud";
 import { inject } from "vitest";
-import { localCredentials } from "../../local/engines.ts";
-import { LOCAL_REGION } from "../../local/names.ts";
 import { uniqueId } from "./local-cloud.ts";
 
 /** A document client on DynamoDB Local with a database of its own (a fresh access key id). */

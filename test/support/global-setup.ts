@@ -3,8 +3,9 @@
  * endpoints to every test file. Each file then isolates its data with its own access key id (DynamoDB
  * Local keeps one database per key) and its own resource name prefix (queue names are global).
  */
+
+import { startEngines } from "@serverless-coordination/local-cloud";
 import type { TestProject } from "vitest/node";
-import { startEngines } from "../../local/engines.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {

@@ -2,13 +2,18 @@ import { randomBytes } from "node:crypto";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import {
+  freePort,
+  LOCAL_REGION,
+  type LocalCloud,
+  type LocalCloudOptions,
+  localCredentials,
+  startLocalCloud,
+} from "@serverless-coordination/local-cloud";
+import { synthesizeStack } from "@serverless-coordination/local-cloud/synthesize";
 import type { App, Stack } from "aws-cdk-lib";
 import { inject } from "vitest";
 import { fromRoot } from "../../infra/paths.ts";
-import { type LocalCloud, type LocalCloudOptions, startLocalCloud } from "../../local/cloud.ts";
-import { freePort, localCredentials } from "../../local/engines.ts";
-import { LOCAL_REGION } from "../../local/names.ts";
-import { synthesizeStack } from "../../local/synthesize.ts";
 
 export interface TestCloud extends LocalCloud {
   documents: DynamoDBDocumentClient;

@@ -4,10 +4,9 @@
  */
 
 import { defaultProvider } from "@aws-sdk/credential-provider-node";
+import { LOCAL_REGION, localCredentials } from "@serverless-coordination/local-cloud";
 import { buildApp } from "../../infra/app.ts";
 import demoPanels from "../../infra/console/plugin.ts";
-import { localCredentials } from "../../local/engines.ts";
-import { LOCAL_REGION } from "../../local/names.ts";
 import { signedFetch } from "../../shared/client/signing.ts";
 import { registerFetch } from "./http.ts";
 import { startTestCloud, type TestCloud } from "./local-cloud.ts";

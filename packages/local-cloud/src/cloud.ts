@@ -1,0 +1,318 @@
+/**
+ * The local cloud: runs a synthesized stack on DynamoDB Local and the SQS emulator. Tables, queues,
+ * functions, HTTP routes and event source mappings all come from the template; nothing is wired by hand.
+ */
+import { readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBStreamsClient } from "@aws-sdk/client-dynamodb-streams";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import { CONSOLE_PREFIX, type ConsolePluginFactory, LocalConsole } from "./console/console.ts";
+import { type Engines, localCredentials, startEngines } from "./engines.ts";
+import { type MappingConfig, type Poller, QueuePoller, readMappings, StreamPoller } from "./event-sources.ts";
+import { createFunctions, type LocalFunction, RuntimePool } from "./functions.ts";
+import { INTEGRATION_TIMEOUT_MS, type LocalRoute, readCors, readRoutes, startHttpApi } from "./http-api.ts";
+import { closeGracefully } from "./http-server.ts";
+import { FunctionRegistry, startLambdaApi } from "./lambda-api.ts";
+import { LocalMetrics } from "./metrics.ts";
+import { LOCAL_REGION } from "./names.ts";
+import { createQueues, createTables, type LocalQueue, type LocalTable } from "./resources.ts";
+import { restApiBases } from "./rest-api.ts";
+import { type Skipped, unemulated } from "./support.ts";
+import { type CfnTemplate, Template } from "./template.ts";
+
+export interface SynthesizedStack {
+  stackName: string;
+  assemblyDir: string;
+  template: CfnTemplate;
+}
+
+export function readSynthesizedStack(assemblyDir: string, stackName: string): SynthesizedStack {
+  const template = JSON.parse(
+    readFileSync(join(assemblyDir, `${stackName}.template.json`), "utf8"),
+  ) as CfnTemplate;
+  return { stackName, assemblyDir, template };
+}
+
+export interface LocalCloudOptions {
+  stack: SynthesizedStack;
+  httpPort?: number;
+  lambdaPort?: number;
+  host?: string;
+  /** Engines already running (tests share one pair per run); started and owned by the cloud otherwise. */
+  engines?: Pick<Engines, "dynamodbEndpoint" | "sqsEndpoint">;
+  /**
+   * The local cloud's own working directory (inline function code is written out here; never the
+   * user's assembly). Default: a directory of its own under the system's temporary directory.
+   */
+  workDir?: string;
+  /** For engines the cloud starts: DynamoDB Local's data directory (in memory when absent). */
+  dataDir?: string;
+  dynamodbPort?: number;
+  sqsPort?: number;
+  /** DynamoDB Local keeps one database per access key id: a unique one isolates a run. */
+  accessKeyId?: string;
+  /** Prefix of the local resource names (default: the stack name). */
+  namePrefix?: string;
+  /** Environments per function when the template reserves no concurrency. */
+  defaultConcurrency?: number;
+  /** Receive loops per SQS mapping. */
+  queuePollers?: number;
+  /** Extra environment for every function (the template's own variables win). */
+  environment?: Record<string, string>;
+  log?: (line: string) => void;
+  functionLog?: (functionId: string, line: string) => void;
+  /** The app's own console panels (see console/console.ts). */
+  consolePlugins?: ConsolePluginFactory[];
+  /**
+   * Environments booted ahead for the stack's functions (see RuntimePool), e.g. while the caller's
+   * engines start; by default the cloud boots them itself as it starts.
+   */
+  runtimes?: RuntimePool;
+}
+
+export interface LocalCloud {
+  apiUrl: string;
+  lambdaEndpoint: string;
+  dynamodbEndpoint: string;
+  sqsEndpoint: string;
+  accessKeyId: string;
+  template: Template;
+  functions: LocalFunction[];
+  tables: LocalTable[];
+  queues: LocalQueue[];
+  routes: LocalRoute[];
+  mappings: MappingConfig[];
+  /** Resolved stack outputs. */
+  outputs: Record<string, string>;
+  /** What the local cloud left out of the template, and why. */
+  skipped: Skipped[];
+  /** The local resource (a function, table or queue) of a construct id ("Replica1", "Replication/OutboxTable"). */
+  byConstruct<T extends { logicalId: string }>(items: T[], constructId: string): T;
+  stop(): Promise<void>;
+}
+
+export async function startLocalCloud(options: LocalCloudOptions): Promise<LocalCloud> {
+  const host = options.host ?? "127.0.0.1";
+  const log = options.log ?? (() => {});
+  const accessKeyId = options.accessKeyId ?? "local";
+  // Environments boot (their SDK loaded) while the engines start; the functions take them later.
+  const runtimes = options.runtimes ?? new RuntimePool();
+  if (!options.runtimes) runtimes.bootFor(options.stack.template, options.stack.assemblyDir);
+  let ownedEngines: Engines | undefined;
+  try {
+    ownedEngines = options.engines
+      ? undefined
+      : await startEngines({
+          dataDir: options.dataDir,
+          dynamodbPort: options.dynamodbPort,
+          sqsPort: options.sqsPort,
+        });
+  } catch (error) {
+    await runtimes.stop();
+    throw error;
+  }
+  const engines = options.engines ?? ownedEngines!;
+  const stoppers: Array<() => Promise<unknown>> = [() => runtimes.stop()];
+  const metrics = new LocalMetrics();
+  const stop = async () => {
+    for (const stopper of stoppers.reverse()) await stopper().catch(() => {});
+    await ownedEngines?.stop();
+  };
+
+  try {
+    const clientConfig = { region: LOCAL_REGION, credentials: localCredentials(accessKeyId) };
+    const dynamodb = new DynamoDBClient({ ...clientConfig, endpoint: engines.dynamodbEndpoint });
+    const streams = new DynamoDBStreamsClient({ ...clientConfig, endpoint: engines.dynamodbEndpoint });
+    const sqs = new SQSClient({ ...clientConfig, endpoint: engines.sqsEndpoint });
+    stoppers.push(async () => {
+      dynamodb.destroy();
+      streams.destroy();
+      sqs.destroy();
+    });
+
+    const { stack } = options;
+    const httpPort = options.httpPort ?? 3000;
+    const lambdaPort = options.lambdaPort ?? 3001;
+    const apiUrl = `http://${host}:${httpPort}`;
+    const lambdaEndpoint = `http://${host}:${lambdaPort}`;
+    const template = new Template(stack.template, stack.stackName, options.namePrefix, apiUrl);
+
+    const skipped = unemulated(template);
+    const skip = (item: Skipped) => {
+      skipped.push(item);
+      log(`skipped ${item.logicalId} (${item.type}): ${item.reason}`);
+    };
+    for (const item of skipped) log(`skipped ${item.logicalId} (${item.type}): ${item.reason}`);
+    const [tables, queues] = await Promise.all([
+      createTables(template, dynamodb, skip),
+      createQueues(template, sqs, skip),
+    ]);
+
+    const functions = createFunctions(
+      template,
+      stack.assemblyDir,
+      {
+        ...options.environment,
+        AWS_REGION: LOCAL_REGION,
+        AWS_DEFAULT_REGION: LOCAL_REGION,
+        AWS_ACCESS_KEY_ID: accessKeyId,
+        AWS_SECRET_ACCESS_KEY: "local",
+        AWS_ENDPOINT_URL_DYNAMODB: engines.dynamodbEndpoint,
+        AWS_ENDPOINT_URL_DYNAMODB_STREAMS: engines.dynamodbEndpoint,
+        AWS_ENDPOINT_URL_SQS: engines.sqsEndpoint,
+        AWS_ENDPOINT_URL_LAMBDA: lambdaEndpoint,
+        AWS_XRAY_CONTEXT_MISSING: "IGNORE_ERROR",
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+        TZ: "UTC",
+      },
+      {
+        defaultConcurrency: options.defaultConcurrency ?? 4,
+        log: options.functionLog,
+        metrics,
+        runtimes,
+        workDir: options.workDir ?? join(tmpdir(), "serverless-coordination", "local-cloud"),
+      },
+      skip,
+    );
+    stoppers.push(() => Promise.all(functions.map((fn) => fn.stop())));
+    for (const warning of runtimeMismatches(template, functions)) log(`warning: ${warning}`);
+    const registry = new FunctionRegistry(functions);
+
+    const routes = readRoutes(template, registry, skip);
+    const lambdaServer = await startLambdaApi(registry, lambdaPort, host, metrics, log);
+    // By now the HTTP API has answered its requests; what is left are the pollers' invocations.
+    stoppers.push(() => closeGracefully(lambdaServer, LAMBDA_DRAIN_MS));
+    // The console (local only): a live page of the protocols at /_console on the HTTP API's port.
+    const localConsole = new LocalConsole(
+      { functions, tables, queues },
+      dynamodb,
+      sqs,
+      engines.sqsEndpoint,
+      options.consolePlugins,
+    );
+    const httpServer = await startHttpApi(
+      routes,
+      httpPort,
+      host,
+      {
+        accessKeyId,
+        secretAccessKey: localCredentials(accessKeyId).secretAccessKey,
+        region: LOCAL_REGION,
+      },
+      readCors(template),
+      {
+        local: {
+          prefix: CONSOLE_PREFIX,
+          handle: (request, response, url) => localConsole.handle(request, response, url),
+        },
+        onAnswer: (record) => localConsole.record(record),
+      },
+    );
+
+    const mappings = readMappings(template, registry, skip);
+    const onError = (mapping: MappingConfig) => (error: unknown) =>
+      log(`event source ${mapping.logicalId} (${mapping.fn.id}): ${String(error)}`);
+    const pollers: Poller[] = mappings
+      .filter((mapping) => mapping.enabled)
+      .flatMap((mapping) => {
+        try {
+          return [
+            mapping.kind === "sqs"
+              ? new QueuePoller(mapping, sqs, queues, onError(mapping), options.queuePollers ?? 3)
+              : new StreamPoller(mapping, streams, sqs, queues, onError(mapping)),
+          ];
+        } catch (error) {
+          skip({
+            logicalId: mapping.logicalId,
+            type: "AWS::Lambda::EventSourceMapping",
+            reason: (error as Error).message,
+          });
+          return [];
+        }
+      });
+    // Pollers stop before the functions they invoke.
+    stoppers.push(() => Promise.all(pollers.map((poller) => poller.stop())));
+    // First of all (the stoppers run in reverse): the HTTP API stops taking requests and lets the ones
+    // in flight finish, while the functions and the Lambda API they call are still up.
+    // Every request it read is answered: none outlasts the integration timeout.
+    stoppers.push(() => closeGracefully(httpServer, INTEGRATION_TIMEOUT_MS + 1_000));
+
+    // An output that points at an API's execute-api URL is given the local one, path and all.
+    const bases = restApiBases(template);
+    const local = (value: string) => {
+      const api = /^https:\/\/([^./]+)\.execute-api\.[^/]+(\/.*)?$/.exec(value);
+      if (!api) return value;
+      const [, apiId = "", path = "/"] = api;
+      const base = bases.get(`${apiId}#short`) ?? bases.get(apiId);
+      return base && path.startsWith(`/${base.split("/").at(-1)}`)
+        ? `${apiUrl}${base.slice(0, base.lastIndexOf("/"))}${path}`
+        : `${apiUrl}${path}`;
+    };
+    const outputs = Object.fromEntries(
+      Object.entries(stack.template.Outputs ?? {})
+        .filter(([, output]) => template.exists(output))
+        .map(([name, output]) => {
+          let value: string;
+          try {
+            value = local(template.resolveString(output.Value));
+          } catch (error) {
+            log(`output ${name}: ${(error as Error).message}`);
+            value = "";
+          }
+          return [name, name === "ApiUrl" && (value === "" || value === apiUrl) ? `${apiUrl}/` : value];
+        }),
+    );
+
+    return {
+      apiUrl,
+      lambdaEndpoint,
+      dynamodbEndpoint: engines.dynamodbEndpoint,
+      sqsEndpoint: engines.sqsEndpoint,
+      accessKeyId,
+      template,
+      functions,
+      tables,
+      queues,
+      routes,
+      mappings,
+      outputs,
+      skipped,
+      byConstruct(items, constructId) {
+        const item = items.find((candidate) => template.constructPath(candidate.logicalId) === constructId);
+        if (!item) throw new Error(`no resource with construct id ${constructId}`);
+        return item;
+      },
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/**
+ * Functions whose Lambda runtime is another Node.js major than the one running them here: their code is
+ * tested on a different runtime than the one that deploys.
+ */
+export function runtimeMismatches(
+  template: Template,
+  functions: LocalFunction[],
+  nodeMajor = Number(process.versions.node.split(".")[0]),
+): string[] {
+  const byRuntime = new Map<string, string[]>();
+  for (const fn of functions) {
+    const runtime = String(template.resource(fn.logicalId).Properties?.Runtime ?? "");
+    const major = Number(/^nodejs(\d+)/.exec(runtime)?.[1]);
+    if (Number.isInteger(major) && major !== nodeMajor)
+      byRuntime.set(runtime, [...(byRuntime.get(runtime) ?? []), fn.id]);
+  }
+  return [...byRuntime].map(
+    ([runtime, ids]) =>
+      `${ids.join(", ")} deploy${ids.length === 1 ? "s" : ""} to Lambda's ${runtime} but run${ids.length === 1 ? "s" : ""} here on Node.js ${nodeMajor}: install Node.js ${/\d+/.exec(runtime)?.[0]} to test what deploys`,
+  );
+}
+
+/** How long a stop lets the Lambda API's invocations in flight finish before it cuts them. */
+const LAMBDA_DRAIN_MS = 5_000;
