@@ -10,6 +10,7 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { LambdaClient } from "@aws-sdk/client-lambda";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { signedFetch } from "@serverless-coordination/client";
 import type { MetricTotal } from "@serverless-coordination/local-cloud";
 import {
   freePort,
@@ -22,7 +23,6 @@ import {
 import { synthesizeStack } from "@serverless-coordination/local-cloud/synthesize";
 import { buildApp } from "../infra/app.ts";
 import { fromRoot } from "../infra/paths.ts";
-import { signedFetch } from "../shared/client/signing.ts";
 
 export interface BenchCloud extends LocalCloud {
   /** The engines the cloud runs on: a second stack (a baseline) can run beside it on the same ones. */

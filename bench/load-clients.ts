@@ -3,9 +3,9 @@
  * process they would take its main thread's time (signing, fetch) from the HTTP API, the Lambda API and
  * the event sources. Run by bench/load.ts with its settings as JSON in argv[2]; prints the samples as JSON.
  */
+
+import { ApiClient, ApiError, signedFetch, UnknownOutcomeError } from "@serverless-coordination/client";
 import { LOCAL_REGION, localCredentials } from "@serverless-coordination/local-cloud";
-import { ApiClient, ApiError, UnknownOutcomeError } from "../shared/client/api-client.ts";
-import { signedFetch } from "../shared/client/signing.ts";
 
 /** The mix: each request is one of these, by weight. */
 export const MIX = [

@@ -8,10 +8,9 @@
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { ApiClient, signedFetch } from "@serverless-coordination/client";
 import { freePort, LOCAL_REGION, localCredentials } from "@serverless-coordination/local-cloud";
 import { fromRoot } from "../infra/paths.ts";
-import { ApiClient } from "../shared/client/api-client.ts";
-import { signedFetch } from "../shared/client/signing.ts";
 import { latencyChart } from "./chart.ts";
 import { environmentLine, percentile, ratio, table, writeReport, writeSvg } from "./lib.ts";
 import { type LoadSettings, MIX, type Sample } from "./load-clients.ts";
@@ -35,6 +34,7 @@ async function startLocalCloud() {
   const child = spawn(
     process.execPath,
     [
+      "--conditions=serverless-coordination:source",
       "packages/local-cloud/src/bin.ts",
       "--in-memory",
       "--quiet",

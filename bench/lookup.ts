@@ -2,8 +2,8 @@
  * `npm run bench -- lookup`: lookup latency uncached (through the API) and cached (the client library),
  * and the throughput of assigning new sessions, against the HTTP API's own floor measured in the run.
  */
-import { LookupClient } from "../shared/lookup/client.ts";
-import { METRIC } from "../shared/observability/metrics.ts";
+import { LookupClient } from "@serverless-coordination/client";
+import { METRIC } from "@serverless-coordination/core/aws";
 import {
   type BenchCloud,
   environmentLine,

@@ -11,9 +11,8 @@
 import { cpus } from "node:os";
 import { InvokeCommand } from "@aws-sdk/client-lambda";
 import { UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import { METRIC } from "../shared/observability/metrics.ts";
-import { encodeBallot } from "../shared/paxos/ballot.ts";
-import { paxosItemKey } from "../shared/paxos/dynamodb-acceptor.ts";
+import { METRIC } from "@serverless-coordination/core/aws";
+import { encodeBallot, paxosItemKey } from "@serverless-coordination/core/paxos";
 import { latencyChart } from "./chart.ts";
 import {
   type BenchCloud,

@@ -2,10 +2,10 @@
  * `npm run bench -- peers`: our building blocks side by side with the well-kept libraries that do the
  * same job, on the same DynamoDB Local, each scenario written once and run against both:
  *
- * - idempotent consumer: our claims (shared/idempotency/claims.ts) against Powertools idempotency
+ * - idempotent consumer: our claims (packages/core/src/idempotency/claims.ts) against Powertools idempotency
  *   (@aws-lambda-powertools/idempotency, DynamoDB persistence): cost per message, and a worker paused past
  *   its claim's expiry that completes after another worker took over;
- * - lock/lease: our lease service (shared/leases/service.ts) against dynamodb-lock-client (FailOpen):
+ * - lock/lease: our lease service (packages/core/src/leases/service.ts) against dynamodb-lock-client (FailOpen):
  *   acquire and renew latency, and a holder paused past its lease that then writes the protected state.
  *
  * The outcomes are what each library did in this run, read back from the tables, not claims.
@@ -15,11 +15,11 @@ import { IdempotencyConfig, makeIdempotent } from "@aws-lambda-powertools/idempo
 import { DynamoDBPersistenceLayer } from "@aws-lambda-powertools/idempotency/dynamodb";
 import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DeleteCommand, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
+import { Claims, StaleClaim } from "@serverless-coordination/core/idempotency";
+import { LeaseService } from "@serverless-coordination/core/leases";
 import { LOCAL_REGION, localCredentials } from "@serverless-coordination/local-cloud";
 // @ts-expect-error: the package ships no types.
 import DynamoDBLockClient from "dynamodb-lock-client";
-import { Claims, StaleClaim } from "../shared/idempotency/claims.ts";
-import { LeaseService } from "../shared/leases/service.ts";
 import { type BenchCloud, environmentLine, measure, ratio, table, writeReport } from "./lib.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

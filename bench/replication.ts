@@ -10,11 +10,11 @@ import {
   SendMessageCommand,
 } from "@aws-sdk/client-sqs";
 import { GetCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
+import { METRIC } from "@serverless-coordination/core/aws";
+import { kvItemKey } from "@serverless-coordination/core/replication";
 import { freePort, startLocalCloud } from "@serverless-coordination/local-cloud";
 import { synthesizeStack } from "@serverless-coordination/local-cloud/synthesize";
 import { fromRoot } from "../infra/paths.ts";
-import { METRIC } from "../shared/observability/metrics.ts";
-import { kvItemKey } from "../shared/replication/replica-store.ts";
 import { stageChart } from "./chart.ts";
 import {
   type BenchCloud,

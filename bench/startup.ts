@@ -9,6 +9,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { signedFetch } from "@serverless-coordination/client";
 import { LOCAL_REGION } from "@serverless-coordination/local-cloud";
 import { fromRoot } from "../infra/paths.ts";
 import {
@@ -23,7 +24,6 @@ import {
   localCredentials,
   startDynamoDBLocal,
 } from "../packages/local-cloud/src/engines.ts";
-import { signedFetch } from "../shared/client/signing.ts";
 import { environmentLine, ratio, table, writeReport } from "./lib.ts";
 
 /** Starts of each kind (odd: the median is one of them). */
@@ -48,6 +48,7 @@ async function start(env: Record<string, string> = {}): Promise<Start> {
   const child = spawn(
     process.execPath,
     [
+      "--conditions=serverless-coordination:source",
       "packages/local-cloud/src/bin.ts",
       "--in-memory",
       "--quiet",

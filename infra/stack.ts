@@ -1,7 +1,7 @@
+import { api as contract } from "@serverless-coordination/core/api";
 import { Duration, Stack, type StackProps } from "aws-cdk-lib";
 import { HttpIamAuthorizer } from "aws-cdk-lib/aws-apigatewayv2-authorizers";
 import type { Construct } from "constructs";
-import { api as contract } from "../shared/api/contract.ts";
 import { AppFunction } from "./constructs/app-function.ts";
 import { AppHttpApi, stackRoutes } from "./constructs/http-api.ts";
 import { Lookup } from "./constructs/lookup.ts";
@@ -48,7 +48,7 @@ export class CoordinationStack extends Stack {
       },
       // Callers need execute-api:Invoke on the API and sign their requests (SigV4).
       ...(authMode(this) === "iam" ? { authorizer: new HttpIamAuthorizer() } : {}),
-      // Every route of the API contract (shared/api/contract.ts), nothing else.
+      // Every route of the API contract (packages/core/src/api/contract.ts), nothing else.
       routes: stackRoutes(contract),
     });
 

@@ -1,18 +1,20 @@
 import { randomUUID } from "node:crypto";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
-import { documents, lambda } from "../../shared/adapters/clients.ts";
-import { LambdaReplicas } from "../../shared/adapters/lambda-replicas.ts";
-import { api } from "../../shared/api/contract.ts";
-import { apiConfig } from "../../shared/config.ts";
-import { IdempotentRequests } from "../../shared/idempotency/requests.ts";
-import { LeaseService } from "../../shared/leases/service.ts";
-import { SlotStore } from "../../shared/mesh/slot-store.ts";
-import { METRIC, METRICS_NAMESPACE } from "../../shared/observability/metrics.ts";
-import { Proposer } from "../../shared/paxos/proposer.ts";
-import { readChangeCount } from "../../shared/replication/change-counter.ts";
-import { ReplicationCoordinator } from "../../shared/replication/coordinator.ts";
-import { contractRouter } from "../commons/http.ts";
+import { api } from "@serverless-coordination/core/api";
+import {
+  apiConfig,
+  documents,
+  LambdaReplicas,
+  lambda,
+  METRIC,
+  METRICS_NAMESPACE,
+} from "@serverless-coordination/core/aws";
+import { contractRouter } from "@serverless-coordination/core/http";
+import { IdempotentRequests } from "@serverless-coordination/core/idempotency";
+import { LeaseService, SlotStore } from "@serverless-coordination/core/leases";
+import { Proposer } from "@serverless-coordination/core/paxos";
+import { ReplicationCoordinator, readChangeCount } from "@serverless-coordination/core/replication";
 import { kvHandlers } from "./kv-routes.ts";
 import { lookupHandlers } from "./lookup-routes.ts";
 import { paxosHandlers } from "./paxos-routes.ts";
@@ -53,7 +55,7 @@ const leases = new LeaseService(documents, {
   observeRead: (requests) => metrics.addMetric(METRIC.leaseReadRequests, MetricUnit.Count, requests),
 });
 
-// Every route of the contract (shared/api/contract.ts), one handler each.
+// Every route of the contract (packages/core/src/api/contract.ts), one handler each.
 const route = contractRouter(
   api,
   {

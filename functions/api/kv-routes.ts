@@ -1,7 +1,6 @@
-import { type Api, api, pick } from "../../shared/api/contract.ts";
-import { fail } from "../../shared/errors.ts";
-import type { ReplicationCoordinator } from "../../shared/replication/coordinator.ts";
-import { type Handlers, writeIdOf } from "../commons/http.ts";
+import { type Api, api, fail, pick } from "@serverless-coordination/core/api";
+import { type Handlers, writeIdOf } from "@serverless-coordination/core/http";
+import type { ReplicationCoordinator } from "@serverless-coordination/core/replication";
 
 export const kvContract = pick(api, "putKv", "getKv", "kvChanges");
 

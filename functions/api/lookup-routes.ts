@@ -1,13 +1,13 @@
-import { type Api, api, pick } from "../../shared/api/contract.ts";
-import { fail } from "../../shared/errors.ts";
-import type { LeaseService } from "../../shared/leases/service.ts";
-import { slotSubset } from "../../shared/mesh/balanced.ts";
-import { hash64 } from "../../shared/mesh/hashing.ts";
-import { seededRandom } from "../../shared/mesh/random.ts";
-import type { SlotStore } from "../../shared/mesh/slot-store.ts";
-import { deterministicSubset, randomSubset } from "../../shared/mesh/subsetting.ts";
-import { CLIENT_INDEX } from "../../shared/validation.ts";
-import type { Handlers } from "../commons/http.ts";
+import { type Api, api, CLIENT_INDEX, fail, pick } from "@serverless-coordination/core/api";
+import type { Handlers } from "@serverless-coordination/core/http";
+import type { LeaseService, SlotStore } from "@serverless-coordination/core/leases";
+import {
+  deterministicSubset,
+  hash64,
+  randomSubset,
+  seededRandom,
+  slotSubset,
+} from "@serverless-coordination/core/mesh";
 
 export const lookupContract = pick(
   api,

@@ -1,7 +1,7 @@
-import { type Api, api, pick } from "../../shared/api/contract.ts";
-import type { Proposer } from "../../shared/paxos/proposer.ts";
-import { proposeOnce, readRegister, setRegister } from "../../shared/paxos/register.ts";
-import { type Handlers, writeIdOf } from "../commons/http.ts";
+import { type Api, api, pick } from "@serverless-coordination/core/api";
+import { type Handlers, writeIdOf } from "@serverless-coordination/core/http";
+import type { Proposer } from "@serverless-coordination/core/paxos";
+import { proposeOnce, readRegister, setRegister } from "@serverless-coordination/core/paxos";
 
 export const paxosContract = pick(api, "proposeOnce", "setRegister", "readRegister");
 

@@ -1,9 +1,7 @@
 /** The OutboxReplay function (see outbox-replay.ts). */
 import { Logger } from "@aws-lambda-powertools/logger";
-import { documents } from "../../shared/adapters/clients.ts";
-import { sqs, streams } from "../../shared/adapters/queues.ts";
-import { outboxReplayConfig } from "../../shared/config.ts";
-import { Quarantine } from "../../shared/outbox/quarantine.ts";
+import { documents, outboxReplayConfig, sqs, streams } from "@serverless-coordination/core/aws";
+import { Quarantine } from "@serverless-coordination/core/outbox";
 import { outboxReplayHandler } from "./outbox-replay.ts";
 
 const config = outboxReplayConfig();

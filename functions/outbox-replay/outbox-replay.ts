@@ -8,8 +8,8 @@ import type { Logger } from "@aws-lambda-powertools/logger";
 import type { DynamoDBStreamsClient } from "@aws-sdk/client-dynamodb-streams";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { replayFailedBatches } from "../../shared/outbox/failed-batches.ts";
-import type { Quarantine } from "../../shared/outbox/quarantine.ts";
+import type { Quarantine } from "@serverless-coordination/core/outbox";
+import { replayFailedBatches } from "@serverless-coordination/core/outbox";
 
 export interface OutboxReplayPorts {
   streams: Pick<DynamoDBStreamsClient, "send">;

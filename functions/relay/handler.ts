@@ -1,11 +1,8 @@
 /** The Relay function: the outbox table's stream → ChangesQueue (see stream-relay.ts). */
 import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics } from "@aws-lambda-powertools/metrics";
-import { documents } from "../../shared/adapters/clients.ts";
-import { sqs } from "../../shared/adapters/queues.ts";
-import { relayConfig } from "../../shared/config.ts";
-import { METRICS_NAMESPACE } from "../../shared/observability/metrics.ts";
-import { Quarantine } from "../../shared/outbox/quarantine.ts";
+import { documents, METRICS_NAMESPACE, relayConfig, sqs } from "@serverless-coordination/core/aws";
+import { Quarantine } from "@serverless-coordination/core/outbox";
 import { relayHandler } from "./stream-relay.ts";
 
 const config = relayConfig();

@@ -1,17 +1,17 @@
 /**
  * The Relay: the outbox table's stream → ChangesQueue (SQS FIFO), reporting partial batch failures (see
- * shared/outbox/relay.ts for the rules). `relayHandler` takes its ports, so the function and the outbox
+ * packages/core/src/outbox/relay.ts for the rules). `relayHandler` takes its ports, so the function and the outbox
  * simulation run the same code.
  */
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { type Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import type { SQSClient } from "@aws-sdk/client-sqs";
+import { METRIC } from "@serverless-coordination/core/aws";
+import type { Quarantine } from "@serverless-coordination/core/outbox";
+import { type RelayRecord, relay } from "@serverless-coordination/core/outbox";
+import { VERSION_PATTERN, versionTime } from "@serverless-coordination/core/replication";
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from "aws-lambda";
-import { METRIC } from "../../shared/observability/metrics.ts";
-import type { Quarantine } from "../../shared/outbox/quarantine.ts";
-import { type RelayRecord, relay } from "../../shared/outbox/relay.ts";
-import { VERSION_PATTERN, versionTime } from "../../shared/replication/version.ts";
 
 export interface RelayPorts {
   sqs: Pick<SQSClient, "send">;

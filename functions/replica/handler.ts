@@ -1,8 +1,7 @@
 /** A replica function: the Paxos acceptor and a copy of the key-value store (see replica.ts). */
-import { documents } from "../../shared/adapters/clients.ts";
-import { replicaConfig } from "../../shared/config.ts";
-import { DynamoDBAcceptor } from "../../shared/paxos/dynamodb-acceptor.ts";
-import { ReplicaStore } from "../../shared/replication/replica-store.ts";
+import { documents, replicaConfig } from "@serverless-coordination/core/aws";
+import { DynamoDBAcceptor } from "@serverless-coordination/core/paxos";
+import { ReplicaStore } from "@serverless-coordination/core/replication";
 import { replicaHandler } from "./replica.ts";
 
 const config = replicaConfig();

@@ -2,17 +2,18 @@
  * A replica, invoked through Lambda Invoke by the Api function and the Replicator. It is the Paxos
  * acceptor (`prepare`, `accept`) and a copy of the replicated key-value store (`apply`, `applyBatch`,
  * `read`, and on the primary `commit`), each on its own items of the replica's table. Requests and replies follow the
- * replica contract (shared/contracts/replica.ts).
+ * replica contract (packages/core/src/contracts/replica.ts).
  */
+
+import type { Acceptor } from "@serverless-coordination/core/paxos";
+import type { ReplicaStore } from "@serverless-coordination/core/replication";
 import {
   type ApplyBatchReply,
   type ApplyBatchRequest,
   type ReplicaRequest,
   type ReplyTo,
   replicaRequestSchema,
-} from "../../shared/contracts/replica.ts";
-import type { Acceptor } from "../../shared/paxos/acceptor.ts";
-import type { ReplicaStore } from "../../shared/replication/replica-store.ts";
+} from "@serverless-coordination/core/replication";
 
 /**
  * Applies a batch of changes: the keys side by side, each key's changes in order. A change whose write

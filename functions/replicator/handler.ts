@@ -1,16 +1,20 @@
 /** The Replicator function: ChangesQueue → every replica, and the change counter (see replicator.ts). */
 import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
-import { documents, lambda } from "../../shared/adapters/clients.ts";
-import { LambdaReplicas } from "../../shared/adapters/lambda-replicas.ts";
-import { sqs } from "../../shared/adapters/queues.ts";
-import { replicatorConfig } from "../../shared/config.ts";
-import { Claims } from "../../shared/idempotency/claims.ts";
-import { METRIC, METRICS_NAMESPACE } from "../../shared/observability/metrics.ts";
+import {
+  documents,
+  LambdaReplicas,
+  lambda,
+  METRIC,
+  METRICS_NAMESPACE,
+  replicatorConfig,
+  sqs,
+} from "@serverless-coordination/core/aws";
+import { Claims } from "@serverless-coordination/core/idempotency";
 import {
   CHANGE_COUNTER_CLAIM_RETENTION_SECONDS,
   ChangeCounter,
-} from "../../shared/replication/change-counter.ts";
+} from "@serverless-coordination/core/replication";
 import { replicatorHandler } from "./replicator.ts";
 
 const config = replicatorConfig();

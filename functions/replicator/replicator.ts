@@ -19,13 +19,17 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { type Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { ChangeMessageVisibilityBatchCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import { METRIC } from "@serverless-coordination/core/aws";
+import { processFifoGroups } from "@serverless-coordination/core/idempotency";
+import { type ChangeMessage, changeMessageSchema } from "@serverless-coordination/core/outbox";
+import type {
+  ApplyReply,
+  ChangeCounter,
+  CountResult,
+  ReplicaInvoker,
+} from "@serverless-coordination/core/replication";
+import { versionTime } from "@serverless-coordination/core/replication";
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
-import type { ApplyReply, ReplicaInvoker } from "../../shared/contracts/replica.ts";
-import { METRIC } from "../../shared/observability/metrics.ts";
-import { type ChangeMessage, changeMessageSchema } from "../../shared/outbox/outbox.ts";
-import type { ChangeCounter, CountResult } from "../../shared/replication/change-counter.ts";
-import { versionTime } from "../../shared/replication/version.ts";
-import { processFifoGroups } from "../commons/fifo-batch.ts";
 
 /** The delay before a failed message is delivered again: 1 s, doubling per receive, at most 30 s. */
 export const retryDelaySeconds = (receiveCount: number) => Math.min(30, 2 ** Math.max(0, receiveCount - 1));

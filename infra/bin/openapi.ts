@@ -1,10 +1,9 @@
 /**
- * Writes docs/openapi.json from the API contract (shared/api/contract.ts): `npm run openapi`. The file is
+ * Writes docs/openapi.json from the API contract (packages/core/src/api/contract.ts): `npm run openapi`. The file is
  * generated, never edited; test/infra/contract.test.ts fails when it is stale.
  */
 import { writeFileSync } from "node:fs";
-import { api } from "../../shared/api/contract.ts";
-import { openApiDocument } from "../../shared/api/openapi.ts";
+import { api, openApiDocument } from "@serverless-coordination/core/api";
 import { fromRoot } from "../paths.ts";
 
 export const OPENAPI_FILE = fromRoot("docs/openapi.json");

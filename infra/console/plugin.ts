@@ -11,12 +11,17 @@
  * The stack is recognised by its functions' environment variables. Everything is read from the engines;
  * the only write is the mesh slot map (brought up to date with the live servers, as GET /servers does).
  */
+
+import {
+  type LeaseRecord,
+  leaseExpiry,
+  type ServerRecord,
+  SlotStore,
+} from "@serverless-coordination/core/leases";
+import { slotSubset } from "@serverless-coordination/core/mesh";
+import { paxosItemKey } from "@serverless-coordination/core/paxos";
+import { kvItemKey } from "@serverless-coordination/core/replication";
 import type { ConsoleContext, ConsolePlugin } from "@serverless-coordination/local-cloud/console";
-import { type LeaseRecord, leaseExpiry, type ServerRecord } from "../../shared/leases/rules.ts";
-import { slotSubset } from "../../shared/mesh/balanced.ts";
-import { SlotStore } from "../../shared/mesh/slot-store.ts";
-import { paxosItemKey } from "../../shared/paxos/dynamodb-acceptor.ts";
-import { kvItemKey } from "../../shared/replication/replica-store.ts";
 
 /** At most this many keys are listed per panel (the page stays fast with thousands in the tables). */
 const KEY_LIST_LIMIT = 200;

@@ -48,6 +48,9 @@ export class AppFunction extends NodejsFunction {
         sourceMap: true,
         minify: false,
         mainFields: ["module", "main"],
+        // This project's packages from their sources (the workspace links them; their "default" export
+        // is the compiled form, which a build writes for packing only).
+        esbuildArgs: { "--conditions": "serverless-coordination:source" },
         banner:
           "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
         ...props.bundling,

@@ -1,3 +1,4 @@
+import type { AnyRoute } from "@serverless-coordination/core/api";
 import { CfnOutput, RemovalPolicy, Validations } from "aws-cdk-lib";
 import {
   HttpApi,
@@ -10,7 +11,6 @@ import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations
 import type { IFunction } from "aws-cdk-lib/aws-lambda";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
-import type { AnyRoute } from "../../shared/api/contract.ts";
 
 export interface RouteSpec {
   method: HttpMethod;

@@ -1,7 +1,7 @@
+import { LEASES_BY_SERVER_INDEX } from "@serverless-coordination/core/leases";
 import { type CfnElement, CfnOutput, Stack, Validations } from "aws-cdk-lib";
 import { AttributeType, BillingMode, ProjectionType, Table } from "aws-cdk-lib/aws-dynamodb";
 import { Construct } from "constructs";
-import { LEASES_BY_SERVER_INDEX } from "../../shared/leases/service.ts";
 import { statefulRemovalPolicy } from "../context.ts";
 import type { AppFunction } from "./app-function.ts";
 

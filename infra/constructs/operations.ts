@@ -1,3 +1,4 @@
+import { METRIC, METRICS_NAMESPACE } from "@serverless-coordination/core/aws";
 import { CfnOutput, Duration } from "aws-cdk-lib";
 import type { HttpApi } from "aws-cdk-lib/aws-apigatewayv2";
 import {
@@ -14,7 +15,6 @@ import type { IFunction } from "aws-cdk-lib/aws-lambda";
 import { Topic } from "aws-cdk-lib/aws-sns";
 import type { IQueue } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
-import { METRIC, METRICS_NAMESPACE } from "../../shared/observability/metrics.ts";
 
 export interface OperationsProps {
   api: HttpApi;

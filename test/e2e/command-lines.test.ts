@@ -15,12 +15,16 @@ import { fromRoot } from "../../infra/paths.ts";
 import { stillRunning, tree } from "../support/processes.ts";
 
 const start = (args: string[], env: Record<string, string> = {}) =>
-  spawnSync(process.execPath, ["packages/local-cloud/src/bin.ts", ...args], {
-    cwd: fromRoot("."),
-    encoding: "utf8",
-    env: { ...process.env, ...env },
-    timeout: 30_000,
-  });
+  spawnSync(
+    process.execPath,
+    ["--conditions=serverless-coordination:source", "packages/local-cloud/src/bin.ts", ...args],
+    {
+      cwd: fromRoot("."),
+      encoding: "utf8",
+      env: { ...process.env, ...env },
+      timeout: 30_000,
+    },
+  );
 
 describe("npm start's options", () => {
   it("--help (and -h) prints every option and the environment variables, and starts nothing", () => {
@@ -99,6 +103,7 @@ describe("npm start's options", () => {
     const child = spawn(
       process.execPath,
       [
+        "--conditions=serverless-coordination:source",
         "packages/local-cloud/src/bin.ts",
         "--quiet",
         "--data-dir",
@@ -142,7 +147,11 @@ describe("npm start's options", () => {
 
 describe("npm run sim's and npm run bench's options", () => {
   const command = (script: string, args: string[]) =>
-    spawnSync(process.execPath, [script, ...args], { cwd: fromRoot("."), encoding: "utf8", timeout: 30_000 });
+    spawnSync(process.execPath, ["--conditions=serverless-coordination:source", script, ...args], {
+      cwd: fromRoot("."),
+      encoding: "utf8",
+      timeout: 30_000,
+    });
 
   it("refuse a bad option with one line and exit status 2, running nothing", () => {
     const cases: Array<[string, string[], RegExp]> = [

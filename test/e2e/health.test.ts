@@ -1,6 +1,6 @@
+import { signedFetch } from "@serverless-coordination/client";
 import { LOCAL_REGION } from "@serverless-coordination/local-cloud";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { signedFetch } from "../../shared/client/signing.ts";
 import { uniqueId } from "../support/local-cloud.ts";
 import { type E2ETarget, startTarget } from "../support/target.ts";
 

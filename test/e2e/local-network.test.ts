@@ -6,9 +6,9 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { signedFetch } from "@serverless-coordination/client";
 import { freePort, LOCAL_REGION, localCredentials } from "@serverless-coordination/local-cloud";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { signedFetch } from "../../shared/client/signing.ts";
 import { stillRunning, tree } from "../support/processes.ts";
 
 let child: ChildProcess;
@@ -70,6 +70,7 @@ beforeAll(async () => {
   child = spawn(
     process.execPath,
     [
+      "--conditions=serverless-coordination:source",
       "packages/local-cloud/src/bin.ts",
       "--in-memory",
       "--quiet",

@@ -3,11 +3,10 @@
  * sessions are assigned, kept, moved, released and fenced through the HTTP API. Each test looks up the
  * sessions it checks itself; the servers and their heartbeats are the shared setup.
  */
+
+import { ApiClient, ApiError, LookupClient, LookupError } from "@serverless-coordination/client";
+import { deterministicSubset, type SlottedBackend, slotSubset } from "@serverless-coordination/core/mesh";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ApiClient, ApiError } from "../../shared/client/api-client.ts";
-import { LookupClient, LookupError } from "../../shared/lookup/client.ts";
-import { type SlottedBackend, slotSubset } from "../../shared/mesh/balanced.ts";
-import { deterministicSubset } from "../../shared/mesh/subsetting.ts";
 import { callApi, pool } from "../support/http.ts";
 import { uniqueId } from "../support/local-cloud.ts";
 import { type E2ETarget, startTarget } from "../support/target.ts";

@@ -1,6 +1,7 @@
 /** The consensus routes end to end: through the HTTP API, the Api proposer and the replica Lambdas. */
+
+import { ApiClient, ApiError, UnknownOutcomeError } from "@serverless-coordination/client";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { ApiClient, ApiError, UnknownOutcomeError } from "../../shared/client/api-client.ts";
 import { callApi, type Json, readJson } from "../support/http.ts";
 import {
   checkLinearizable,

@@ -51,11 +51,13 @@ let port: string;
 // works), in a directory git ignores.
 const dir = fromRoot(".local/readme-examples");
 mkdirSync(dir, { recursive: true });
-/** A README TypeScript example as a file: its imports of ./shared/ point at this checkout, its port at ours. */
+/**
+ * A README TypeScript example as a file in this project (its imports of the packages resolve through the
+ * workspace, run with their sources' condition as the README says), its port ours.
+ */
+const SOURCES = "--conditions=serverless-coordination:source";
 const example = (name: string, source: string, replacements: Array<[string, string]> = []) => {
-  let text = source
-    .replaceAll('"./shared/', `"${fromRoot("shared")}/`)
-    .replaceAll("127.0.0.1:3000", `127.0.0.1:${port}`);
+  let text = source.replaceAll("127.0.0.1:3000", `127.0.0.1:${port}`);
   for (const [from, to] of replacements) text = text.replaceAll(from, to);
   const path = join(dir, name);
   writeFileSync(path, text);
@@ -134,7 +136,7 @@ describe("the README's fault-injection example, as written", () => {
 describe("the README's typed client example, as written", () => {
   it("sets, is refused a stale compare-and-set, sets again, reads, and writes to every replica", async () => {
     const path = example("client.ts", blockAfter("## The typed client", "ts"));
-    const { code, output } = await run(process.execPath, [path]);
+    const { code, output } = await run(process.execPath, [SOURCES, path]);
     expect(code, output).toBe(0);
     expect(output).toContain("refused: VersionConflict, nothing written");
     expect(output).toMatch(/\{ key: 'feature-flags', value: \{ dark: false \}, version: \d+ \}/);
@@ -148,7 +150,7 @@ describe("the README's sticky-lookup examples, as written", () => {
     const path = example("proxy.ts", blockAfter("Proxying through the lookup service", "ts"), [
       [".listen(8080,", `.listen(${proxyPort},`],
     ]);
-    const proxy = spawn(process.execPath, [path], { cwd: fromRoot("."), stdio: "pipe" });
+    const proxy = spawn(process.execPath, [SOURCES, path], { cwd: fromRoot("."), stdio: "pipe" });
     try {
       let ready = false;
       proxy.stdout.on("data", (chunk) => {
@@ -167,8 +169,8 @@ describe("the README's sticky-lookup examples, as written", () => {
   }, 60_000);
 
   it("the lookup client example prints its session's server and token, writes state and releases", async () => {
-    const path = example("lookup.ts", blockAfter("The client library `shared/lookup/client.ts`", "ts"));
-    const { code, output } = await run(process.execPath, [path]);
+    const path = example("lookup.ts", blockAfter("The lookup client (`LookupClient`", "ts"));
+    const { code, output } = await run(process.execPath, [SOURCES, path]);
     expect(code, output).toBe(0);
     expect(output).toContain("match-7 is on game-1 (fencing token 1)");
     expect(output).toContain("state written, lease released");

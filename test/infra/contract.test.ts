@@ -1,20 +1,19 @@
 /**
- * The HTTP API is defined once (shared/api/contract.ts); the router, the stack's routes, the OpenAPI
+ * The HTTP API is defined once (packages/core/src/api/contract.ts); the router, the stack's routes, the OpenAPI
  * description and the client are derived from it. These tests compare all four with the definition, and
  * show that a route removed from the definition disappears from each.
  */
 import { readFileSync } from "node:fs";
+import { ApiError, ContractClient } from "@serverless-coordination/client";
+import { type AnyRoute, api, openApiDocument, routeKey, without } from "@serverless-coordination/core/api";
+import { contractRouter, type Handlers } from "@serverless-coordination/core/http";
 import { App, Stack } from "aws-cdk-lib";
 import { Template } from "aws-cdk-lib/assertions";
 import { Code, Function as LambdaFunction, Runtime } from "aws-cdk-lib/aws-lambda";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { describe, expect, it } from "vitest";
-import { contractRouter, type Handlers } from "../../functions/commons/http.ts";
 import { OPENAPI_FILE, renderOpenApi } from "../../infra/bin/openapi.ts";
 import { AppHttpApi, stackRoutes } from "../../infra/constructs/http-api.ts";
-import { type AnyRoute, api, routeKey, without } from "../../shared/api/contract.ts";
-import { openApiDocument } from "../../shared/api/openapi.ts";
-import { ApiError, ContractClient } from "../../shared/client/contract-client.ts";
 
 const keysOf = (contract: Record<string, AnyRoute>) => Object.values(contract).map(routeKey).sort();
 

@@ -1,3 +1,4 @@
+import { api, routeKey } from "@serverless-coordination/core/api";
 import { App, Stack, Validations } from "aws-cdk-lib";
 import { Match, Template } from "aws-cdk-lib/assertions";
 import { Queue } from "aws-cdk-lib/aws-sqs";
@@ -5,7 +6,6 @@ import { AwsSolutionsChecks } from "cdk-nag";
 import { beforeAll, describe, expect, it } from "vitest";
 import { buildApp } from "../../infra/app.ts";
 import { fromRoot } from "../../infra/paths.ts";
-import { api, routeKey } from "../../shared/api/contract.ts";
 
 let template: Template;
 

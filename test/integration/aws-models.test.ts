@@ -30,7 +30,7 @@ import { DeleteCommand, DynamoDBDocumentClient, PutCommand, UpdateCommand } from
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { LOCAL_REGION, localCredentials } from "@serverless-coordination/local-cloud";
 import { describe, expect, inject, it } from "vitest";
-import { readStreamRange } from "../../shared/outbox/failed-batches.ts";
+import { readStreamRange } from "../../packages/core/src/outbox/failed-batches.ts";
 import { DynamoDBModel } from "../simulation/dynamodb-model.ts";
 import { SqsModel } from "../simulation/sqs-model.ts";
 import { StreamsModel } from "../simulation/streams-model.ts";

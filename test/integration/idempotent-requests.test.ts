@@ -1,10 +1,10 @@
 /** Idempotency-Key records on DynamoDB Local, with a clock the test moves, alone and behind the router. */
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { beforeAll, describe, expect, it } from "vitest";
-import { contractRouter } from "../../functions/commons/http.ts";
-import { api, pick } from "../../shared/api/contract.ts";
-import { type ErrorCode, fail } from "../../shared/errors.ts";
-import { fingerprint, IdempotentRequests } from "../../shared/idempotency/requests.ts";
+import { api, pick } from "../../packages/core/src/api/contract.ts";
+import { type ErrorCode, fail } from "../../packages/core/src/errors.ts";
+import { contractRouter } from "../../packages/core/src/http/http.ts";
+import { fingerprint, IdempotentRequests } from "../../packages/core/src/idempotency/requests.ts";
 import { createPkTable, isolatedDocuments } from "../support/dynamodb.ts";
 
 const documents = isolatedDocuments();

@@ -2,10 +2,10 @@
 import { CreateTableCommand } from "@aws-sdk/client-dynamodb";
 import { GetCommand } from "@aws-sdk/lib-dynamodb";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { ERROR_STATUS } from "../../shared/api/contract.ts";
-import { DomainError } from "../../shared/errors.ts";
-import { LEASES_BY_SERVER_INDEX, LeaseService } from "../../shared/leases/service.ts";
-import { rendezvous } from "../../shared/mesh/hashing.ts";
+import { ERROR_STATUS } from "../../packages/core/src/api/contract.ts";
+import { DomainError } from "../../packages/core/src/errors.ts";
+import { LEASES_BY_SERVER_INDEX, LeaseService } from "../../packages/core/src/leases/service.ts";
+import { rendezvous } from "../../packages/core/src/mesh/hashing.ts";
 import { createPkTable, isolatedDocuments, recordingClient } from "../support/dynamodb.ts";
 
 const documents = isolatedDocuments();

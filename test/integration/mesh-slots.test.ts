@@ -1,9 +1,9 @@
 /** The mesh's slot map on DynamoDB Local: kept up to date by whoever reads it, converging under races. */
 import { GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { beforeAll, describe, expect, it } from "vitest";
-import { LeaseService } from "../../shared/leases/service.ts";
-import { assignSlots } from "../../shared/mesh/balanced.ts";
-import { SLOT_MAP_KEY, SlotStore } from "../../shared/mesh/slot-store.ts";
+import { LeaseService } from "../../packages/core/src/leases/service.ts";
+import { assignSlots } from "../../packages/core/src/mesh/balanced.ts";
+import { SLOT_MAP_KEY, SlotStore } from "../../packages/core/src/mesh/slot-store.ts";
 import { createPkTable, isolatedDocuments } from "../support/dynamodb.ts";
 
 const documents = isolatedDocuments();

@@ -2,9 +2,9 @@
 import { GetCommand } from "@aws-sdk/lib-dynamodb";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
-import { type AcceptorRequest, MemoryAcceptor } from "../../shared/paxos/acceptor.ts";
-import { encodeBallot } from "../../shared/paxos/ballot.ts";
-import { DynamoDBAcceptor, paxosItemKey } from "../../shared/paxos/dynamodb-acceptor.ts";
+import { type AcceptorRequest, MemoryAcceptor } from "../../packages/core/src/paxos/acceptor.ts";
+import { encodeBallot } from "../../packages/core/src/paxos/ballot.ts";
+import { DynamoDBAcceptor, paxosItemKey } from "../../packages/core/src/paxos/dynamodb-acceptor.ts";
 import { createPkTable, isolatedDocuments } from "../support/dynamodb.ts";
 
 const documents = isolatedDocuments();

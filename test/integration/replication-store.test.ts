@@ -10,12 +10,12 @@ import {
   transact as commit,
   MAX_TRANSACTION_ACTIONS,
   TransactionTooLarge,
-} from "../../shared/dynamodb/transactions.ts";
-import { Claims, StaleClaim } from "../../shared/idempotency/claims.ts";
-import { outboxRecord } from "../../shared/outbox/outbox.ts";
-import { ChangeCounter } from "../../shared/replication/change-counter.ts";
-import { kvItemKey, ReplicaStore } from "../../shared/replication/replica-store.ts";
-import { encodeVersion } from "../../shared/replication/version.ts";
+} from "../../packages/core/src/dynamodb/transactions.ts";
+import { Claims, StaleClaim } from "../../packages/core/src/idempotency/claims.ts";
+import { outboxRecord } from "../../packages/core/src/outbox/outbox.ts";
+import { ChangeCounter } from "../../packages/core/src/replication/change-counter.ts";
+import { kvItemKey, ReplicaStore } from "../../packages/core/src/replication/replica-store.ts";
+import { encodeVersion } from "../../packages/core/src/replication/version.ts";
 import { createPkTable, isolatedDocuments, recordingClient } from "../support/dynamodb.ts";
 
 const documents = isolatedDocuments();

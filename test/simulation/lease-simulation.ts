@@ -12,7 +12,7 @@
  * network), so heartbeats, reassignments and state writes land inside another's read-to-commit window.
  * A server acts on a
  * lease until `holderValidUntil` (rules.ts) by its own clock, and ignores answers carrying a token it
- * released (as shared/lookup/client.ts does).
+ * released (as packages/client/src/lookup-client.ts does).
  *
  * Invariants, checked as the run goes:
  * - single-holder: at no instant do two servers believe, by their own clocks, that they hold a session;
@@ -25,10 +25,10 @@ import {
   TransactWriteCommand,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
-import { DomainError } from "../../shared/errors.ts";
-import { holderValidUntil, type LeaseConfig } from "../../shared/leases/rules.ts";
-import { LEASES_BY_SERVER_INDEX, LeaseService } from "../../shared/leases/service.ts";
-import { seededRandom } from "../../shared/mesh/random.ts";
+import { DomainError } from "../../packages/core/src/errors.ts";
+import { holderValidUntil, type LeaseConfig } from "../../packages/core/src/leases/rules.ts";
+import { LEASES_BY_SERVER_INDEX, LeaseService } from "../../packages/core/src/leases/service.ts";
+import { seededRandom } from "../../packages/core/src/mesh/random.ts";
 import { DynamoDBModel } from "./dynamodb-model.ts";
 import { Scheduler } from "./scheduler.ts";
 

@@ -25,23 +25,27 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { kvContract, kvHandlers } from "../../functions/api/kv-routes.ts";
-import { contractRouter } from "../../functions/commons/http.ts";
 import { outboxReplayHandler } from "../../functions/outbox-replay/outbox-replay.ts";
 import { relayHandler } from "../../functions/relay/stream-relay.ts";
 import { replicaHandler } from "../../functions/replica/replica.ts";
 import { replicatorHandler } from "../../functions/replicator/replicator.ts";
-import { parseReply, type ReplicaInvoker, type ReplicaRequest } from "../../shared/contracts/replica.ts";
-import { Claims } from "../../shared/idempotency/claims.ts";
-import { IdempotentRequests } from "../../shared/idempotency/requests.ts";
-import { seededRandom } from "../../shared/mesh/random.ts";
-import { Quarantine } from "../../shared/outbox/quarantine.ts";
-import { DynamoDBAcceptor } from "../../shared/paxos/dynamodb-acceptor.ts";
+import {
+  parseReply,
+  type ReplicaInvoker,
+  type ReplicaRequest,
+} from "../../packages/core/src/contracts/replica.ts";
+import { contractRouter } from "../../packages/core/src/http/http.ts";
+import { Claims } from "../../packages/core/src/idempotency/claims.ts";
+import { IdempotentRequests } from "../../packages/core/src/idempotency/requests.ts";
+import { seededRandom } from "../../packages/core/src/mesh/random.ts";
+import { Quarantine } from "../../packages/core/src/outbox/quarantine.ts";
+import { DynamoDBAcceptor } from "../../packages/core/src/paxos/dynamodb-acceptor.ts";
 import {
   CHANGE_COUNTER_CLAIM_RETENTION_SECONDS,
   ChangeCounter,
-} from "../../shared/replication/change-counter.ts";
-import { ReplicationCoordinator } from "../../shared/replication/coordinator.ts";
-import { ReplicaStore } from "../../shared/replication/replica-store.ts";
+} from "../../packages/core/src/replication/change-counter.ts";
+import { ReplicationCoordinator } from "../../packages/core/src/replication/coordinator.ts";
+import { ReplicaStore } from "../../packages/core/src/replication/replica-store.ts";
 import { DynamoDBModel } from "./dynamodb-model.ts";
 import { Invocation, QueueEventSource, StreamEventSource } from "./event-sources.ts";
 import { Scheduler } from "./scheduler.ts";

@@ -18,12 +18,12 @@
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { paxosContract, paxosHandlers } from "../../functions/api/paxos-routes.ts";
-import { contractRouter } from "../../functions/commons/http.ts";
-import { ERROR_STATUS } from "../../shared/api/contract.ts";
-import { ApiClient, ApiError, UnknownOutcomeError } from "../../shared/client/api-client.ts";
-import { DomainError } from "../../shared/errors.ts";
-import { IdempotentRequests } from "../../shared/idempotency/requests.ts";
-import { seededRandom } from "../../shared/mesh/random.ts";
+import { ApiClient, ApiError, UnknownOutcomeError } from "../../packages/client/src/api-client.ts";
+import { ERROR_STATUS } from "../../packages/core/src/api/contract.ts";
+import { DomainError } from "../../packages/core/src/errors.ts";
+import { contractRouter } from "../../packages/core/src/http/http.ts";
+import { IdempotentRequests } from "../../packages/core/src/idempotency/requests.ts";
+import { seededRandom } from "../../packages/core/src/mesh/random.ts";
 import {
   type AcceptorRecord,
   type AcceptorRequest,
@@ -34,10 +34,15 @@ import {
   type PrepareReply,
   type PrepareRequest,
   type RegisterState,
-} from "../../shared/paxos/acceptor.ts";
-import { DynamoDBAcceptor } from "../../shared/paxos/dynamodb-acceptor.ts";
-import { type Call, Proposer, type ReplicaTransport, type Round } from "../../shared/paxos/proposer.ts";
-import { proposeOnce, readRegister, setRegister } from "../../shared/paxos/register.ts";
+} from "../../packages/core/src/paxos/acceptor.ts";
+import { DynamoDBAcceptor } from "../../packages/core/src/paxos/dynamodb-acceptor.ts";
+import {
+  type Call,
+  Proposer,
+  type ReplicaTransport,
+  type Round,
+} from "../../packages/core/src/paxos/proposer.ts";
+import { proposeOnce, readRegister, setRegister } from "../../packages/core/src/paxos/register.ts";
 import {
   checkLinearizable,
   type HistoryEntry,

@@ -6,6 +6,8 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { freePort } from "@serverless-coordination/local-cloud";
 import { fromRoot } from "../../infra/paths.ts";
 
+const SOURCE_BIN = "packages/local-cloud/src/bin.ts";
+
 export interface AppProcess {
   apiUrl: string;
   /** The Lambda API (and the fault-injection routes). */
@@ -42,7 +44,7 @@ export async function runStart(
   args: string[],
   timeoutMs = 90_000,
   {
-    bin = "packages/local-cloud/src/bin.ts",
+    bin = SOURCE_BIN,
     cwd = fromRoot("."),
     env = {},
   }: { bin?: string; cwd?: string; env?: Record<string, string> } = {},
@@ -51,6 +53,8 @@ export async function runStart(
   const child: ChildProcess = spawn(
     process.execPath,
     [
+      // This project's app loads its packages from their sources (its console plug-in too).
+      ...(bin === SOURCE_BIN ? ["--conditions=serverless-coordination:source"] : []),
       bin,
       ...args,
       "--in-memory",

@@ -4,10 +4,10 @@
  */
 
 import { defaultProvider } from "@aws-sdk/credential-provider-node";
+import { signedFetch } from "@serverless-coordination/client";
 import { LOCAL_REGION, localCredentials } from "@serverless-coordination/local-cloud";
 import { buildApp } from "../../infra/app.ts";
 import demoPanels from "../../infra/console/plugin.ts";
-import { signedFetch } from "../../shared/client/signing.ts";
 import { registerFetch } from "./http.ts";
 import { startTestCloud, type TestCloud } from "./local-cloud.ts";
 

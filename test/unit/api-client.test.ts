@@ -1,7 +1,12 @@
 /** The typed client's rules: what it retries, what "unknown" means, and that it covers every route. */
 import { describe, expect, it } from "vitest";
-import { api, type RouteName, routeKey } from "../../shared/api/contract.ts";
-import { ApiClient, ApiError, ContractError, UnknownOutcomeError } from "../../shared/client/api-client.ts";
+import {
+  ApiClient,
+  ApiError,
+  ContractError,
+  UnknownOutcomeError,
+} from "../../packages/client/src/api-client.ts";
+import { api, type RouteName, routeKey } from "../../packages/core/src/api/contract.ts";
 
 type Answer = { status: number; body?: unknown } | "network-error" | "hang";
 

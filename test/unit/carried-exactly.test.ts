@@ -6,7 +6,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { KEY_PATTERN, numberProblem, valueSchema } from "../../shared/validation.ts";
+import { KEY_PATTERN, numberProblem, valueSchema } from "../../packages/core/src/validation.ts";
 import { simulateOutbox } from "../simulation/outbox-simulation.ts";
 
 /** Strings of every class JSON can carry, weighted towards the ones SQS and UTF-8 make hard. */

@@ -7,10 +7,10 @@ import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { describe, expect, it } from "vitest";
 import { kvContract, kvHandlers } from "../../functions/api/kv-routes.ts";
 import { lookupContract, lookupHandlers } from "../../functions/api/lookup-routes.ts";
-import { contractRouter } from "../../functions/commons/http.ts";
-import type { LeaseService } from "../../shared/leases/service.ts";
-import type { SlotStore } from "../../shared/mesh/slot-store.ts";
-import { ReplicationCoordinator } from "../../shared/replication/coordinator.ts";
+import { contractRouter } from "../../packages/core/src/http/http.ts";
+import type { LeaseService } from "../../packages/core/src/leases/service.ts";
+import type { SlotStore } from "../../packages/core/src/mesh/slot-store.ts";
+import { ReplicationCoordinator } from "../../packages/core/src/replication/coordinator.ts";
 
 const servers = ["a", "b", "c"];
 const leases = {

@@ -4,8 +4,8 @@
  */
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { describe, expect, it } from "vitest";
-import type { DomainError } from "../../shared/errors.ts";
-import { LEASES_BY_SERVER_INDEX, LeaseService } from "../../shared/leases/service.ts";
+import type { DomainError } from "../../packages/core/src/errors.ts";
+import { LEASES_BY_SERVER_INDEX, LeaseService } from "../../packages/core/src/leases/service.ts";
 import { DynamoDBModel } from "../simulation/dynamodb-model.ts";
 
 const config = { leaseDurationMs: 10_000, maxSkewMs: 1_000 };

@@ -6,9 +6,14 @@ import {
   SubsetPlan,
   slotSubset,
   slotSubsetter,
-} from "../../shared/mesh/balanced.ts";
-import { churnRatio, connectionsPerBackend, type ResizeScore, replay } from "../../shared/mesh/churn.ts";
-import { seededRandom } from "../../shared/mesh/random.ts";
+} from "../../packages/core/src/mesh/balanced.ts";
+import {
+  churnRatio,
+  connectionsPerBackend,
+  type ResizeScore,
+  replay,
+} from "../../packages/core/src/mesh/churn.ts";
+import { seededRandom } from "../../packages/core/src/mesh/random.ts";
 
 /** Churn bound of the issue: a resize changes at most twice the connections it must. */
 const CHURN_BOUND = 2;

@@ -3,17 +3,17 @@
  * test controls: the defects a single scripted interleaving shows (the simulation finds the rest).
  */
 import { describe, expect, it } from "vitest";
-import { DomainError } from "../../shared/errors.ts";
+import { DomainError } from "../../packages/core/src/errors.ts";
 import {
   type AcceptorRequest,
   type AcceptRequest,
   MemoryAcceptor,
   type PrepareRequest,
   type RegisterState,
-} from "../../shared/paxos/acceptor.ts";
-import { nextBallot } from "../../shared/paxos/ballot.ts";
-import { Proposer, type ReplicaTransport } from "../../shared/paxos/proposer.ts";
-import { proposeOnce, readRegister, setRegister } from "../../shared/paxos/register.ts";
+} from "../../packages/core/src/paxos/acceptor.ts";
+import { nextBallot } from "../../packages/core/src/paxos/ballot.ts";
+import { Proposer, type ReplicaTransport } from "../../packages/core/src/paxos/proposer.ts";
+import { proposeOnce, readRegister, setRegister } from "../../packages/core/src/paxos/register.ts";
 
 const ids = ["r0", "r1", "r2"];
 

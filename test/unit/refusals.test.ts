@@ -7,10 +7,10 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { kvContract, kvHandlers } from "../../functions/api/kv-routes.ts";
 import { paxosContract, paxosHandlers } from "../../functions/api/paxos-routes.ts";
-import { contractRouter } from "../../functions/commons/http.ts";
-import { MemoryAcceptor } from "../../shared/paxos/acceptor.ts";
-import { Proposer, type ReplicaTransport } from "../../shared/paxos/proposer.ts";
-import { ReplicationCoordinator } from "../../shared/replication/coordinator.ts";
+import { contractRouter } from "../../packages/core/src/http/http.ts";
+import { MemoryAcceptor } from "../../packages/core/src/paxos/acceptor.ts";
+import { Proposer, type ReplicaTransport } from "../../packages/core/src/paxos/proposer.ts";
+import { ReplicationCoordinator } from "../../packages/core/src/replication/coordinator.ts";
 
 const ids = ["Replica1", "Replica2", "Replica3"];
 const calls: string[] = [];

@@ -9,8 +9,8 @@ import type { SQSEvent, SQSRecord } from "aws-lambda";
 import { describe, expect, it } from "vitest";
 import { replicaHandler } from "../../functions/replica/replica.ts";
 import { replicatorHandler, retryDelaySeconds } from "../../functions/replicator/replicator.ts";
-import type { ApplyBatchRequest, ReplicaInvoker } from "../../shared/contracts/replica.ts";
-import { ReplicaStore } from "../../shared/replication/replica-store.ts";
+import type { ApplyBatchRequest, ReplicaInvoker } from "../../packages/core/src/contracts/replica.ts";
+import { ReplicaStore } from "../../packages/core/src/replication/replica-store.ts";
 import { DynamoDBModel } from "../simulation/dynamodb-model.ts";
 
 const record = (messageId: string, key: string, version: string, receiveCount: number) =>

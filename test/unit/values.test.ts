@@ -2,11 +2,11 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { parseBody } from "../../functions/commons/http.ts";
-import { ERROR_STATUS } from "../../shared/api/contract.ts";
-import { DomainError } from "../../shared/errors.ts";
-import { changeMessageSchema, messageGroupId, outboxRecord } from "../../shared/outbox/outbox.ts";
-import { KEY_PATTERN, keySchema, numberProblem, valueSchema } from "../../shared/validation.ts";
+import { ERROR_STATUS } from "../../packages/core/src/api/contract.ts";
+import { DomainError } from "../../packages/core/src/errors.ts";
+import { parseBody } from "../../packages/core/src/http/http.ts";
+import { changeMessageSchema, messageGroupId, outboxRecord } from "../../packages/core/src/outbox/outbox.ts";
+import { KEY_PATTERN, keySchema, numberProblem, valueSchema } from "../../packages/core/src/validation.ts";
 
 const body = z.object({ value: valueSchema });
 const request = (text: string) => ({ body: text, isBase64Encoded: false }) as Parameters<typeof parseBody>[0];

@@ -5,8 +5,8 @@
  * - the Api function's router (functions/commons/http.ts `contractRouter`): it dispatches exactly these
  *   routes and validates path, query and body with these schemas before the handler runs;
  * - the stack's API Gateway routes (infra/stack.ts `stackRoutes`);
- * - docs/openapi.json (`npm run openapi`, shared/api/openapi.ts; a test fails when the file is stale);
- * - the typed client (shared/client/api-client.ts), whose calls take and return these types.
+ * - docs/openapi.json (`npm run openapi`, packages/core/src/api/openapi.ts; a test fails when the file is stale);
+ * - the typed client (packages/client/src/api-client.ts), whose calls take and return these types.
  *
  * Path parameters are API keys (`PATH_PARAM_SCHEMAS`); a bad one answers 400 with the code PATH_PARAM_CODES
  * names.

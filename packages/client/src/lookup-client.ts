@@ -8,9 +8,9 @@
  *   const { serverId } = await lookup.lookup("game-42");          // cached while the lease lives
  *   await lookup.writeState("game-42", "server-a", { turn: 7 });   // fenced with the cached token
  */
-import type { Api } from "../api/contract.ts";
-import { type ApiClientOptions, ApiError, ContractClient } from "../client/contract-client.ts";
-import { holderValidUntil } from "../leases/rules.ts";
+import type { Api } from "@serverless-coordination/core/api";
+import { holderValidUntil } from "@serverless-coordination/core/leases/rules";
+import { type ApiClientOptions, ApiError, ContractClient } from "./contract-client.ts";
 
 export interface CachedAssignment {
   sessionId: string;

@@ -1,7 +1,7 @@
 /**
  * Every failure the system reports, by code. Domain code throws a DomainError with one of these codes
  * and knows nothing of HTTP: the one mapping of codes to statuses is the API contract's ERROR_STATUS
- * (shared/api/contract.ts), and the router answers `{"error":{"code","message",...details}}` with it.
+ * (packages/core/src/api/contract.ts), and the router answers `{"error":{"code","message",...details}}` with it.
  */
 export const ERROR_CODES = {
   InvalidKey: "the key in the path is not a valid key",

@@ -1,6 +1,6 @@
 /**
  * Replica transport through the Lambda Invoke API: each replica is a function, called with a timeout, and
- * each reply is parsed by the replica contract (shared/contracts/replica.ts) before anyone uses it.
+ * each reply is parsed by the replica contract (packages/core/src/contracts/replica.ts) before anyone uses it.
  */
 import { InvokeCommand, type LambdaClient } from "@aws-sdk/client-lambda";
 import { parseReply, type ReplicaInvoker, type ReplicaRequest, type ReplyTo } from "../contracts/replica.ts";

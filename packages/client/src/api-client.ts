@@ -1,21 +1,23 @@
 /**
- * The typed client of the HTTP API: every route of the contract (shared/api/contract.ts) by a named
+ * The typed client of the HTTP API: every route of the contract (packages/core/src/api/contract.ts) by a named
  * method, with the contract's input and answer types. Retries, Idempotency-Keys, unknown outcomes and
  * SigV4 signing are ContractClient's (./contract-client.ts); session lookups go through LookupClient's
  * lease-bounded cache.
  *
- *   import { ApiClient } from "serverless-coordination/client";   // or a path to shared/client/api-client.ts
+ *   import { ApiClient } from "@serverless-coordination/client";
  *   const client = new ApiClient({ baseUrl: "http://127.0.0.1:3000" });
  *   await client.kv.put("cart-7", { items: 2 }, "all");
  *   const { version } = await client.paxos.set("config", { mode: "on" });
  *   await client.paxos.set("config", { mode: "off" }, { ifVersion: version });   // compare-and-set
  */
-import type { Api, RouteInput, RouteOutput } from "../api/contract.ts";
-import { type LookupClient as Lookup, LookupClient } from "../lookup/client.ts";
-import { hash64 } from "../mesh/hashing.ts";
+import type { Api, RouteInput, RouteOutput } from "@serverless-coordination/core/api";
+import { hash64 } from "@serverless-coordination/core/mesh";
 import { type ApiClientOptions, type CallOptions, ContractClient } from "./contract-client.ts";
+import { type LookupClient as Lookup, LookupClient } from "./lookup-client.ts";
 
 export * from "./contract-client.ts";
+export * from "./lookup-client.ts";
+export { type CredentialSource, type Credentials, signedFetch } from "./signing.ts";
 
 type Out<N extends keyof Api> = RouteOutput<Api[N]>;
 type Query<N extends keyof Api> = NonNullable<RouteInput<Api[N]>["query"]>;

@@ -28,7 +28,7 @@ const DESCRIPTION =
   "same key and request (method, path, query string and body) answer the first outcome " +
   "(Idempotent-Replayed: true) without a second effect; a retry while the first runs answers 409 " +
   "RequestInProgress; the same key with another request answers 422 IdempotencyKeyReused; keys are kept " +
-  "24 hours. Generated from shared/api/contract.ts.";
+  "24 hours. Generated from packages/core/src/api/contract.ts.";
 
 export function openApiDocument(contract: Record<string, AnyRoute>, version = "0.1.0") {
   const components: Record<string, JsonSchema> = {};

@@ -11,10 +11,10 @@ import {
   pathParamsOf,
   type RouteOutput,
   routeKey,
-} from "../../shared/api/contract.ts";
-import { DomainError, type ErrorCode, fail } from "../../shared/errors.ts";
-import { fingerprint, type IdempotentRequests } from "../../shared/idempotency/requests.ts";
-import { numberProblem } from "../../shared/validation.ts";
+} from "../api/contract.ts";
+import { DomainError, type ErrorCode, fail } from "../errors.ts";
+import { fingerprint, type IdempotentRequests } from "../idempotency/requests.ts";
+import { numberProblem } from "../validation.ts";
 
 /** What the router knows of a request beyond its event. */
 export interface RequestRun {
@@ -118,7 +118,7 @@ const WRITES = /^(POST|PUT|DELETE) /;
  * The Api's router, derived from the contract: it dispatches on API Gateway's route key ("GET /health")
  * to the handler of that route, validates the path, query and body with the route's schemas first (bad
  * input answers 400 before anything runs), and maps domain errors to statuses, once. Write routes honour
- * an Idempotency-Key header through `idempotency` (see shared/idempotency/requests.ts).
+ * an Idempotency-Key header through `idempotency` (see packages/core/src/idempotency/requests.ts).
  */
 export function contractRouter<C extends Record<string, AnyRoute>>(
   contract: C,

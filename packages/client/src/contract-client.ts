@@ -1,5 +1,5 @@
 /**
- * A typed client of a contract (shared/api/contract.ts): `call(route, input)` takes and returns exactly
+ * A typed client of a contract (packages/core/src/api/contract.ts): `call(route, input)` takes and returns exactly
  * the contract's types for every route. ApiClient (./api-client.ts) adds named shorthands.
  *
  *   const client = new ContractClient({ baseUrl: "http://127.0.0.1:3000" });
@@ -28,7 +28,7 @@ import {
   isWrite,
   type RouteInput,
   type RouteOutput,
-} from "../api/contract.ts";
+} from "@serverless-coordination/core/api";
 import { type CredentialSource, signedFetch } from "./signing.ts";
 
 /** A definite error answer of the API (`{"error":{"code","message",...}}`), or a read that kept failing. */
