@@ -1,8 +1,7 @@
 /** The OutboxReplay function (see outbox-replay.ts). */
 import { Logger } from "@aws-lambda-powertools/logger";
 import { documents, outboxReplayConfig, sqs, streams } from "@serverless-coordination/core/aws";
-import { Quarantine } from "@serverless-coordination/core/outbox";
-import { outboxReplayHandler } from "./outbox-replay.ts";
+import { outboxReplayHandler, Quarantine } from "@serverless-coordination/core/outbox";
 
 const config = outboxReplayConfig();
 

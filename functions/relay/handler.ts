@@ -2,8 +2,7 @@
 import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics } from "@aws-lambda-powertools/metrics";
 import { documents, METRICS_NAMESPACE, relayConfig, sqs } from "@serverless-coordination/core/aws";
-import { Quarantine } from "@serverless-coordination/core/outbox";
-import { relayHandler } from "./stream-relay.ts";
+import { Quarantine, relayHandler } from "@serverless-coordination/core/outbox";
 
 const config = relayConfig();
 

@@ -1,8 +1,7 @@
 /** A replica function: the Paxos acceptor and a copy of the key-value store (see replica.ts). */
 import { documents, replicaConfig } from "@serverless-coordination/core/aws";
 import { DynamoDBAcceptor } from "@serverless-coordination/core/paxos";
-import { ReplicaStore } from "@serverless-coordination/core/replication";
-import { replicaHandler } from "./replica.ts";
+import { ReplicaStore, replicaHandler } from "@serverless-coordination/core/replication";
 
 const config = replicaConfig();
 

@@ -25,9 +25,6 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { kvContract, kvHandlers } from "../../functions/api/kv-routes.ts";
-import { outboxReplayHandler } from "../../functions/outbox-replay/outbox-replay.ts";
-import { relayHandler } from "../../functions/relay/stream-relay.ts";
-import { replicaHandler } from "../../functions/replica/replica.ts";
 import { replicatorHandler } from "../../functions/replicator/replicator.ts";
 import {
   parseReply,
@@ -39,12 +36,15 @@ import { Claims } from "../../packages/core/src/idempotency/claims.ts";
 import { IdempotentRequests } from "../../packages/core/src/idempotency/requests.ts";
 import { seededRandom } from "../../packages/core/src/mesh/random.ts";
 import { Quarantine } from "../../packages/core/src/outbox/quarantine.ts";
+import { relayHandler } from "../../packages/core/src/outbox/relay-handler.ts";
+import { outboxReplayHandler } from "../../packages/core/src/outbox/replay-handler.ts";
 import { DynamoDBAcceptor } from "../../packages/core/src/paxos/dynamodb-acceptor.ts";
 import {
   CHANGE_COUNTER_CLAIM_RETENTION_SECONDS,
   ChangeCounter,
 } from "../../packages/core/src/replication/change-counter.ts";
 import { ReplicationCoordinator } from "../../packages/core/src/replication/coordinator.ts";
+import { replicaHandler } from "../../packages/core/src/replication/replica-handler.ts";
 import { ReplicaStore } from "../../packages/core/src/replication/replica-store.ts";
 import { DynamoDBModel } from "./dynamodb-model.ts";
 import { Invocation, QueueEventSource, StreamEventSource } from "./event-sources.ts";

@@ -12,6 +12,8 @@ export interface AppProcess {
   apiUrl: string;
   /** The Lambda API (and the fault-injection routes). */
   lambdaUrl: string;
+  /** DynamoDB Local (access key id "local"). */
+  dynamodbUrl: string;
   /** The stack outputs as printed ("Name = value"). */
   outputs: Record<string, string>;
   /** The lines of the "skipped" list. */
@@ -104,6 +106,7 @@ export async function runStart(
   return {
     apiUrl: `http://127.0.0.1:${ports[0]}`,
     lambdaUrl: `http://127.0.0.1:${ports[1]}`,
+    dynamodbUrl: `http://127.0.0.1:${ports[2]}`,
     outputs,
     skipped: section(text, "skipped (not run locally)"),
     output: () => text,

@@ -10,10 +10,10 @@ import type { SQSClient } from "@aws-sdk/client-sqs";
 import { PutCommand } from "@aws-sdk/lib-dynamodb";
 import { marshall } from "@aws-sdk/util-dynamodb";
 import { describe, expect, it } from "vitest";
-import { relayHandler } from "../../functions/relay/stream-relay.ts";
 import { readStreamRange, replayFailedBatches } from "../../packages/core/src/outbox/failed-batches.ts";
 import { OUTBOX_RETENTION_SECONDS, outboxRecord } from "../../packages/core/src/outbox/outbox.ts";
 import { type RelayRecord, relay } from "../../packages/core/src/outbox/relay.ts";
+import { relayHandler } from "../../packages/core/src/outbox/relay-handler.ts";
 import { DynamoDBModel } from "../simulation/dynamodb-model.ts";
 import { MAX_BODY_BYTES, SqsModel } from "../simulation/sqs-model.ts";
 

@@ -7,9 +7,9 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { SQSEvent, SQSRecord } from "aws-lambda";
 import { describe, expect, it } from "vitest";
-import { replicaHandler } from "../../functions/replica/replica.ts";
 import { replicatorHandler, retryDelaySeconds } from "../../functions/replicator/replicator.ts";
 import type { ApplyBatchRequest, ReplicaInvoker } from "../../packages/core/src/contracts/replica.ts";
+import { replicaHandler } from "../../packages/core/src/replication/replica-handler.ts";
 import { ReplicaStore } from "../../packages/core/src/replication/replica-store.ts";
 import { DynamoDBModel } from "../simulation/dynamodb-model.ts";
 

@@ -244,7 +244,8 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     const local = (value: string) => {
       const api = /^https:\/\/([^./]+)\.execute-api\.[^/]+(\/.*)?$/.exec(value);
       if (!api) return value;
-      const [, apiId = "", path = "/"] = api;
+      // No path, no slash: an HTTP API's endpoint (`apiEndpoint`) has none, and callers append "/route".
+      const [, apiId = "", path = ""] = api;
       const base = bases.get(`${apiId}#short`) ?? bases.get(apiId);
       return base && path.startsWith(`/${base.split("/").at(-1)}`)
         ? `${apiUrl}${base.slice(0, base.lastIndexOf("/"))}${path}`
@@ -261,7 +262,8 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
             log(`output ${name}: ${(error as Error).message}`);
             value = "";
           }
-          return [name, name === "ApiUrl" && (value === "" || value === apiUrl) ? `${apiUrl}/` : value];
+          // An output as the template says: an HTTP API's endpoint has no trailing slash, its stage URL has one.
+          return [name, name === "ApiUrl" && value === "" ? `${apiUrl}/` : value];
         }),
     );
 

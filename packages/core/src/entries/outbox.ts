@@ -8,3 +8,5 @@ export * from "../outbox/failed-batches.ts";
 export * from "../outbox/outbox.ts";
 export * from "../outbox/quarantine.ts";
 export * from "../outbox/relay.ts";
+export * from "../outbox/relay-handler.ts";
+export * from "../outbox/replay-handler.ts";

@@ -6,5 +6,6 @@
 export * from "../contracts/replica.ts";
 export * from "../replication/change-counter.ts";
 export * from "../replication/coordinator.ts";
+export * from "../replication/replica-handler.ts";
 export * from "../replication/replica-store.ts";
 export * from "../replication/version.ts";

@@ -4,12 +4,11 @@
  * stream, or from the outbox table once the stream has forgotten them). `outboxReplayHandler` takes its
  * ports, so the function and the outbox simulation run the same code.
  */
-import type { Logger } from "@aws-lambda-powertools/logger";
 import type { DynamoDBStreamsClient } from "@aws-sdk/client-dynamodb-streams";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import type { Quarantine } from "@serverless-coordination/core/outbox";
-import { replayFailedBatches } from "@serverless-coordination/core/outbox";
+import { replayFailedBatches } from "./failed-batches.ts";
+import type { Quarantine } from "./quarantine.ts";
 
 export interface OutboxReplayPorts {
   streams: Pick<DynamoDBStreamsClient, "send">;
@@ -19,7 +18,8 @@ export interface OutboxReplayPorts {
   changesQueueUrl: string;
   relayFailuresQueueUrl: string;
   outboxTable: string;
-  logger: Pick<Logger, "info">;
+  /** A logger (Powertools' Logger fits). */
+  logger: { info(message: string, extra: Record<string, unknown>): void };
   now?: () => number;
 }
 

@@ -1,24 +1,30 @@
 /**
  * The Relay: the outbox table's stream → ChangesQueue (SQS FIFO), reporting partial batch failures (see
- * packages/core/src/outbox/relay.ts for the rules). `relayHandler` takes its ports, so the function and the outbox
+ * relay.ts for the rules). `relayHandler` takes its ports, so the function and the outbox
  * simulation run the same code.
  */
-import type { Logger } from "@aws-lambda-powertools/logger";
-import { type Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import type { SQSClient } from "@aws-sdk/client-sqs";
-import { METRIC } from "@serverless-coordination/core/aws";
-import type { Quarantine } from "@serverless-coordination/core/outbox";
-import { type RelayRecord, relay } from "@serverless-coordination/core/outbox";
-import { VERSION_PATTERN, versionTime } from "@serverless-coordination/core/replication";
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from "aws-lambda";
+import { METRIC } from "../observability/metrics.ts";
+import { VERSION_PATTERN, versionTime } from "../replication/version.ts";
+import type { Quarantine } from "./quarantine.ts";
+import { type RelayRecord, relay } from "./relay.ts";
 
 export interface RelayPorts {
   sqs: Pick<SQSClient, "send">;
   queueUrl: string;
   quarantine: Pick<Quarantine, "put">;
-  logger: Pick<Logger, "info" | "error">;
-  metrics?: Pick<Metrics, "addMetric" | "publishStoredMetrics">;
+  /** A logger (Powertools' Logger fits). */
+  logger: {
+    info(message: string, extra: Record<string, unknown>): void;
+    error(message: string, extra: Record<string, unknown>): void;
+  };
+  /** Metrics (Powertools' Metrics fits). */
+  metrics?: {
+    addMetric(name: string, unit: "Milliseconds" | "Count", value: number): void;
+    publishStoredMetrics(): void;
+  };
   now?: () => number;
 }
 
@@ -41,7 +47,7 @@ export function relayHandler({ sqs, queueUrl, quarantine, logger, metrics, now =
       if (version && VERSION_PATTERN.test(version))
         metrics?.addMetric(
           METRIC.stageStreamToRelay,
-          MetricUnit.Milliseconds,
+          "Milliseconds",
           Math.max(0, invokedAt - versionTime(version)),
         );
     }
@@ -53,12 +59,11 @@ export function relayHandler({ sqs, queueUrl, quarantine, logger, metrics, now =
         await quarantine.put(record, reason);
       },
     });
-    if (records.length > 0)
-      metrics?.addMetric(METRIC.stageRelaySend, MetricUnit.Milliseconds, now() - invokedAt);
+    if (records.length > 0) metrics?.addMetric(METRIC.stageRelaySend, "Milliseconds", now() - invokedAt);
     logger.info("relayed", { records: records.length, ...outcome, failed: outcome.failed.length });
-    metrics?.addMetric(METRIC.relaySent, MetricUnit.Count, outcome.sent);
-    metrics?.addMetric(METRIC.relayQuarantined, MetricUnit.Count, outcome.quarantined);
-    metrics?.addMetric(METRIC.relayFailed, MetricUnit.Count, outcome.failed.length);
+    metrics?.addMetric(METRIC.relaySent, "Count", outcome.sent);
+    metrics?.addMetric(METRIC.relayQuarantined, "Count", outcome.quarantined);
+    metrics?.addMetric(METRIC.relayFailed, "Count", outcome.failed.length);
     metrics?.publishStoredMetrics();
     return { batchItemFailures: outcome.failed.map((itemIdentifier) => ({ itemIdentifier })) };
   };

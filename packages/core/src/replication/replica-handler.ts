@@ -2,18 +2,18 @@
  * A replica, invoked through Lambda Invoke by the Api function and the Replicator. It is the Paxos
  * acceptor (`prepare`, `accept`) and a copy of the replicated key-value store (`apply`, `applyBatch`,
  * `read`, and on the primary `commit`), each on its own items of the replica's table. Requests and replies follow the
- * replica contract (packages/core/src/contracts/replica.ts).
+ * replica contract (../contracts/replica.ts).
  */
 
-import type { Acceptor } from "@serverless-coordination/core/paxos";
-import type { ReplicaStore } from "@serverless-coordination/core/replication";
 import {
   type ApplyBatchReply,
   type ApplyBatchRequest,
   type ReplicaRequest,
   type ReplyTo,
   replicaRequestSchema,
-} from "@serverless-coordination/core/replication";
+} from "../contracts/replica.ts";
+import type { Acceptor } from "../paxos/acceptor.ts";
+import type { ReplicaStore } from "./replica-store.ts";
 
 /**
  * Applies a batch of changes: the keys side by side, each key's changes in order. A change whose write
