@@ -5,5 +5,6 @@
  */
 export type { FunctionOverrides } from "./function.ts";
 export { IdempotentConsumer, type IdempotentConsumerProps } from "./idempotent-consumer.ts";
+export { LeaseLookup, type LeaseLookupProps } from "./lease-lookup.ts";
 export { type Acceptor, PaxosRegister, type PaxosRegisterProps } from "./paxos-register.ts";
 export { TransactionalOutbox, type TransactionalOutboxProps } from "./transactional-outbox.ts";

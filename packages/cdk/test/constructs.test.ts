@@ -6,6 +6,7 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { LEASES_BY_SERVER_INDEX as CORE_INDEX } from "@serverless-coordination/core/leases";
 import { App, Duration, RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
 import { Match, Template } from "aws-cdk-lib/assertions";
 import { AttributeType, StreamViewType, Table } from "aws-cdk-lib/aws-dynamodb";
@@ -15,7 +16,8 @@ import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Queue } from "aws-cdk-lib/aws-sqs";
 import { AwsSolutionsChecks } from "cdk-nag";
 import { describe, expect, it } from "vitest";
-import { IdempotentConsumer, PaxosRegister, TransactionalOutbox } from "../src/index.ts";
+import { IdempotentConsumer, LeaseLookup, PaxosRegister, TransactionalOutbox } from "../src/index.ts";
+import { LEASES_BY_SERVER_INDEX } from "../src/lease-lookup.ts";
 
 const newStack = () => {
   const app = new App({ outdir: mkdtempSync(join(tmpdir(), "cdk-constructs-")) });
@@ -259,6 +261,60 @@ describe("PaxosRegister", () => {
   });
 });
 
+describe("LeaseLookup", () => {
+  it("makes a lease table with its by-server index and no TTL, a server table with TTL; grantLookup gives both and the settings", () => {
+    const { stack } = newStack();
+    const lookup = new LeaseLookup(stack, "Sessions", {
+      leaseDuration: Duration.seconds(5),
+      maxClockSkew: Duration.millis(500),
+    });
+    const service = userFunction(stack, "Router");
+    lookup.grantLookup(service);
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties("AWS::DynamoDB::Table", {
+      KeySchema: [{ AttributeName: "sessionId", KeyType: "HASH" }],
+      GlobalSecondaryIndexes: [
+        Match.objectLike({ IndexName: LEASES_BY_SERVER_INDEX, Projection: { ProjectionType: "KEYS_ONLY" } }),
+      ],
+      TimeToLiveSpecification: Match.absent(),
+    });
+    template.hasResourceProperties("AWS::DynamoDB::Table", {
+      KeySchema: [{ AttributeName: "serverId", KeyType: "HASH" }],
+      TimeToLiveSpecification: { AttributeName: "ttl", Enabled: true },
+    });
+    template.hasResourceProperties("AWS::Lambda::Function", {
+      Environment: {
+        Variables: Match.objectLike({
+          LEASE_DURATION_MS: "5000",
+          MAX_CLOCK_SKEW_MS: "500",
+          LEASE_TABLE: Match.anyValue(),
+          SERVER_TABLE: Match.anyValue(),
+        }),
+      },
+    });
+  });
+
+  it("names the index as the lease service queries it", () => {
+    expect(LEASES_BY_SERVER_INDEX).toBe(CORE_INDEX);
+  });
+
+  it("refuses a skew bound of half the lease or more, a lease under 100 ms, and a TTL on leases", () => {
+    expect(
+      () =>
+        new LeaseLookup(newStack().stack, "A", {
+          leaseDuration: Duration.seconds(2),
+          maxClockSkew: Duration.seconds(1),
+        }),
+    ).toThrow(/maxClockSkew must be less than half of leaseDuration/);
+    expect(() => new LeaseLookup(newStack().stack, "B", { leaseDuration: Duration.millis(50) })).toThrow(
+      /at least 100 ms/,
+    );
+    expect(
+      () => new LeaseLookup(newStack().stack, "C", { leaseTableProps: { timeToLiveAttribute: "ttl" } }),
+    ).toThrow(/the lease table takes no TTL/);
+  });
+});
+
 describe("cdk-nag on a user's stack with every construct", () => {
   it("has no finding nobody acknowledged", () => {
     const { app, stack } = newStack();
@@ -268,6 +324,7 @@ describe("cdk-nag on a user's stack with every construct", () => {
     const worker = userFunction(stack, "Worker");
     new IdempotentConsumer(stack, "Billing", { queue: outbox.queue, handler: worker });
     new PaxosRegister(stack, "Config").grantPropose(api);
+    new LeaseLookup(stack, "Sessions").grantLookup(api);
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
     expect(() => app.synth()).not.toThrow();
   });
