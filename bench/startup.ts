@@ -11,19 +11,17 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { signedFetch } from "@serverless-coordination/client";
 import { LOCAL_REGION } from "@serverless-coordination/local-cloud";
-import { fromRoot } from "../infra/paths.ts";
 import {
   buildClassArchive,
   type DynamoDBLocalLaunch,
   dynamodbLaunch,
-} from "../packages/local-cloud/src/class-archive.ts";
-import {
   emulatorDir,
   exerciseDynamoDB,
   freePort,
   localCredentials,
   startDynamoDBLocal,
-} from "../packages/local-cloud/src/engines.ts";
+} from "@serverless-coordination/local-cloud/engines";
+import { fromRoot } from "../infra/paths.ts";
 import { environmentLine, ratio, table, writeReport } from "./lib.ts";
 
 /** Starts of each kind (odd: the median is one of them). */

@@ -50,6 +50,23 @@ describe("the local cloud's package, installed from its tarball", () => {
       expect(files).toContain(wanted);
   });
 
+  it("every entry point loads in plain Node (synthesis loads aws-cdk-lib only when called)", async () => {
+    const manifest = JSON.parse(readFileSync(join(installed, "package.json"), "utf8"));
+    const entries = Object.keys(manifest.exports).filter((entry) => entry !== "./package.json");
+    expect(entries).toEqual([".", "./console", "./engines", "./synthesize"]);
+    const project = join(installed, "..", "..", "..");
+    for (const entry of entries) {
+      const script = `const m = await import(${JSON.stringify(NAME + entry.slice(1))}); console.log(Object.keys(m).length);`;
+      const run = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
+        cwd: project,
+        encoding: "utf8",
+        timeout: 60_000,
+      });
+      expect(run.stderr, entry).toBe("");
+      expect(Number(run.stdout.trim()), entry).toBeGreaterThan(0);
+    }
+  });
+
   it("imports only its own files, Node's built-ins and the dependencies it declares, none of this project's", () => {
     expect(undeclaredImports(installed)).toEqual([]);
     const manifest = JSON.parse(readFileSync(join(installed, "package.json"), "utf8"));
@@ -123,7 +140,14 @@ describe("the local cloud's package, installed from its tarball", () => {
     expect(run.stdout).toMatch(/^POST \/prod\/items -> ItemsFunction$/m);
 
     // Strict, nodenext, and checking the package's declaration files too (no skipLibCheck).
-    writeFileSync(join(project, "tsconfig.json"), strictTsconfig(["example.ts"]));
+    // Every entry point's declarations, beside the example's (synthesis's need aws-cdk-lib, not installed).
+    writeFileSync(
+      join(project, "entries.ts"),
+      [".", "./console", "./engines"]
+        .map((entry, i) => `export type * as entry${i} from "${NAME}${entry.slice(1)}";`)
+        .join("\n"),
+    );
+    writeFileSync(join(project, "tsconfig.json"), strictTsconfig(["example.ts", "entries.ts"]));
     const tsc = spawnSync(process.execPath, [TSC, "-p", "tsconfig.json"], {
       cwd: project,
       encoding: "utf8",

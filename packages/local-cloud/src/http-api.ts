@@ -9,32 +9,14 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { type LocalIdentity, verifySigV4 } from "./auth.ts";
-import type { LocalFunction } from "./functions.ts";
 import { STATUS_TEXT, serveGracefully } from "./http-server.ts";
 import { type FunctionRegistry, PayloadTooLarge, readBody, refuseTooLarge } from "./lambda-api.ts";
-import { pathPattern, readRestRoutes } from "./rest-api.ts";
+import { readRestRoutes } from "./rest-api.ts";
+import { type LocalRoute, pathPattern } from "./routes.ts";
 import type { Skipped } from "./support.ts";
 import type { Template } from "./template.ts";
 
-export interface LocalRoute {
-  routeKey: string;
-  /** The logical id of the API the route belongs to. */
-  api: string;
-  kind: "http" | "rest";
-  /** NONE, or AWS_IAM: the request must be SigV4-signed with the local credentials (auth.ts). */
-  authorization: "NONE" | "AWS_IAM";
-  method: string;
-  path?: string;
-  pattern?: RegExp;
-  params: string[];
-  /** The Lambda proxy payload format: 2.0 (HTTP APIs' default) or 1.0 (REST APIs, and HTTP APIs that ask). */
-  payload: "1.0" | "2.0";
-  /** REST APIs: the stage the URL starts with. */
-  stage?: string;
-  fn?: LocalFunction;
-  /** A mock integration's answer; `echo` maps response headers to request headers they copy. */
-  mock?: { status: number; headers: Record<string, string>; echo: Record<string, string>; body: string };
-}
+export type { LocalRoute } from "./routes.ts";
 
 /** An HTTP API's CORS configuration (AWS::ApiGatewayV2::Api CorsConfiguration). */
 export interface CorsConfig {

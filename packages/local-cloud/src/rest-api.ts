@@ -7,8 +7,9 @@
  * URLs: the first REST API of the template is served at /{stage}/..., every one also at
  * /restapis/{logicalId}/{stage}/... (outputs that point at an API's execute-api URL are rewritten so).
  */
-import type { LocalRoute } from "./http-api.ts";
+
 import type { FunctionRegistry } from "./lambda-api.ts";
+import { type LocalRoute, pathPattern } from "./routes.ts";
 import type { Skipped } from "./support.ts";
 import type { Template } from "./template.ts";
 
@@ -147,20 +148,4 @@ function mockResponse(template: Template, integration: Props): NonNullable<Local
     echo,
     body: /[$#]/.test(body) ? "" : body,
   };
-}
-
-/** The pattern of a path with {param} and {proxy+} segments. */
-export function pathPattern(path: string): Pick<LocalRoute, "pattern" | "params"> {
-  const params: string[] = [];
-  const source = path
-    .split("/")
-    .map((segment) => {
-      const match = /^\{([^}+]+)(\+?)\}$/.exec(segment);
-      if (!match) return segment.replace(/[.*+?^$()|[\]\\]/g, "\\$&");
-      params.push(match[1]!);
-      return match[2] ? "(.+)" : "([^/]+)";
-    })
-    .join("/");
-  // API Gateway answers a path with or without its trailing slash ("/prod" and "/prod/").
-  return { pattern: new RegExp(`^${source.replace(/\/$/, "")}/?$`), params };
 }
