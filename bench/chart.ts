@@ -1,10 +1,3 @@
-/**
- * SVG charts of benchmark results, written by the suites next to docs/benchmarks.md: horizontal bars on a
- * log scale (latency percentiles per case), and stacked bars (where a change's time goes).
- */
-import { mkdirSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
-
 const escapeXml = (text: string) =>
   text.replace(/[<>&"]/g, (c) => ({ "<": "&lt;", ">": "&gt;", "&": "&amp;", '"': "&quot;" })[c]!);
 const COLORS = ["#175cd3", "#f79009", "#b42318", "#067647", "#6941c6", "#667085"];
@@ -122,9 +115,4 @@ function svg(width: number, height: number, title: string, body: string): string
 ${body}
 </svg>
 `;
-}
-
-export function writeChart(path: string, content: string): void {
-  mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, content);
 }

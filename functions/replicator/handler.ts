@@ -1,4 +1,4 @@
-/** The Replicator function: ChangesQueue → every replica, and the change counter (see replicator.ts). */
+/** The Replicator function: ChangesQueue → every replica, and the change counter (see the core package's replication entry point). */
 import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import {
@@ -14,8 +14,8 @@ import { Claims } from "@serverless-coordination/core/idempotency";
 import {
   CHANGE_COUNTER_CLAIM_RETENTION_SECONDS,
   ChangeCounter,
+  replicatorHandler,
 } from "@serverless-coordination/core/replication";
-import { replicatorHandler } from "./replicator.ts";
 
 const config = replicatorConfig();
 const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: "Replicator" });

@@ -15,7 +15,7 @@ import { Claims, StaleClaim } from "../../packages/core/src/idempotency/claims.t
 import { outboxRecord } from "../../packages/core/src/outbox/outbox.ts";
 import { ChangeCounter } from "../../packages/core/src/replication/change-counter.ts";
 import { kvItemKey, ReplicaStore } from "../../packages/core/src/replication/replica-store.ts";
-import { encodeVersion } from "../../packages/core/src/replication/version.ts";
+import { encodeVersion } from "../../packages/core/src/version.ts";
 import { createPkTable, isolatedDocuments, recordingClient } from "../support/dynamodb.ts";
 
 const documents = isolatedDocuments();

@@ -25,7 +25,6 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { kvContract, kvHandlers } from "../../functions/api/kv-routes.ts";
-import { replicatorHandler } from "../../functions/replicator/replicator.ts";
 import {
   parseReply,
   type ReplicaInvoker,
@@ -46,6 +45,7 @@ import {
 import { ReplicationCoordinator } from "../../packages/core/src/replication/coordinator.ts";
 import { replicaHandler } from "../../packages/core/src/replication/replica-handler.ts";
 import { ReplicaStore } from "../../packages/core/src/replication/replica-store.ts";
+import { replicatorHandler } from "../../packages/core/src/replication/replicator-handler.ts";
 import { DynamoDBModel } from "./dynamodb-model.ts";
 import { Invocation, QueueEventSource, StreamEventSource } from "./event-sources.ts";
 import { Scheduler } from "./scheduler.ts";

@@ -7,10 +7,11 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { SQSEvent, SQSRecord } from "aws-lambda";
 import { describe, expect, it } from "vitest";
-import { replicatorHandler, retryDelaySeconds } from "../../functions/replicator/replicator.ts";
 import type { ApplyBatchRequest, ReplicaInvoker } from "../../packages/core/src/contracts/replica.ts";
 import { replicaHandler } from "../../packages/core/src/replication/replica-handler.ts";
 import { ReplicaStore } from "../../packages/core/src/replication/replica-store.ts";
+import { retryDelaySeconds } from "../../packages/core/src/replication/replicator.ts";
+import { replicatorHandler } from "../../packages/core/src/replication/replicator-handler.ts";
 import { DynamoDBModel } from "../simulation/dynamodb-model.ts";
 
 const record = (messageId: string, key: string, version: string, receiveCount: number) =>
@@ -86,6 +87,34 @@ describe("the Replicator", () => {
     // a2 was not written where a1 failed: a's order holds on Replica3 (Replica2 holds it; its redelivery
     // there is a duplicate).
     expect(applied.filter((call) => call.includes(v(2)))).toEqual([`Replica2 a@${v(2)}`]);
+  });
+
+  it("counts no change behind a failed message of its group: the key's effects stay in its order", async () => {
+    const counted: string[] = [];
+    const handler = replicatorHandler({
+      replicas: {
+        replicaIds: ["Replica1", "Replica2", "Replica3"],
+        invoke: (async (_id: string, request: ApplyBatchRequest) => ({
+          results: request.changes.map((change) => ({ result: "applied", version: change.version })),
+        })) as ReplicaInvoker["invoke"],
+      },
+      counter: {
+        countAll: async (changes) => {
+          counted.push(...changes.map((change) => `${change.key}@${change.version}`));
+          return changes.map(() => "counted" as const);
+        },
+      },
+      sqs: { send: (async () => ({})) as never },
+      queueUrl: "queue",
+      logger: new Logger({ logLevel: "SILENT" }),
+    });
+    // a's first message is not a change (it fails on every delivery); a's second applies everywhere.
+    const poison = { ...record("a1", "a", v(1), 1), body: "not a change" } as SQSRecord;
+    const response = await handler({
+      Records: [poison, record("a2", "a", v(2), 1), record("b1", "b", v(1), 1)],
+    });
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: "a1" }, { itemIdentifier: "a2" }]);
+    expect(counted).toEqual([`b@${v(1)}`]);
   });
 
   it("measures each stage of a change: queue to Replicator (first delivery only), apply, count, and the whole lag", async () => {

@@ -1,8 +1,3 @@
-/**
- * The local cloud: runs a synthesized stack on DynamoDB Local and the SQS emulator. Tables, queues,
- * functions, HTTP routes and event source mappings all come from the template; nothing is wired by hand.
- */
-import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
@@ -26,13 +21,6 @@ export interface SynthesizedStack {
   stackName: string;
   assemblyDir: string;
   template: CfnTemplate;
-}
-
-export function readSynthesizedStack(assemblyDir: string, stackName: string): SynthesizedStack {
-  const template = JSON.parse(
-    readFileSync(join(assemblyDir, `${stackName}.template.json`), "utf8"),
-  ) as CfnTemplate;
-  return { stackName, assemblyDir, template };
 }
 
 export interface LocalCloudOptions {

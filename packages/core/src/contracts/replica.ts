@@ -5,7 +5,7 @@
  * them, and the TypeScript types on both sides are inferred from them.
  */
 import { z } from "zod";
-import { VERSION_PATTERN } from "../replication/version.ts";
+import { VERSION_PATTERN } from "../version.ts";
 
 /** `<15-digit time>:<proposer id>:<round>`, compared as strings. */
 const ballot = z.string().regex(/^\d{15}:.+$/);

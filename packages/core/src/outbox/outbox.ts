@@ -4,8 +4,8 @@
  */
 import { createHash } from "node:crypto";
 import { z } from "zod";
-import { VERSION_PATTERN } from "../replication/version.ts";
 import { keySchema, sqsSafeJson } from "../validation.ts";
+import { VERSION_PATTERN } from "../version.ts";
 
 /** How long an outbox record stays in the table after its commit (the stream has it for 24 hours). */
 export const OUTBOX_RETENTION_SECONDS = 7 * 24 * 3600;

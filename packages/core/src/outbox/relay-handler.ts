@@ -7,7 +7,7 @@ import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from "aws-lambda";
 import { METRIC } from "../observability/metrics.ts";
-import { VERSION_PATTERN, versionTime } from "../replication/version.ts";
+import { VERSION_PATTERN, versionTime } from "../version.ts";
 import type { Quarantine } from "./quarantine.ts";
 import { type RelayRecord, relay } from "./relay.ts";
 

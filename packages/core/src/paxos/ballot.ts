@@ -1,6 +1,7 @@
 /**
  * A proposal number ("ballot"): a counter and the proposer's id, totally ordered by (counter, proposerId).
- * Stored as a fixed-width string so DynamoDB condition expressions compare ballots with `<` and `<=`.
+ * Stored as `counter:proposerId` with the counter zero-padded to a fixed width, so encoded ballots compare
+ * as strings (DynamoDB condition expressions use `<` and `<=`); the empty string is below every ballot.
  */
 export interface Ballot {
   counter: number;
@@ -8,8 +9,6 @@ export interface Ballot {
 }
 
 const WIDTH = 15;
-
-export const ZERO_BALLOT = "";
 
 export function encodeBallot(ballot: Ballot): string {
   if (!Number.isSafeInteger(ballot.counter) || ballot.counter < 0)
@@ -20,11 +19,6 @@ export function encodeBallot(ballot: Ballot): string {
 export function decodeBallot(encoded: string): Ballot {
   const separator = encoded.indexOf(":");
   return { counter: Number(encoded.slice(0, separator)), proposerId: encoded.slice(separator + 1) };
-}
-
-/** Encoded ballots compare as strings; the empty string is below every ballot. */
-export function compareBallots(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** The ballot `by` (default 1) counts above `encoded`, for `proposerId`. */

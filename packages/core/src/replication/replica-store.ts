@@ -21,7 +21,7 @@ import {
 } from "../contracts/replica.ts";
 import { conditionalWrite, transact } from "../dynamodb/transactions.ts";
 import { type ChangeMessage, outboxRecord } from "../outbox/outbox.ts";
-import { nextVersion } from "./version.ts";
+import { nextVersion } from "../version.ts";
 
 export const kvItemKey = (key: string) => ({ pk: `kv#${key}` });
 
