@@ -158,6 +158,47 @@ function fallbackPromises(
   return undefined;
 }
 
+/** What one call of `run` carries from round to round. */
+interface RoundState {
+  roundTrips: number;
+  /** Rounds in a row in which fewer than a majority answered. */
+  unanswered: number;
+  /** The last round's warm attempt was rejected by a finished write, not one under way: retry at once. */
+  staleWarmState: boolean;
+  /** Phase 1 of the next round, done by the last round's rejected warm attempt (its fallback). */
+  carried?: { ballot: string; promises: PrepareReply[] };
+  /** The last accept sent that did not reach a majority; judged when the next change is composed. */
+  lastAttempt?: { ballot: string; answers: Answers<AcceptReply> };
+}
+
+/** A round's proposal: the state to send at `ballot`, and whether phase 1 was skipped (warm). */
+interface Proposal {
+  ballot: string;
+  next: RegisterState;
+  onePhase: boolean;
+}
+
+/**
+ * The state a majority's promises make current: the one accepted at the highest ballot among them, and
+ * whether a majority accepted that very ballot (then it is chosen, and a read needs no phase 2).
+ */
+function highestAccepted(
+  promises: PrepareReply[],
+  majority: number,
+): { current: RegisterState | undefined; chosen: boolean } {
+  const accepted = promises
+    .map((reply) => (reply.ok ? reply.accepted : undefined))
+    .filter((a): a is Accepted => a !== undefined);
+  const highest = accepted.reduce<Accepted | undefined>(
+    (a, b) => (!a || b.ballot > a.ballot ? b : a),
+    undefined,
+  );
+  return {
+    current: highest?.state,
+    chosen: accepted.filter((a) => a.ballot === highest?.ballot).length >= majority,
+  };
+}
+
 export class Proposer {
   private readonly warm: LruMap<string, Warm>;
   /** The highest ballot seen per key, so a new round starts above it. */
@@ -249,114 +290,168 @@ export class Proposer {
     return state;
   }
 
+  /**
+   * One key's rounds for `calls`, until a majority accepts their combined change (or a read needs no
+   * write): wait for the round, choose the state to propose (phase 1, or the warm state), then send it
+   * (phase 2). What a round leaves to the next is in `RoundState`.
+   */
   private async run(key: string, calls: Call[]): Promise<void> {
     const maxRounds = this.options.maxRounds ?? 12;
-    let roundTrips = 0;
-    /** Rounds in a row in which fewer than a majority answered. */
-    let unanswered = 0;
-    let staleWarmState = false;
-    /** Phase 1 of the next round, done by the last round's rejected warm attempt (its fallback). */
-    let carried: { ballot: string; promises: PrepareReply[] } | undefined;
-    /** The last accept sent that did not reach a majority; judged when the next change is composed. */
-    let lastAttempt: { ballot: string; answers: Answers<AcceptReply> } | undefined;
-    const roundInfo = (): Round => ({
-      previousAttemptVoid:
-        lastAttempt !== undefined &&
-        attemptVoid(lastAttempt.ballot, lastAttempt.answers, this.options.transport.replicaIds.length),
-    });
-    const live = () => calls.some((call) => !call.error);
-    const answer = () => {
-      const combined = calls.filter((call) => !call.error).length;
-      for (const call of calls)
-        if (!call.error) call.resolve({ before: call.before, after: call.after, roundTrips, combined });
-    };
+    const state: RoundState = { roundTrips: 0, unanswered: 0, staleWarmState: false };
     for (let round = 0; round < maxRounds; round++) {
-      // A warm attempt rejected means another proposer wrote the key since (a Lambda environment does
-      // not see the others' writes), not necessarily that one is writing now: retry at once, unless the
-      // rejection shows a write under way.
-      if (round > 0 && !staleWarmState && !carried) await this.backoff(round);
-      // Whether the last attempt is void is judged from every replica's answer: give the ones still on
-      // their way about one round trip (a replica that fails or stays silent leaves it adoptable).
-      if (
-        lastAttempt &&
-        undecided(lastAttempt.ballot, lastAttempt.answers, this.options.transport.replicaIds.length)
-      )
-        await this.within(lastAttempt.answers.complete, this.roundTripMs);
-      staleWarmState = false;
-      const warm = this.warm.get(key);
-      let ballot: string;
-      let current: RegisterState | undefined;
-      let next: RegisterState | undefined;
-      const onePhase = warm !== undefined && this.options.onePhaseWhenWarm !== false;
-      if (warm && onePhase) {
-        ballot = warm.ballot;
-        current = warm.state;
-        next = this.compose(calls, current, roundInfo());
-        if (!live()) return;
-      } else {
-        // After rounds lost, jump past the highest ballot seen by more than one: the writers that keep
-        // winning raise it by one per write meanwhile, and a ballot just above an old sighting would lose
-        // again for good (starvation).
-        let promises: PrepareReply[];
-        if (carried) {
-          ({ ballot, promises } = carried);
-          carried = undefined;
-        } else {
-          ballot = nextBallot(this.highest.get(key) ?? "", this.options.proposerId, 1 + 4 * round);
-          const prepared = await this.quorum<PrepareReply>({ op: "prepare", key, ballot });
-          roundTrips++;
-          promises = prepared.replies.filter((reply) => reply.ok);
-          if (promises.length < this.majority) {
-            unanswered = this.outage(prepared) ? unanswered + 1 : 0;
-            this.noteConflicts(key, prepared, unanswered);
-            continue;
-          }
-          unanswered = 0;
-        }
-        const accepted = promises
-          .map((reply) => (reply.ok ? reply.accepted : undefined))
-          .filter((a): a is Accepted => a !== undefined);
-        const highest = accepted.reduce<Accepted | undefined>(
-          (a, b) => (!a || b.ballot > a.ballot ? b : a),
-          undefined,
-        );
-        current = highest?.state;
-        next = this.compose(calls, current, roundInfo());
-        if (!live()) return;
-        // A read needs no phase 2 when a majority already accepted the same ballot: that state is chosen.
-        const chosen = accepted.filter((a) => a.ballot === highest?.ballot).length >= this.majority;
-        if (next === current && (next === undefined || chosen)) return answer();
-      }
-      if (next === undefined) return answer();
-      const promise = nextBallot(ballot, this.options.proposerId);
-      const accepted = await this.quorum<AcceptReply>({
-        op: "accept",
-        key,
-        ballot,
-        state: next,
-        promise,
-        // A warm attempt may be stale: its rejections may do the next round's phase 1.
-        ...(onePhase ? { fallback: true as const } : {}),
-      });
-      roundTrips++;
-      if (accepted.replies.filter((reply) => reply.ok).length >= this.majority) {
-        this.warm.set(key, { state: next, ballot: promise });
-        this.highest.set(key, promise);
-        return answer();
-      }
-      if (this.outage(accepted)) unanswered++;
-      else {
-        unanswered = 0;
-        // Retry at once only when no one is between phases: a prepare under way gets its round trip.
-        staleWarmState = onePhase && round === 0 && !writeInProgress(accepted.replies);
-        if (onePhase) carried = fallbackPromises(accepted.replies, this.fallbackQuorum());
-      }
-      lastAttempt = { ballot, answers: accepted.all };
-      this.noteConflicts(key, accepted, unanswered);
+      await this.waitForRound(round, state);
+      const proposal = await this.choose(key, calls, round, state);
+      if (proposal === "retry") continue;
+      if (proposal === "ended") return;
+      if (await this.accept(key, calls, proposal, round, state)) return;
     }
     throw fail("Contention", `no majority agreed on ${key} within ${maxRounds} rounds; retry later`, {
       key,
     });
+  }
+
+  /**
+   * Before a round: back off after a lost one, and give the last attempt's missing answers about one
+   * round trip, since whether it is void is judged from every replica's answer (a replica that fails or
+   * stays silent leaves it adoptable).
+   */
+  private async waitForRound(round: number, state: RoundState): Promise<void> {
+    // A warm attempt rejected means another proposer wrote the key since (a Lambda environment does
+    // not see the others' writes), not necessarily that one is writing now: retry at once, unless the
+    // rejection shows a write under way.
+    if (round > 0 && !state.staleWarmState && !state.carried) await this.backoff(round);
+    const last = state.lastAttempt;
+    if (last && undecided(last.ballot, last.answers, this.options.transport.replicaIds.length))
+      await this.within(last.answers.complete, this.roundTripMs);
+    state.staleWarmState = false;
+  }
+
+  /**
+   * The round's proposal: the calls' changes composed onto the warm state (one phase), or onto the
+   * highest state a majority's promises hold (phase 1 first, or the last round's fallback promises).
+   * "ended" when no call is left to answer or the calls were answered without a write; "retry" when
+   * phase 1 found no majority.
+   */
+  private async choose(
+    key: string,
+    calls: Call[],
+    round: number,
+    state: RoundState,
+  ): Promise<Proposal | "retry" | "ended"> {
+    const warm = this.warm.get(key);
+    const onePhase = warm !== undefined && this.options.onePhaseWhenWarm !== false;
+    let ballot: string;
+    let next: RegisterState | undefined;
+    if (warm && onePhase) {
+      ballot = warm.ballot;
+      next = this.compose(calls, warm.state, this.roundInfo(state));
+      if (!calls.some((call) => !call.error)) return "ended";
+    } else {
+      const promised = await this.prepare(key, round, state);
+      if (!promised) return "retry";
+      ballot = promised.ballot;
+      const { current, chosen } = highestAccepted(promised.promises, this.majority);
+      next = this.compose(calls, current, this.roundInfo(state));
+      if (!calls.some((call) => !call.error)) return "ended";
+      // A read needs no phase 2 when a majority already accepted the same ballot: that state is chosen.
+      if (next === current && (next === undefined || chosen)) {
+        this.answer(calls, state);
+        return "ended";
+      }
+    }
+    if (next === undefined) {
+      this.answer(calls, state);
+      return "ended";
+    }
+    return { ballot, next, onePhase };
+  }
+
+  /**
+   * Phase 1: a majority's promises for a new ballot, or the ones the last round's rejected warm attempt
+   * already carried. After rounds lost, the ballot jumps past the highest seen by more than one: the
+   * writers that keep winning raise it by one per write meanwhile, and a ballot just above an old
+   * sighting would lose again for good (starvation).
+   */
+  private async prepare(
+    key: string,
+    round: number,
+    state: RoundState,
+  ): Promise<{ ballot: string; promises: PrepareReply[] } | undefined> {
+    if (state.carried) {
+      const carried = state.carried;
+      state.carried = undefined;
+      return carried;
+    }
+    const ballot = nextBallot(this.highest.get(key) ?? "", this.options.proposerId, 1 + 4 * round);
+    const prepared = await this.quorum<PrepareReply>({ op: "prepare", key, ballot });
+    state.roundTrips++;
+    const promises = prepared.replies.filter((reply) => reply.ok);
+    if (promises.length < this.majority) {
+      state.unanswered = this.outage(prepared) ? state.unanswered + 1 : 0;
+      this.noteConflicts(key, prepared, state.unanswered);
+      return undefined;
+    }
+    state.unanswered = 0;
+    return { ballot, promises };
+  }
+
+  /**
+   * Phase 2: the proposal to every acceptor, with the proposer's next ballot as their promise. True when
+   * a majority accepted it (the calls are answered and the key is warm); otherwise the round's rejections
+   * and failures are noted for the next.
+   */
+  private async accept(
+    key: string,
+    calls: Call[],
+    { ballot, next, onePhase }: Proposal,
+    round: number,
+    state: RoundState,
+  ): Promise<boolean> {
+    const promise = nextBallot(ballot, this.options.proposerId);
+    const accepted = await this.quorum<AcceptReply>({
+      op: "accept",
+      key,
+      ballot,
+      state: next,
+      promise,
+      // A warm attempt may be stale: its rejections may do the next round's phase 1.
+      ...(onePhase ? { fallback: true as const } : {}),
+    });
+    state.roundTrips++;
+    if (accepted.replies.filter((reply) => reply.ok).length >= this.majority) {
+      this.warm.set(key, { state: next, ballot: promise });
+      this.highest.set(key, promise);
+      this.answer(calls, state);
+      return true;
+    }
+    if (this.outage(accepted)) state.unanswered++;
+    else {
+      state.unanswered = 0;
+      // Retry at once only when no one is between phases: a prepare under way gets its round trip.
+      state.staleWarmState = onePhase && round === 0 && !writeInProgress(accepted.replies);
+      if (onePhase) state.carried = fallbackPromises(accepted.replies, this.fallbackQuorum());
+    }
+    state.lastAttempt = { ballot, answers: accepted.all };
+    this.noteConflicts(key, accepted, state.unanswered);
+    return false;
+  }
+
+  /** What a change learns of the round: whether the last attempt is known to be void. */
+  private roundInfo(state: RoundState): Round {
+    const last = state.lastAttempt;
+    return {
+      previousAttemptVoid:
+        last !== undefined &&
+        attemptVoid(last.ballot, last.answers, this.options.transport.replicaIds.length),
+    };
+  }
+
+  /** Every live call answered with the state it saw and the one it returned. */
+  private answer(calls: Call[], state: RoundState): void {
+    const combined = calls.filter((call) => !call.error).length;
+    for (const call of calls)
+      if (!call.error)
+        call.resolve({ before: call.before, after: call.after, roundTrips: state.roundTrips, combined });
   }
 
   /** How many fallback promises of one ballot stand for phase 1: a majority (a negative control breaks it). */
