@@ -3,7 +3,7 @@ import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { beforeAll, describe, expect, it } from "vitest";
 import { api, pick } from "../../packages/core/src/api/contract.ts";
 import { type ErrorCode, fail } from "../../packages/core/src/errors.ts";
-import { contractRouter } from "../../packages/core/src/http/http.ts";
+import { contractRouter } from "../../packages/core/src/http/router.ts";
 import { fingerprint, IdempotentRequests } from "../../packages/core/src/idempotency/requests.ts";
 import { createPkTable, isolatedDocuments } from "../support/dynamodb.ts";
 

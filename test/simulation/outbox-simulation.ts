@@ -30,7 +30,7 @@ import {
   type ReplicaInvoker,
   type ReplicaRequest,
 } from "../../packages/core/src/contracts/replica.ts";
-import { contractRouter } from "../../packages/core/src/http/http.ts";
+import { contractRouter } from "../../packages/core/src/http/router.ts";
 import { Claims } from "../../packages/core/src/idempotency/claims.ts";
 import { IdempotentRequests } from "../../packages/core/src/idempotency/requests.ts";
 import { seededRandom } from "../../packages/core/src/mesh/random.ts";

@@ -21,7 +21,7 @@ import { paxosContract, paxosHandlers } from "../../functions/api/paxos-routes.t
 import { ApiClient, ApiError, UnknownOutcomeError } from "../../packages/client/src/api-client.ts";
 import { ERROR_STATUS } from "../../packages/core/src/api/contract.ts";
 import { DomainError } from "../../packages/core/src/errors.ts";
-import { contractRouter } from "../../packages/core/src/http/http.ts";
+import { contractRouter } from "../../packages/core/src/http/router.ts";
 import { IdempotentRequests } from "../../packages/core/src/idempotency/requests.ts";
 import { seededRandom } from "../../packages/core/src/mesh/random.ts";
 import {

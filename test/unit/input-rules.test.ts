@@ -7,7 +7,7 @@ import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { describe, expect, it } from "vitest";
 import { kvContract, kvHandlers } from "../../functions/api/kv-routes.ts";
 import { lookupContract, lookupHandlers } from "../../functions/api/lookup-routes.ts";
-import { contractRouter } from "../../packages/core/src/http/http.ts";
+import { contractRouter } from "../../packages/core/src/http/router.ts";
 import type { LeaseService } from "../../packages/core/src/leases/service.ts";
 import type { SlotStore } from "../../packages/core/src/mesh/slot-store.ts";
 import { ReplicationCoordinator } from "../../packages/core/src/replication/coordinator.ts";

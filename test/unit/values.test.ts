@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { ERROR_STATUS } from "../../packages/core/src/api/contract.ts";
 import { DomainError } from "../../packages/core/src/errors.ts";
-import { parseBody } from "../../packages/core/src/http/http.ts";
+import { parseBody } from "../../packages/core/src/http/responses.ts";
 import { changeMessageSchema, messageGroupId, outboxRecord } from "../../packages/core/src/outbox/outbox.ts";
 import { KEY_PATTERN, keySchema, numberProblem, valueSchema } from "../../packages/core/src/validation.ts";
 

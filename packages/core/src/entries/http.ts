@@ -3,4 +3,6 @@
  * contract (validation, 400 on bad input before any write, the error shape) and the Idempotency-Key
  * middleware of the write routes.
  */
-export * from "../http/http.ts";
+export * from "../http/idempotency-key.ts";
+export * from "../http/responses.ts";
+export * from "../http/router.ts";
