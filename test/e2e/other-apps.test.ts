@@ -42,7 +42,11 @@ describe("a REST API (v1) CRUD app with CORS, on the SDK that Lambda provides", 
       status: 200,
       body: { id: "apple", color: "red" },
     });
-    expect((await fetch(`${items}/apple`, { method: "DELETE" })).status).toBe(204);
+    const deleted = await fetch(`${items}/apple`, { method: "DELETE" });
+    expect(deleted.status).toBe(204);
+    // A REST API names its request id in x-amzn-RequestId.
+    expect(deleted.headers.get("x-amzn-requestid")).toMatch(/^[0-9a-f-]{36}$/);
+    expect(deleted.headers.get("apigw-requestid")).toBeNull();
     expect((await fetch(`${items}/apple`)).status).toBe(404);
     // The same API under its /restapis/{id}/{stage} path.
     const apiId = app.output().match(/\/restapis\/([^/]+)\/prod\/items /)?.[1];
@@ -143,7 +147,11 @@ describe("an app with parameters, mappings, conditions, inline code and what the
   afterAll(() => app?.stop());
 
   it("runs the inline function with the parameter's default, the mapping's value and the condition's branch", async () => {
-    const answer = await json(await fetch(app.outputs.HelloUrl!));
+    const response = await fetch(app.outputs.HelloUrl!);
+    // The request id the function saw is the one the answer names, as API Gateway's HTTP APIs do.
+    const requestId = response.headers.get("apigw-requestid");
+    expect(requestId).toMatch(/^[0-9a-f-]{36}$/);
+    const answer = await json(response);
     expect(answer).toEqual({
       status: 200,
       body: {
@@ -152,6 +160,7 @@ describe("an app with parameters, mappings, conditions, inline code and what the
         memory: "256",
         topic: expect.stringMatching(/^Alerts/),
         path: "/hello",
+        requestId,
       },
     });
   });

@@ -158,6 +158,7 @@ function toEvent(
   request: IncomingMessage,
   body: Buffer,
   routeKey: string,
+  requestId: string,
   pathParameters?: Record<string, string>,
   caller?: string,
 ) {
@@ -194,7 +195,7 @@ function toEvent(
         sourceIp: request.socket.remoteAddress ?? "127.0.0.1",
         userAgent: headers["user-agent"] ?? "",
       },
-      requestId: randomUUID(),
+      requestId,
       ...(caller
         ? {
             authorizer: {
@@ -224,6 +225,7 @@ function toEventV1(
   request: IncomingMessage,
   body: Buffer,
   route: LocalRoute,
+  requestId: string,
   pathParameters?: Record<string, string>,
   caller?: string,
 ) {
@@ -268,7 +270,7 @@ function toEventV1(
       path: url.pathname,
       protocol: `HTTP/${request.httpVersion}`,
       stage,
-      requestId: randomUUID(),
+      requestId,
       requestTime: now.toISOString(),
       requestTimeEpoch: now.getTime(),
       identity: {
@@ -367,7 +369,9 @@ export function startHttpApi(
   extras: HttpApiExtras = {},
 ): Promise<Server> {
   const server = createServer({ maxHeaderSize: MAX_PARSED_HEADER_BYTES }, async (request, response) => {
-    let extraHeaders: Record<string, string> = {};
+    // API Gateway names every answer's request id (the event's requestContext.requestId) in a header.
+    const requestId = randomUUID();
+    let extraHeaders: Record<string, string> = { "apigw-requestid": requestId };
     const started = Date.now();
     let routeKey: string | undefined;
     const reply = (status: number, body: unknown, headers: Record<string, string> = {}) => {
@@ -422,7 +426,7 @@ export function startHttpApi(
         return response.end();
       }
       if (apiCors && request.headers.origin)
-        extraHeaders = corsHeaders(apiCors, String(request.headers.origin)) ?? {};
+        extraHeaders = { ...extraHeaders, ...corsHeaders(apiCors, String(request.headers.origin)) };
       if (!found) {
         // A REST API answers a path it does not have with 403, as API Gateway does.
         const restBase =
@@ -440,6 +444,11 @@ export function startHttpApi(
       const { route } = found;
       routeKey = route.routeKey;
       const rest = route.kind === "rest";
+      if (rest) {
+        // A REST API's header for it is x-amzn-RequestId.
+        delete extraHeaders["apigw-requestid"];
+        extraHeaders["x-amzn-requestid"] = requestId;
+      }
       let caller: string | undefined;
       if (route.authorization === "AWS_IAM") {
         const verdict = await verifySigV4(request, body, identity);
@@ -460,8 +469,8 @@ export function startHttpApi(
       const timer = setTimeout(() => abort.abort(), INTEGRATION_TIMEOUT_MS);
       const event =
         route.payload === "1.0"
-          ? toEventV1(request, body, route, found.pathParameters, caller)
-          : toEvent(request, body, route.routeKey, found.pathParameters, caller);
+          ? toEventV1(request, body, route, requestId, found.pathParameters, caller)
+          : toEvent(request, body, route.routeKey, requestId, found.pathParameters, caller);
       const result = await route.fn!.invoke(event, abort.signal);
       clearTimeout(timer);
       if (abort.signal.aborted)
