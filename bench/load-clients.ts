@@ -41,9 +41,9 @@ export interface LoadSettings {
 
 export async function runClients(settings: LoadSettings) {
   const client = new ApiClient({
-    baseUrl: settings.apiUrl,
+    endpoint: settings.apiUrl,
     fetch: signedFetch({ region: LOCAL_REGION, credentials: localCredentials(settings.accessKeyId) }),
-    retries: 0,
+    maxAttempts: 1,
   });
   if (settings.phase === "floor")
     return drive(

@@ -80,7 +80,7 @@ export async function benchLoad(scale = 1) {
   const cloud = await startLocalCloud();
   const settings = { apiUrl: cloud.apiUrl, accessKeyId: "local", clients: CLIENTS, run };
   const fetch = signedFetch({ region: LOCAL_REGION, credentials: localCredentials("local") });
-  const client = new ApiClient({ baseUrl: cloud.apiUrl, retries: 0, fetch });
+  const client = new ApiClient({ endpoint: cloud.apiUrl, maxAttempts: 1, fetch });
   const servers = ["a", "b", "c"].map((name) => `load-${run}-${name}`);
   let beating: ReturnType<typeof setInterval> | undefined;
   try {

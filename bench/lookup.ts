@@ -75,7 +75,7 @@ export async function benchLookup(cloud: BenchCloud, scale: number) {
       (i) => get(`/sessions/${sessions[i % sessions.length]}`),
       { count: n(600), concurrency: 8 },
     );
-    const client = new LookupClient({ baseUrl: cloud.apiUrl, maxSkewMs: 1_000, fetch: cloud.fetch });
+    const client = new LookupClient({ endpoint: cloud.apiUrl, maxSkewMs: 1_000, fetch: cloud.fetch });
     for (const id of sessions) await client.lookup(id);
     const before = client.remoteLookups;
     const cached = await measure(

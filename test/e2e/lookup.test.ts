@@ -278,7 +278,7 @@ describe("moves, release and the fence", () => {
 
 describe("the client library", () => {
   it("caches a lookup while the lease lives, and drops it when a fencing rejection says the session moved", async () => {
-    const client = new LookupClient({ baseUrl: target.baseUrl, maxSkewMs: SKEW_MS, fetch: target.fetch });
+    const client = new LookupClient({ endpoint: target.baseUrl, maxSkewMs: SKEW_MS, fetch: target.fetch });
     const id = `client-${run}`;
     const first = await client.lookup(id);
     for (let i = 0; i < 10; i++) expect(await client.lookup(id)).toEqual(first);
@@ -301,7 +301,7 @@ describe("the client library", () => {
 
 describe("the typed client: a server the client cannot reach but the service still sees live", () => {
   it("moves the session away, waiting out the old lease while the old server keeps heartbeating, then follows it", async () => {
-    const client = new ApiClient({ baseUrl: target.baseUrl, fetch: target.fetch, maxSkewMs: SKEW_MS });
+    const client = new ApiClient({ endpoint: target.baseUrl, fetch: target.fetch, maxSkewMs: SKEW_MS });
     const id = `failover-${run}`;
     const first = await client.sessions.lookup(id);
     await client.sessions.writeState(id, first.serverId, { turn: 1 });

@@ -115,6 +115,8 @@ describe("the runtime and client packages, installed from their tarballs", () =>
       expect(tsc.stdout + tsc.stderr).toBe("");
       const run = node(["client-example.ts"], { API_URL: app.apiUrl });
       expect(run.stderr).toBe("");
+      // $metadata names the request id the local API Gateway gave the request, as AWS's does.
+      expect(run.stdout).toMatch(/^set in 1 attempt\(s\), request [0-9a-f-]{36}$/m);
       expect(run.stdout).toContain("refused: VersionConflict");
       expect(run.stdout).toMatch(/\{ key: 'feature-flags', value: \{ dark: true \}, version: 1 \}/);
     }, 60_000);

@@ -234,7 +234,12 @@ describe("late and lost replies, through the typed client's retries", () => {
     if (!target.cloud) return context.skip();
     const cloud = target.cloud;
     const key = `late-${uniqueId()}`;
-    const client = new ApiClient({ baseUrl: target.baseUrl, fetch: target.fetch, backoffMs: 50, retries: 4 });
+    const client = new ApiClient({
+      endpoint: target.baseUrl,
+      fetch: target.fetch,
+      backoffMs: 50,
+      maxAttempts: 5,
+    });
     await client.paxos.set(key, "start");
     // Replica1's requests arrive late (some after their round was lost), Replica2 runs every request and
     // loses its reply, and the Api itself loses its replies half the time: the client retries those with

@@ -563,7 +563,7 @@ describe.runIf(!process.env.E2E_BASE_URL)("the console (local cloud, real browse
   afterAll(() => browser?.close());
 
   it("shows a replica faulted from the page, the all-write's 503, and the replicas converging after the reset", async () => {
-    const client = new ApiClient({ baseUrl: target.baseUrl, fetch: target.fetch, retries: 1 });
+    const client = new ApiClient({ endpoint: target.baseUrl, fetch: target.fetch, maxAttempts: 2 });
     await client.kv.put(key, { step: 1 }, "all");
     await page.goto(`${target.baseUrl}/_console?kv=${key}&paxos=${key}`);
     await waitFor(() => page.locator("#convergence").innerText(), /replicas converged/);

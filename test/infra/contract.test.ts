@@ -64,8 +64,8 @@ const clientCalls = async (contract: Record<string, AnyRoute>) => {
   const sent: string[] = [];
   const client = new ContractClient(
     {
-      baseUrl: "http://127.0.0.1:9",
-      retries: 0,
+      endpoint: "http://127.0.0.1:9",
+      maxAttempts: 1,
       fetch: (async (_url: URL, init: RequestInit) => {
         sent.push(String(init.method));
         return new Response(JSON.stringify({ error: { code: "Refused", message: "test" } }), { status: 400 });

@@ -389,12 +389,12 @@ export async function simulate(seed: number, options: SimulationOptions = {}): P
       });
     }) as unknown as typeof fetch;
     const api = new ApiClient({
-      baseUrl: "http://api.simulated",
+      endpoint: "http://api.simulated",
       fetch: network,
       sleep,
       random,
       backoffMs: 10,
-      retries: 4,
+      maxAttempts: 5,
     });
     let opCounter = 0;
     const loop = async () => {

@@ -1,5 +1,5 @@
 /** The typed client's rules: what it retries, what "unknown" means, and that it covers every route. */
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import {
   ApiClient,
   ApiError,
@@ -8,7 +8,7 @@ import {
 } from "../../packages/client/src/api-client.ts";
 import { api, type RouteName, routeKey } from "../../packages/core/src/api/contract.ts";
 
-type Answer = { status: number; body?: unknown } | "network-error" | "hang";
+type Answer = { status: number; body?: unknown; headers?: Record<string, string> } | "network-error" | "hang";
 
 /** A scripted server: answers in order; records each request. */
 function server(answers: Answer[]) {
@@ -28,6 +28,7 @@ function server(answers: Answer[]) {
       );
     return new Response(answer.body === undefined ? "" : JSON.stringify(answer.body), {
       status: answer.status,
+      headers: answer.headers,
     });
   }) as unknown as typeof globalThis.fetch;
   return { fetch: send, requests };
@@ -38,7 +39,7 @@ const client = (answers: Answer[], options: Partial<ConstructorParameters<typeof
   const fake = server(answers);
   sleeps.length = 0;
   const api = new ApiClient({
-    baseUrl: "http://127.0.0.1:3000/",
+    endpoint: "http://127.0.0.1:3000/",
     fetch: fake.fetch,
     sleep: async (ms) => {
       sleeps.push(ms);
@@ -80,7 +81,7 @@ describe("reads", () => {
   });
 
   it("that keep failing throw ApiError, never an unknown outcome (a read changes nothing)", async () => {
-    const { api, requests } = client([unavailable, unavailable, unavailable], { retries: 2 });
+    const { api, requests } = client([unavailable, unavailable, unavailable], { maxAttempts: 3 });
     const error = await api.kv.get("k").catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ApiError);
     expect(error).not.toBeInstanceOf(UnknownOutcomeError);
@@ -99,7 +100,7 @@ describe("writes", () => {
   });
 
   it("that end in 5xx or without an answer throw UnknownOutcomeError with the key to retry with", async () => {
-    const { api, requests } = client([unavailable, unavailable, "network-error"], { retries: 2 });
+    const { api, requests } = client([unavailable, unavailable, "network-error"], { maxAttempts: 3 });
     const error = await api.kv
       .put("k", { n: 1 }, "all", { idempotencyKey: "order-7" })
       .catch((e: unknown) => e);
@@ -113,7 +114,7 @@ describe("writes", () => {
     });
     expect(requests).toHaveLength(3);
 
-    const last503 = client([unavailable], { retries: 0 });
+    const last503 = client([unavailable], { maxAttempts: 1 });
     await expect(last503.api.paxos.propose("k", 1)).rejects.toMatchObject({
       outcome: "unknown",
       status: 503,
@@ -126,7 +127,7 @@ describe("writes", () => {
       status: 409,
       body: { error: { code: "RequestInProgress", message: "still running", retryAfterMs: 50 } },
     };
-    const { api, requests } = client([inProgress, inProgress, inProgress], { retries: 2 });
+    const { api, requests } = client([inProgress, inProgress, inProgress], { maxAttempts: 3 });
     await expect(api.paxos.set("k", 1)).rejects.toMatchObject({
       outcome: "unknown",
       status: 409,
@@ -181,7 +182,7 @@ describe("writes", () => {
   });
 
   it("whose attempt times out count as unanswered", async () => {
-    const { api } = client(["hang"], { retries: 0, timeoutMs: 20 });
+    const { api } = client(["hang"], { maxAttempts: 1, timeoutMs: 20 });
     await expect(api.servers.heartbeat("a")).rejects.toMatchObject({ outcome: "unknown", code: "NoAnswer" });
   });
 });
@@ -192,9 +193,10 @@ describe("answers", () => {
     await expect(api.paxos.read("k")).rejects.toBeInstanceOf(ContractError);
   });
 
-  it("signs requests with SigV4 when given credentials", async () => {
+  it("signs requests with SigV4 for the region, with the credentials given", async () => {
     const { api, requests } = client([{ status: 200, body: { status: "ok" } }], {
-      signing: { region: "us-east-1", credentials: { accessKeyId: "local", secretAccessKey: "local" } },
+      region: "us-east-1",
+      credentials: { accessKeyId: "local", secretAccessKey: "local" },
     });
     await api.health();
     expect(requests[0]!.headers.get("authorization")).toMatch(/^AWS4-HMAC-SHA256 Credential=local\//);
@@ -238,7 +240,7 @@ describe("coverage", () => {
       reached.add(routeKey(route));
       return new Response(JSON.stringify(answers[name as RouteName]), { status: 200 });
     }) as unknown as typeof globalThis.fetch;
-    const c = new ApiClient({ baseUrl: "http://127.0.0.1:3000", fetch });
+    const c = new ApiClient({ endpoint: "http://127.0.0.1:3000", fetch });
     await c.health();
     await c.paxos.propose("k", 1);
     await c.paxos.set("k", 1);
@@ -256,5 +258,102 @@ describe("coverage", () => {
     await c.sessions.readState("s");
     await c.mesh.subset("1", { size: 1, clients: 1 });
     expect([...reached].sort()).toEqual(Object.values(api).map(routeKey).sort());
+  });
+});
+
+describe("in the AWS SDK v3's conventions", () => {
+  afterEach(() => vi.unstubAllEnvs());
+  const ok = { status: 200, body: { status: "ok" } };
+
+  it("signs with the SDK's default credential chain when given a region and no credentials", async () => {
+    vi.stubEnv("AWS_ACCESS_KEY_ID", "from-the-environment");
+    vi.stubEnv("AWS_SECRET_ACCESS_KEY", "secret");
+    const { api, requests } = client([ok], { region: "eu-west-1" });
+    await api.health();
+    expect(requests[0]!.headers.get("authorization")).toMatch(
+      /^AWS4-HMAC-SHA256 Credential=from-the-environment\/\d{8}\/eu-west-1\/execute-api\/aws4_request/,
+    );
+  });
+
+  it("sends unsigned requests without a region (an API deployed with auth=none)", async () => {
+    const { api, requests } = client([ok]);
+    await api.health();
+    expect(requests[0]!.headers.has("authorization")).toBe(false);
+  });
+
+  it("answers $metadata: status, API Gateway's request id, attempts and the retry delay, beside the data", async () => {
+    const { api } = client([
+      { ...unavailable, headers: { "apigw-requestid": "first" } },
+      { ...register, headers: { "apigw-requestid": "second" } },
+    ]);
+    const answer = await api.paxos.read("k");
+    expect(answer).toEqual({ key: "k", value: 1, version: 3 });
+    expect(answer.$metadata).toEqual({
+      httpStatusCode: 200,
+      requestId: "second",
+      attempts: 2,
+      totalRetryDelay: 50,
+    });
+    // Not part of the data: JSON and spreading leave it out.
+    expect(JSON.parse(JSON.stringify(answer))).toEqual({ key: "k", value: 1, version: 3 });
+  });
+
+  it("puts $metadata on errors too (a REST API's x-amzn-RequestId counts)", async () => {
+    const { api } = client([
+      {
+        status: 404,
+        body: { error: { code: "KeyNotFound", message: "never written" } },
+        headers: { "x-amzn-requestid": "rest-id" },
+      },
+    ]);
+    const error = (await api.paxos.read("k").catch((e: unknown) => e)) as ApiError;
+    expect(error.$metadata).toEqual({
+      httpStatusCode: 404,
+      requestId: "rest-id",
+      attempts: 1,
+      totalRetryDelay: 0,
+    });
+    const unknown = client(["network-error"], { maxAttempts: 1 });
+    const lost = (await unknown.api.kv.put("k", 1).catch((e: unknown) => e)) as UnknownOutcomeError;
+    expect(lost).toBeInstanceOf(UnknownOutcomeError);
+    expect(lost.$metadata).toEqual({ attempts: 1, totalRetryDelay: 0 });
+  });
+
+  it("makes maxAttempts attempts in all, the first included", async () => {
+    const { api, requests } = client([unavailable, unavailable, unavailable, unavailable], {
+      maxAttempts: 2,
+    });
+    await expect(api.paxos.read("k")).rejects.toBeInstanceOf(ApiError);
+    expect(requests).toHaveLength(2);
+    expect(() => new ApiClient({ endpoint: "http://127.0.0.1:3000", maxAttempts: 0 })).toThrow(/maxAttempts/);
+  });
+
+  it("waits at least what Retry-After asks, in seconds or as a date", async () => {
+    const busy = (retryAfter: string) => ({
+      status: 429,
+      body: { error: { code: "TooManyRequests", message: "slow down" } },
+      headers: { "retry-after": retryAfter },
+    });
+    const now = Date.UTC(2030, 0, 1, 12, 0, 0);
+    const { api } = client([busy("3"), busy(new Date(now + 60_000).toUTCString()), register], {
+      now: () => now,
+    });
+    await api.paxos.read("k");
+    expect(sleeps).toEqual([3000, 60_000]);
+  });
+
+  it("stops a call and its retries when its abortSignal aborts", async () => {
+    const controller = new AbortController();
+    const fake = server([unavailable, unavailable, register]);
+    const api = new ApiClient({
+      endpoint: "http://127.0.0.1:3000",
+      fetch: fake.fetch,
+      random: () => 0.5,
+      sleep: async () => controller.abort(new Error("the caller gave up")),
+    });
+    await expect(api.paxos.read("k", { abortSignal: controller.signal })).rejects.toThrow(
+      "the caller gave up",
+    );
+    expect(fake.requests).toHaveLength(1);
   });
 });

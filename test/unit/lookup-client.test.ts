@@ -30,7 +30,7 @@ describe("LookupClient", () => {
       lease("b", 2), // the next answer: the session moved on
     ]);
     const client = new LookupClient({
-      baseUrl: "http://127.0.0.1:1",
+      endpoint: "http://127.0.0.1:1",
       maxSkewMs: 100,
       fetch: fake.fetch,
       now: () => 0,
@@ -51,7 +51,7 @@ describe("LookupClient", () => {
     let now = 0;
     const fake = service([lease("a", 1), lease("a", 1)]);
     const client = new LookupClient({
-      baseUrl: "http://127.0.0.1:1",
+      endpoint: "http://127.0.0.1:1",
       maxSkewMs: 100,
       fetch: fake.fetch,
       now: () => now,

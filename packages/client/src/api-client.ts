@@ -5,7 +5,7 @@
  * lease-bounded cache.
  *
  *   import { ApiClient } from "@serverless-coordination/client";
- *   const client = new ApiClient({ baseUrl: "http://127.0.0.1:3000" });
+ *   const client = new ApiClient({ endpoint: "http://127.0.0.1:3000", region: "us-east-1" });
  *   await client.kv.put("cart-7", { items: 2 }, "all");
  *   const { version } = await client.paxos.set("config", { mode: "on" });
  *   await client.paxos.set("config", { mode: "off" }, { ifVersion: version });   // compare-and-set
@@ -33,7 +33,7 @@ export class ApiClient extends ContractClient<Api> {
   /** The lease-bounded cache of session assignments. */
   readonly lookups: Lookup;
 
-  constructor(options: ApiClientOptions & { maxSkewMs?: number; now?: () => number }) {
+  constructor(options: ApiClientOptions & { maxSkewMs?: number }) {
     super(options);
     this.lookups = new LookupClient({ client: this, maxSkewMs: options.maxSkewMs ?? 1000, now: options.now });
   }

@@ -4,7 +4,7 @@
  * already have lost it), and drops the entry and looks again when the service answers 409 (a moved
  * session) or rejects a state write's fencing token.
  *
- *   const lookup = new LookupClient({ baseUrl: process.env.LOOKUP_URL!, maxSkewMs: 1000 });
+ *   const lookup = new LookupClient({ endpoint: process.env.LOOKUP_URL!, region: "eu-west-1", maxSkewMs: 1000 });
  *   const { serverId } = await lookup.lookup("game-42");          // cached while the lease lives
  *   await lookup.writeState("game-42", "server-a", { turn: 7 });   // fenced with the cached token
  */
@@ -27,7 +27,7 @@ export interface LookupClientOptions extends Partial<ApiClientOptions> {
   /** The service's clock-skew bound: a cached lease is trusted until `leaseExpiresAt - maxSkewMs`. */
   maxSkewMs: number;
   now?: () => number;
-  /** The API client to call through (else one is made from baseUrl, fetch, signing, ...). */
+  /** The API client to call through (else one is made from endpoint, region, credentials, ...). */
   client?: ContractClient<Api>;
 }
 
@@ -44,8 +44,8 @@ export class LookupClient {
 
   constructor(options: LookupClientOptions) {
     this.options = options;
-    if (!options.client && !options.baseUrl) throw new Error("LookupClient needs a client or a baseUrl");
-    this.client = options.client ?? new ContractClient({ ...options, baseUrl: options.baseUrl! });
+    if (!options.client && !options.endpoint) throw new Error("LookupClient needs a client or an endpoint");
+    this.client = options.client ?? new ContractClient({ ...options, endpoint: options.endpoint! });
     this.now = options.now ?? Date.now;
   }
 
