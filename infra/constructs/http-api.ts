@@ -91,7 +91,7 @@ export class AppHttpApi extends Construct {
       Validations.of(this.api).acknowledge({
         id: "AwsSolutions-APIG4",
         reason:
-          "Deployed with context auth=none on purpose: every route is open (see the README's security model).",
+          "Deployed with context auth=none on purpose: every route is open (see docs/api.md, Security model).",
       });
     new CfnOutput(scope, "ApiUrl", { value: this.stage.url });
   }

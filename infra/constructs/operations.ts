@@ -26,7 +26,7 @@ export interface OperationsProps {
 
 /**
  * What an operator watches: alarms to an SNS topic (output `AlarmTopicArn`; subscribe to it) and a
- * dashboard. The README's runbook says what to do when each fires.
+ * dashboard. docs/operations.md's runbook says what to do when each fires.
  */
 export class Operations extends Construct {
   readonly topic: Topic;

@@ -1,7 +1,9 @@
 /**
- * The README's examples, run as written against `npm start` (leases shortened through context, so the
- * walkthrough takes seconds): the Paxos and key-value shell blocks, the typed client example, and the
- * sticky-lookup walkthrough with its `acurl` function, the lookup client example and the proxy example. The only edits are the ones a reader's machine would make
+ * The examples of the README and of the docs pages it links, run as written against `npm start` (leases
+ * shortened through context, so the walkthrough takes seconds): the README's first requests and its core
+ * and client examples; the Paxos and key-value shell blocks, fault injection, the typed client example,
+ * the subsetting example, and the sticky-lookup walkthrough with its `acurl` function, the lookup client
+ * example and the proxy example. The only edits are the ones a reader's machine would make
  * for them: the port the local cloud listens on, and absolute paths to the project's modules.
  */
 import { spawn } from "node:child_process";
@@ -12,12 +14,22 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fromRoot } from "../../infra/paths.ts";
 import { type AppProcess, runStart } from "../support/app-process.ts";
 
-const readme = readFileSync(fromRoot("README.md"), "utf8");
+/** The README, then the pages it links whose examples run against the demo. */
+const PAGES = [
+  "README.md",
+  "docs/running.md",
+  "docs/api.md",
+  "docs/paxos.md",
+  "docs/outbox.md",
+  "docs/leases.md",
+  "docs/subsetting.md",
+];
+const readme = PAGES.map((page) => readFileSync(fromRoot(page), "utf8")).join("\n");
 
 /** The first fenced block of `language` after the line that contains `marker`. */
 function blockAfter(marker: string, language: "sh" | "ts"): string {
   const at = readme.indexOf(marker);
-  if (at < 0) throw new Error(`README has no "${marker}"`);
+  if (at < 0) throw new Error(`neither the README nor ${PAGES.slice(1).join(", ")} has "${marker}"`);
   const start = readme.indexOf(`\`\`\`${language}\n`, at);
   const end = readme.indexOf("\n```", start + 4);
   return readme.slice(start + language.length + 4, end + 1);
@@ -72,7 +84,7 @@ afterAll(() => app?.stop());
 
 /** Runs a README shell block with the README's own `acurl`, against this run's local cloud. */
 async function shell(marker: string) {
-  const acurl = blockAfter("below). curl signs requests itself", "sh").trim();
+  const acurl = blockAfter("curl signs requests itself", "sh").trim();
   expect(acurl).toMatch(/^acurl\(\) \{/);
   const block = blockAfter(marker, "sh")
     .replaceAll("localhost:3000", `127.0.0.1:${port}`)
@@ -93,9 +105,42 @@ async function shell(marker: string) {
     });
 }
 
-describe("the README's Paxos and key-value examples, as written, on a fresh store", () => {
+describe("the README's own examples, as written", () => {
+  it("the first requests: a register and a replicated write, read back", async () => {
+    expect(await shell("acurl() {")).toEqual([
+      expect.objectContaining({ key: "greeting", version: 1 }),
+      expect.objectContaining({ key: "cart-1", consistency: "all" }),
+      expect.objectContaining({ key: "cart-1", value: 2 }),
+    ]);
+  }, 120_000);
+
+  it("core: a register on three in-memory acceptors, set, compare-and-set and read", async () => {
+    const path = example("register.ts", blockAfter("**core**: a Paxos register", "ts"));
+    const { code, output } = await run(process.execPath, [SOURCES, path]);
+    expect(code, output).toBe(0);
+    expect(output.trim()).toBe("{ mode: 'off' }");
+  }, 60_000);
+
+  it("client: a register set through the typed client, with the request's id", async () => {
+    const path = example("readme-client.ts", blockAfter("**client**: with `npm start` running", "ts"));
+    const { code, output } = await run(process.execPath, [SOURCES, path]);
+    expect(code, output).toBe(0);
+    expect(output.trim()).toMatch(/^version \d+, request [0-9a-f-]{36}$/);
+  }, 60_000);
+});
+
+describe("the subsetting page's example, as written", () => {
+  it("computes a client's slot subset from GET /servers' answer", async () => {
+    const path = example("subset.ts", blockAfter("every client computes the same plan", "ts"));
+    const { code, output } = await run(process.execPath, [SOURCES, path]);
+    expect(code, output).toBe(0);
+    expect(output.trim()).toBe("[ 'game-1', 'game-2' ]");
+  }, 60_000);
+});
+
+describe("the docs' Paxos and key-value examples, as written, on a fresh store", () => {
   it("write-once, set, compare-and-set and a linearizable read", async () => {
-    expect(await shell("## Consensus (Paxos)")).toEqual([
+    expect(await shell("# Consensus (Paxos registers)")).toEqual([
       expect.objectContaining({ key: "leader", won: true, value: "node-a" }),
       expect.objectContaining({ key: "config", version: 1 }),
       expect.objectContaining({ key: "config", version: 2 }),
@@ -104,7 +149,7 @@ describe("the README's Paxos and key-value examples, as written, on a fresh stor
   }, 120_000);
 
   it("all and primary writes, reads from the primary, a replica and all, and the change count", async () => {
-    const answers = await shell("## Atomic enqueue and the replicated key-value store");
+    const answers = await shell("# Atomic enqueue and the replicated key-value store");
     expect(answers).toHaveLength(6);
     expect(answers[0]).toMatchObject({ key: "cart-7", consistency: "all" });
     expect(answers[1]).toMatchObject({ key: "cart-7", consistency: "primary" });
@@ -115,7 +160,7 @@ describe("the README's Paxos and key-value examples, as written, on a fresh stor
   }, 120_000);
 });
 
-describe("the README's fault-injection example, as written", () => {
+describe("the running page's fault-injection example, as written", () => {
   it("error, timeout, delay, lose-reply and back to normal, on Replica3", async () => {
     const answers = await shell("Fault injection, for tests and experiments");
     expect(answers[0].functions.map((fn: { id: string }) => fn.id)).toContain("Replica3");
@@ -133,7 +178,7 @@ describe("the README's fault-injection example, as written", () => {
   }, 120_000);
 });
 
-describe("the README's typed client example, as written", () => {
+describe("the API page's typed client example, as written", () => {
   it("sets, is refused a stale compare-and-set, sets again, reads, and writes to every replica", async () => {
     const path = example("client.ts", blockAfter("## The typed client", "ts"));
     const { code, output } = await run(process.execPath, [SOURCES, path]);
@@ -144,7 +189,7 @@ describe("the README's typed client example, as written", () => {
   }, 60_000);
 });
 
-describe("the README's sticky-lookup examples, as written", () => {
+describe("the leases page's sticky-lookup examples, as written", () => {
   it("the proxy example answers 400 without ?session= and 503 NoLiveServer when no server is live", async () => {
     const proxyPort = String(await freePort());
     const path = example("proxy.ts", blockAfter("Proxying through the lookup service", "ts"), [

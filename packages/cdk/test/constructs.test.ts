@@ -3,7 +3,7 @@
  * replaced or tuned, that a bad prop is a clear synth error, the grants, and cdk-nag on a user's stack
  * with every construct in it (synthesis fails on any finding nobody acknowledged).
  */
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LEASES_BY_SERVER_INDEX as CORE_INDEX } from "@serverless-coordination/core/leases";
@@ -335,5 +335,41 @@ describe("cdk-nag on a user's stack with every construct", () => {
     new Queue(stack, "PlainQueue");
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
     expect(() => app.synth()).toThrow(/AwsSolutions-SQS4/);
+  });
+});
+
+describe("the package README's example, as written", () => {
+  it("synthesizes the order stack: the outbox granted to the API, the consumer on its queue, three acceptors", async () => {
+    const readme = readFileSync(join(import.meta.dirname, "..", "README.md"), "utf8");
+    const start = readme.indexOf("```ts\n") + "```ts\n".length;
+    const source = readme.slice(start, readme.indexOf("\n```", start));
+    // Beside this file, so its imports resolve as in a user's project (the package from its sources).
+    const dir = mkdtempSync(join(import.meta.dirname, ".readme-"));
+    try {
+      writeFileSync(join(dir, "app.ts"), source);
+      const { default: app } = (await import(join(dir, "app.ts"))) as { default: App };
+      const template = Template.fromStack(app.node.findChild("Orders") as Stack);
+      const api = Object.values(template.findResources("AWS::Lambda::Function")).find((fn) =>
+        String(JSON.stringify(fn.Properties.Environment ?? {})).includes("OUTBOX_TABLE"),
+      );
+      expect(Object.keys(api?.Properties.Environment.Variables ?? {})).toEqual(
+        expect.arrayContaining(["OUTBOX_TABLE", "REPLICA_IDS", "REPLICA_FUNCTIONS"]),
+      );
+      template.hasResourceProperties("AWS::SQS::Queue", { FifoQueue: true });
+      template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
+        FunctionName: { Ref: Match.stringLikeRegexp("^Biller") },
+        FunctionResponseTypes: ["ReportBatchItemFailures"],
+      });
+      const acceptorTables = Object.keys(template.findResources("AWS::DynamoDB::Table")).filter((id) =>
+        id.startsWith("Config"),
+      );
+      expect(acceptorTables).toHaveLength(3);
+      // The repository README's cdk fragment is these very lines.
+      const front = readFileSync(join(import.meta.dirname, "..", "..", "..", "README.md"), "utf8");
+      const at = front.indexOf("```ts\n", front.indexOf("**cdk**:")) + "```ts\n".length;
+      expect(source).toContain(front.slice(at, front.indexOf("\n```", at)));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

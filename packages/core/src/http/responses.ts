@@ -39,7 +39,7 @@ const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /**
  * The body as text. API Gateway passes a body with a text content type (application/json, text/*) as a
- * string, already decoded (bytes that are not UTF-8 arrive as U+FFFD; the README states it); any other
+ * string, already decoded (bytes that are not UTF-8 arrive as U+FFFD; docs/api.md states it); any other
  * content type arrives base64-encoded, as the client's bytes, and those must be UTF-8: they are never
  * replaced silently.
  */

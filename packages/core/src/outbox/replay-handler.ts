@@ -1,5 +1,5 @@
 /**
- * OutboxReplay, run by an operator (see the README) or on a schedule: relays the quarantined outbox
+ * OutboxReplay, run by an operator (see docs/outbox.md) or on a schedule: relays the quarantined outbox
  * records again, and the batches the Relay gave up on (pointers on its failure queue, read back from the
  * stream, or from the outbox table once the stream has forgotten them). `outboxReplayHandler` takes its
  * ports, so the function and the outbox simulation run the same code.
