@@ -163,7 +163,7 @@ export async function benchReplication(cloud: BenchCloud, scale: number) {
   // same number of messages to a FIFO queue directly and receiving them.
   const total = n(400);
   const keys = Array.from({ length: 20 }, (_, i) => `tp-${run}-${i}`);
-  const counters = cloud.tableName("Replication/ChangeCounterTable");
+  const counters = cloud.tableName("ChangeCounterTable");
   const delivered = async () => {
     const { Items = [] } = await cloud.documents.send(
       new ScanCommand({ TableName: counters, ConsistentRead: true }),

@@ -44,3 +44,33 @@ export function authMode(scope: Construct): "iam" | "none" {
     throw new Error(`context "auth" must be "iam" or "none", got ${JSON.stringify(raw)}`);
   return raw;
 }
+
+/** The `replicas` context: an odd count from 3 to 7 (a majority must survive a failure). */
+export function replicaCount(scope: Construct): number {
+  const raw = scope.node.tryGetContext("replicas") ?? 3;
+  const count = Number(raw);
+  if (!Number.isInteger(count) || count < 3 || count > 7 || count % 2 === 0) {
+    throw new Error(`context "replicas" must be an odd number from 3 to 7, got ${JSON.stringify(raw)}`);
+  }
+  return count;
+}
+
+/** Reads a positive integer of milliseconds from CDK context. */
+function contextMs(scope: Construct, name: string, fallback: number, min: number): number {
+  const raw = scope.node.tryGetContext(name) ?? fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min)
+    throw new Error(
+      `context "${name}" must be an integer of milliseconds ≥ ${min}, got ${JSON.stringify(raw)}`,
+    );
+  return value;
+}
+
+/** The lookup service's `leaseDurationMs` and `maxClockSkewMs` (the skew under half the lease). */
+export function leaseSettings(scope: Construct): { leaseDurationMs: number; maxClockSkewMs: number } {
+  const leaseDurationMs = contextMs(scope, "leaseDurationMs", 10_000, 100);
+  const maxClockSkewMs = contextMs(scope, "maxClockSkewMs", 1000, 0);
+  if (maxClockSkewMs * 2 >= leaseDurationMs)
+    throw new Error("maxClockSkewMs must be less than half of leaseDurationMs");
+  return { leaseDurationMs, maxClockSkewMs };
+}

@@ -1,68 +1,54 @@
-import { api as contract } from "@serverless-coordination/core/api";
-import { Duration, Stack, type StackProps } from "aws-cdk-lib";
-import { HttpIamAuthorizer } from "aws-cdk-lib/aws-apigatewayv2-authorizers";
+import { CoordinationApi } from "@serverless-coordination/cdk";
+import { CfnOutput, Duration, Stack, type StackProps } from "aws-cdk-lib";
 import type { Construct } from "constructs";
-import { AppFunction } from "./constructs/app-function.ts";
-import { AppHttpApi, stackRoutes } from "./constructs/http-api.ts";
-import { Lookup } from "./constructs/lookup.ts";
 import { Operations } from "./constructs/operations.ts";
-import { addReplicas, replicaCount } from "./constructs/replicas.ts";
-import { bindReplicas, Replication, table } from "./constructs/replication.ts";
-import { authMode, contextInteger } from "./context.ts";
-import { fromRoot } from "./paths.ts";
+import { authMode, contextInteger, leaseSettings, replicaCount, statefulRemovalPolicy } from "./context.ts";
 
 /**
- * The serverless-coordination application: the replicas (Paxos acceptors and copies of the replicated
- * key-value store, each on its own table), the outbox, Relay, ChangesQueue and Replicator of the
- * replication, and the `Api` function (the proposer and replication coordinator) behind one HTTP API.
+ * The demo app: the whole coordination service (the cdk package's CoordinationApi: replicas that are
+ * Paxos acceptors and copies of the key-value store, the outbox, Relay, queue and Replicator of the
+ * replication, the lookup service's tables, and the Api function behind one HTTP API), set from CDK
+ * context, with the operator's alarms and dashboard, and the outputs the docs and tests name.
  */
 export class CoordinationStack extends Stack {
   constructor(scope: Construct, id: string, props?: StackProps) {
     super(scope, id, props);
-
-    const replicas = addReplicas(this, replicaCount(this));
-
-    const replication = new Replication(this, "Replication", replicas);
-
-    const lookup = new Lookup(this, "Lookup");
-
-    // A move waits up to one lease duration plus the skew bound; API Gateway gives a request 30 s.
-    const apiConcurrency = contextInteger(this, "apiConcurrency", 20, 0);
-    const api = new AppFunction(this, "Api", {
-      entry: fromRoot("functions/api/handler.ts"),
-      timeout: Duration.seconds(29),
-      // Bounds what a flood of requests can run up (see infra/context.ts); 0 leaves it unreserved.
-      ...(apiConcurrency > 0 ? { reservedConcurrentExecutions: apiConcurrency } : {}),
-    });
-    bindReplicas(api, replicas);
-    api.bindTableRead(replication.changeCounters, "CHANGE_COUNTER_TABLE");
-    // Idempotency-Key records of the write routes, kept 24 hours by TTL.
-    api.bindTableReadWrite(table(this, "IdempotencyTable", "pk", { ttl: "ttl" }), "IDEMPOTENCY_TABLE");
-    lookup.bind(api);
-
-    const http = new AppHttpApi(this, "Http", {
-      handler: api,
+    const lease = leaseSettings(this);
+    const coordination = new CoordinationApi(this, "Coordination", {
+      replicas: replicaCount(this),
+      leaseDuration: Duration.millis(lease.leaseDurationMs),
+      maxClockSkew: Duration.millis(lease.maxClockSkewMs),
+      auth: authMode(this),
       throttle: {
         rateLimit: contextInteger(this, "apiRateLimit", 100, 1),
         burstLimit: contextInteger(this, "apiBurstLimit", 200, 1),
       },
-      // Callers need execute-api:Invoke on the API and sign their requests (SigV4).
-      ...(authMode(this) === "iam" ? { authorizer: new HttpIamAuthorizer() } : {}),
-      // Every route of the API contract (packages/core/src/api/contract.ts), nothing else.
-      routes: stackRoutes(contract),
+      apiConcurrency: contextInteger(this, "apiConcurrency", 20, 0),
+      removalPolicy: statefulRemovalPolicy(this),
+      // The Operations construct below alarms on the same queues and functions, to one topic.
+      alarms: false,
     });
+    const { outbox } = coordination;
 
     new Operations(this, "Operations", {
-      api: http.api,
+      api: coordination.httpApi,
       functions: {
-        Api: api,
-        Relay: replication.relay,
-        Replicator: replication.replicator,
-        ...Object.fromEntries(replicas.map((replica) => [replica.id, replica.fn])),
+        Api: coordination.apiFunction,
+        Relay: outbox.relay,
+        Replicator: coordination.replicator,
+        ...Object.fromEntries(coordination.replicas.map((replica) => [replica.id, replica.fn])),
       },
-      changesDlq: replication.changesDlq,
-      relayFailures: replication.relayFailures,
-      relay: replication.relay,
+      changesDlq: outbox.deadLetterQueue!,
+      relayFailures: outbox.relayFailures,
+      relay: outbox.relay,
     });
+
+    new CfnOutput(this, "ApiUrl", { value: coordination.url });
+    new CfnOutput(this, "ChangesQueueUrl", { value: outbox.queue.queueUrl });
+    new CfnOutput(this, "OutboxTableName", { value: outbox.outboxTable.tableName });
+    new CfnOutput(this, "QuarantineTableName", { value: outbox.quarantineTable.tableName });
+    new CfnOutput(this, "OutboxReplayFunctionName", { value: outbox.replay.functionName });
+    new CfnOutput(this, "LeaseTableName", { value: coordination.lookup.leaseTable.tableName });
+    new CfnOutput(this, "ServerTableName", { value: coordination.lookup.serverTable.tableName });
   }
 }

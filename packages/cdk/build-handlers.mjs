@@ -6,7 +6,8 @@ import { build } from "esbuild";
 import { BUNDLE_OPTIONS } from "./src/bundle-options.ts";
 
 const here = import.meta.dirname;
-for (const file of readdirSync(join(here, "handlers")).filter((name) => name !== "logger.ts")) {
+// One bundle per module directly in handlers/ (handlers/api/ holds the Api's route modules).
+for (const file of readdirSync(join(here, "handlers")).filter((name) => name.endsWith(".ts"))) {
   const name = file.replace(/\.ts$/, "");
   await build({
     ...BUNDLE_OPTIONS,

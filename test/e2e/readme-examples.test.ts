@@ -163,17 +163,18 @@ describe("the docs' Paxos and key-value examples, as written, on a fresh store",
 describe("the running page's fault-injection example, as written", () => {
   it("error, timeout, delay, lose-reply and back to normal, on Replica3", async () => {
     const answers = await shell("Fault injection, for tests and experiments");
-    expect(answers[0].functions.map((fn: { id: string }) => fn.id)).toContain("Replica3");
+    // The function ids are the construct paths (the fault API also takes "Replica3", the tail only it has).
+    expect(answers[0].functions.map((fn: { id: string }) => fn.id)).toContain("Coordination-Replica3");
     expect(answers.slice(1)).toEqual([
-      { id: "Replica3", mode: "error" },
+      { id: "Coordination-Replica3", mode: "error" },
       expect.objectContaining({ error: expect.objectContaining({ code: "ReplicaUnavailable" }) }),
       expect.objectContaining({ key: "k", consistency: "primary" }),
-      { id: "Replica3", mode: "timeout" },
-      { id: "Replica3", mode: "delay", delayMs: 300, jitterMs: 200 },
+      { id: "Coordination-Replica3", mode: "timeout" },
+      { id: "Coordination-Replica3", mode: "delay", delayMs: 300, jitterMs: 200 },
       expect.objectContaining({ key: "k", consistency: "all" }),
-      { id: "Replica3", mode: "lose-reply" },
+      { id: "Coordination-Replica3", mode: "lose-reply" },
       expect.objectContaining({ error: expect.objectContaining({ code: "ReplicaUnavailable" }) }),
-      { id: "Replica3", mode: "none" },
+      { id: "Coordination-Replica3", mode: "none" },
     ]);
   }, 120_000);
 });

@@ -29,9 +29,7 @@ afterAll(async () => {
   await target?.stop();
 });
 afterEach(async () => {
-  if (cloud)
-    for (const id of [...REPLICAS, "Replication-Relay", "Replication-Replicator"])
-      await cloud.fault(id, "none");
+  if (cloud) for (const id of [...REPLICAS, "Outbox-Relay", "Replicator"]) await cloud.fault(id, "none");
 });
 
 const call = (method: string, path: string, body?: unknown) => callApi(target.baseUrl, method, path, body);
@@ -126,7 +124,8 @@ describe.runIf(!process.env.E2E_BASE_URL)("faults", () => {
       credentials: localCredentials("local"),
       endpoint: cloud!.lambdaEndpoint,
     });
-    const fn = cloud!.functions.find((candidate) => candidate.id === functionId)!;
+    // A function's id is its construct path ("Coordination-Outbox-Replay"); the tests name its tail.
+    const fn = cloud!.functions.find((candidate) => candidate.id.endsWith(`-${functionId}`))!;
     const response = await lambda.send(new InvokeCommand({ FunctionName: fn.name }));
     lambda.destroy();
     expect(response.FunctionError).toBeUndefined();
@@ -162,7 +161,7 @@ describe.runIf(!process.env.E2E_BASE_URL)("faults", () => {
     const key = `repair-${uniqueId()}`;
     await put(key, "old", "all");
     // Replicas 2 and 3 miss the newer write for as long as the Replicator is down.
-    await cloud!.fault("Replication-Replicator", "error");
+    await cloud!.fault("Replicator", "error");
     const newer = await put(key, "new", "primary");
     expect((await readReplica(key, "Replica2"))?.value).toBe("old");
     const read = await call("GET", `/kv/${key}?consistency=all`);
@@ -175,7 +174,7 @@ describe.runIf(!process.env.E2E_BASE_URL)("faults", () => {
 
   it("loses and duplicates nothing when the Relay fails for a while during 200 writes", async () => {
     const keys = Array.from({ length: 10 }, (_, i) => `relay-${uniqueId()}-${i}`);
-    await cloud!.fault("Replication-Relay", "error");
+    await cloud!.fault("Outbox-Relay", "error");
     const faultStarted = Date.now();
     const answers = await pool(200, 8, (i) => put(keys[i % keys.length]!, i, "primary"));
     // Every write answered 200 (a failure names the answers that did not).
@@ -183,7 +182,7 @@ describe.runIf(!process.env.E2E_BASE_URL)("faults", () => {
       answers.filter((answer) => answer.status !== 200).map((answer) => [answer.status, answer.body]),
     ).toEqual([]);
     // Until the event source has given up on a batch: its pointer is on the Relay's failure queue.
-    const failures = cloud!.queueUrl("Replication/RelayFailures");
+    const failures = cloud!.queueUrl("Outbox/RelayFailures");
     await eventually(
       async () =>
         Number(
@@ -201,11 +200,11 @@ describe.runIf(!process.env.E2E_BASE_URL)("faults", () => {
       250,
     );
     console.log(`relay outage: the event source gave up after ${Date.now() - faultStarted} ms`);
-    await cloud!.fault("Replication-Relay", "none");
+    await cloud!.fault("Outbox-Relay", "none");
     // The documented recovery for the batches the Relay gave up on, run until nothing is left.
     const replayed = { batches: 0, sent: 0 };
     for (let run = 0; run < 30; run++) {
-      const result = await invoke("Replication-OutboxReplay");
+      const result = await invoke("Outbox-Replay");
       replayed.batches += result.failedBatches.batches;
       replayed.sent += result.failedBatches.sent;
       if (result.failedBatches.remaining === 0 && replayed.batches > 0) break;
@@ -292,7 +291,7 @@ describe.runIf(!process.env.E2E_BASE_URL)("faults", () => {
       () => changes(key),
       (n) => n === 2,
     );
-    const queueUrl = cloud!.queueUrl("Replication/ChangesQueue");
+    const queueUrl = cloud!.queueUrl("Outbox/Queue");
     // The older change again, and the newer one again, each as a new message (a relay that re-sent them
     // after the queue's deduplication window).
     for (const [answer, value] of [
@@ -330,8 +329,8 @@ describe.runIf(!process.env.E2E_BASE_URL)("faults", () => {
 
   it("quarantines a poison outbox record with its content, moves on, and replays it once fixed", async () => {
     const key = `poison-${uniqueId()}`;
-    const outbox = cloud!.tableName("Replication/OutboxTable");
-    const quarantine = cloud!.tableName("Replication/QuarantineTable");
+    const outbox = cloud!.tableName("Outbox/OutboxTable");
+    const quarantine = cloud!.tableName("Outbox/QuarantineTable");
     // An outbox record no relay can send: its payload is not a change message.
     await cloud!.documents.send(
       new PutCommand({
@@ -366,7 +365,7 @@ describe.runIf(!process.env.E2E_BASE_URL)("faults", () => {
       (all) => total(all, "RelayQuarantined") >= 1 && total(all, "ReplicaApplied") >= 2,
     );
     expect(emitted.find((metric) => metric.name === "RelayQuarantined")?.functionId).toBe(
-      "Replication-Relay",
+      "Coordination-Outbox-Relay",
     );
     expect(total(emitted, "RelaySent")).toBeGreaterThanOrEqual(1);
     // The write reached the two other replicas through the queue (the primary had it: a duplicate).
@@ -387,7 +386,7 @@ describe.runIf(!process.env.E2E_BASE_URL)("faults", () => {
         ExpressionAttributeValues: { ":image": JSON.stringify(image) },
       }),
     );
-    const replay = await invoke("Replication-OutboxReplay");
+    const replay = await invoke("Outbox-Replay");
     expect(replay.quarantined.replayed).toBeGreaterThanOrEqual(1);
     // The replayed change is older than the key's write: counted, not applied.
     expect(
@@ -569,9 +568,9 @@ describe.runIf(!process.env.E2E_BASE_URL)("the console (local cloud, real browse
     await waitFor(() => page.locator("#convergence").innerText(), /replicas converged/);
 
     // Fault Replica3 from the page.
-    await page.selectOption('select[data-fault="Replica3"]', "error");
+    await page.selectOption('select[data-fault="Coordination-Replica3"]', "error");
     await waitFor(() => row("replication", 'tr[data-replica="Replica3"]'), /down \(error\)/);
-    await waitFor(() => row("functions", 'tr[data-function="Replica3"]'), /down \(error\)/);
+    await waitFor(() => row("functions", 'tr[data-function="Coordination-Replica3"]'), /down \(error\)/);
 
     // An all-write through the typed client: committed on the primary, Replica3 missing, 503.
     const failed = await client.kv.put(key, { step: 2 }, "all").catch((error: unknown) => error);
@@ -592,7 +591,7 @@ describe.runIf(!process.env.E2E_BASE_URL)("the console (local cloud, real browse
     // Reset from the page. Replica3 catches up by a read with consistency=all (read repair) or by the
     // queue's redelivery of the change (1 s after the failed delivery), whichever comes first; the read
     // answers step 2 either way. (Read repair alone is tested above, with the Replicator held off.)
-    await page.selectOption('select[data-fault="Replica3"]', "none");
+    await page.selectOption('select[data-fault="Coordination-Replica3"]', "none");
     await waitFor(() => row("replication", 'tr[data-replica="Replica3"]'), /\bup\b/);
     const read = await client.kv.get(key, { consistency: "all" });
     expect(read.value).toEqual({ step: 2 });

@@ -128,7 +128,7 @@ describe("one definition of the HTTP API", () => {
       POWERTOOLS_METRICS_DISABLED: "true",
       POWERTOOLS_LOG_LEVEL: "SILENT",
     });
-    const { handler } = await import("../../functions/api/handler.ts");
+    const { handler } = await import("../../packages/cdk/handlers/api.ts");
     for (const key of keysOf(api)) {
       const answer = await handler(event(key));
       expect(`${key} ${answer.statusCode}`).not.toBe(`${key} 404`);

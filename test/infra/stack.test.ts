@@ -23,7 +23,7 @@ describe("the stack", () => {
     template.hasResourceProperties("AWS::ApiGatewayV2::Integration", {
       IntegrationType: "AWS_PROXY",
       PayloadFormatVersion: "2.0",
-      IntegrationUri: { "Fn::GetAtt": [Match.stringLikeRegexp("^Api"), "Arn"] },
+      IntegrationUri: { "Fn::GetAtt": [Match.stringLikeRegexp("^CoordinationApi"), "Arn"] },
     });
     template.hasResourceProperties("AWS::ApiGatewayV2::Stage", {
       StageName: "$default",
@@ -51,7 +51,7 @@ describe("the stack", () => {
     const roles = template.findResources("AWS::IAM::Role");
     for (const role of Object.values(roles)) expect(role.Properties.ManagedPolicyArns).toBeUndefined();
     const policies = template.findResources("AWS::IAM::Policy", {
-      Properties: { Roles: [{ Ref: Match.stringLikeRegexp("^ApiRole") }] },
+      Properties: { Roles: [{ Ref: Match.stringLikeRegexp("^CoordinationApiRole") }] },
     });
     const statements = Object.values(policies).flatMap(
       (policy) => policy.Properties.PolicyDocument.Statement,
@@ -64,10 +64,15 @@ describe("the stack", () => {
       if (actions.includes("lambda:InvokeFunction")) {
         // It may invoke the replicas, unqualified, and nothing else.
         expect(actions).toEqual(["lambda:InvokeFunction"]);
-        expect(resources).toMatch(/^\{"Fn::GetAtt":\["Replica\d+[A-F0-9]+","Arn"\]\}$/);
+        const targets = [statement.Resource].flat().map((resource) => JSON.stringify(resource));
+        expect(targets).toHaveLength(3);
+        for (const target of targets)
+          expect(target).toMatch(/^\{"Fn::GetAtt":\["CoordinationReplica\d+[A-F0-9]+","Arn"\]\}$/);
       } else if (actions.some((action) => action.startsWith("dynamodb:"))) {
         // It reads the change counters and keeps the lookup service's tables; the replicas own the data.
-        expect(resources).toMatch(/ChangeCounterTable|IdempotencyTable|LookupLeaseTable|LookupServerTable/);
+        expect(resources).toMatch(
+          /ChangeCounterTable|IdempotencyTable|CoordinationLookupLeaseTable|CoordinationLookupServerTable/,
+        );
         expect(resources).not.toMatch(/Replica\dTable|OutboxTable|ClaimTable/);
         if (/ChangeCounterTable/.test(resources))
           expect(
@@ -87,15 +92,15 @@ describe("the stack", () => {
     const tables = Object.keys(template.findResources("AWS::DynamoDB::Table"));
     for (const n of [1, 2, 3]) {
       const policies = template.findResources("AWS::IAM::Policy", {
-        Properties: { Roles: [{ Ref: Match.stringLikeRegexp(`^Replica${n}Role`) }] },
+        Properties: { Roles: [{ Ref: Match.stringLikeRegexp(`^CoordinationReplica${n}Role`) }] },
       });
       const text = JSON.stringify(Object.values(policies));
       const touched = tables.filter((table) => text.includes(table));
-      const own = touched.filter((table) => new RegExp(`^Replica${n}Table`).test(table));
+      const own = touched.filter((table) => new RegExp(`^CoordinationReplica${n}Table`).test(table));
       expect(own).toHaveLength(1);
       const others = touched.filter((table) => !own.includes(table));
       // Replica1 is the primary: it commits each write with its outbox record.
-      if (n === 1) expect(others).toEqual([expect.stringMatching(/^ReplicationOutboxTable/)]);
+      if (n === 1) expect(others).toEqual([expect.stringMatching(/^CoordinationOutboxOutboxTable/)]);
       else expect(others).toEqual([]);
       // No statement grants DynamoDB actions on every resource (parsed, not matched as text: CDK writes
       // Action before Resource).
@@ -122,7 +127,9 @@ describe("the stack", () => {
       ).toBe(true);
     }
     expect(
-      Object.keys(template.findResources("AWS::Lambda::Function")).filter((id) => /^Replica\d/.test(id)),
+      Object.keys(template.findResources("AWS::Lambda::Function")).filter((id) =>
+        /^CoordinationReplica\d/.test(id),
+      ),
     ).toHaveLength(3);
   });
 });
@@ -134,29 +141,33 @@ describe("replication", () => {
       TimeToLiveSpecification: { AttributeName: "expiresAt", Enabled: true },
     });
     template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
-      FunctionName: { Ref: Match.stringLikeRegexp("^ReplicationRelay") },
-      EventSourceArn: { "Fn::GetAtt": [Match.stringLikeRegexp("^ReplicationOutboxTable"), "StreamArn"] },
+      FunctionName: { Ref: Match.stringLikeRegexp("^CoordinationOutboxRelay") },
+      EventSourceArn: {
+        "Fn::GetAtt": [Match.stringLikeRegexp("^CoordinationOutboxOutboxTable"), "StreamArn"],
+      },
       BisectBatchOnFunctionError: true,
       MaximumRetryAttempts: 10,
       FunctionResponseTypes: ["ReportBatchItemFailures"],
       DestinationConfig: {
         OnFailure: {
-          Destination: { "Fn::GetAtt": [Match.stringLikeRegexp("^ReplicationRelayFailures"), "Arn"] },
+          Destination: { "Fn::GetAtt": [Match.stringLikeRegexp("^CoordinationOutboxRelayFailures"), "Arn"] },
         },
       },
     });
   });
 
-  it("feeds the Replicator from a FIFO ChangesQueue with a FIFO dead-letter queue", () => {
+  it("feeds the Replicator from the outbox's FIFO queue with a FIFO dead-letter queue", () => {
     template.hasResourceProperties("AWS::SQS::Queue", {
       FifoQueue: true,
       RedrivePolicy: {
-        deadLetterTargetArn: { "Fn::GetAtt": [Match.stringLikeRegexp("^ReplicationChangesDlq"), "Arn"] },
+        deadLetterTargetArn: {
+          "Fn::GetAtt": [Match.stringLikeRegexp("^CoordinationOutboxDeadLetterQueue"), "Arn"],
+        },
         maxReceiveCount: 500,
       },
     });
     template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
-      FunctionName: { Ref: Match.stringLikeRegexp("^ReplicationReplicator") },
+      FunctionName: { Ref: Match.stringLikeRegexp("^CoordinationReplicator") },
       FunctionResponseTypes: ["ReportBatchItemFailures"],
     });
   });
@@ -215,7 +226,7 @@ describe("replication", () => {
     expect(named("IteratorAge")).toHaveLength(1);
     expect(named("5xx")).toHaveLength(1);
     const functions = Object.keys(template.findResources("AWS::Lambda::Function")).filter((id) =>
-      /^(Api|Replica\d|Replication(Relay|Replicator))[A-F0-9]{8}$/.test(id),
+      /^Coordination(Api|Replica\d|OutboxRelay|Replicator)[A-F0-9]{8}$/.test(id),
     );
     expect(named("Errors")).toHaveLength(functions.length);
     expect(named("Throttles")).toHaveLength(functions.length);
@@ -250,7 +261,7 @@ describe("replication", () => {
       DefaultRouteSettings: { ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 },
     });
     const api = Object.entries(template.findResources("AWS::Lambda::Function")).filter(([id]) =>
-      id.startsWith("Api"),
+      id.startsWith("CoordinationApi"),
     );
     expect(api).toHaveLength(1);
     expect(api[0]![1].Properties.ReservedConcurrentExecutions).toBe(20);
@@ -266,7 +277,8 @@ describe("replication", () => {
       DefaultRouteSettings: { ThrottlingRateLimit: 5, ThrottlingBurstLimit: 10 },
     });
     for (const [id, fn] of Object.entries(custom.findResources("AWS::Lambda::Function")))
-      if (id.startsWith("Api")) expect(fn.Properties.ReservedConcurrentExecutions).toBeUndefined();
+      if (id.startsWith("CoordinationApi"))
+        expect(fn.Properties.ReservedConcurrentExecutions).toBeUndefined();
   });
 
   it("outputs the names a deployment's tests and operators need", () => {

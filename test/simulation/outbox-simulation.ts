@@ -24,7 +24,7 @@
 import { Logger } from "@aws-lambda-powertools/logger";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
-import { kvContract, kvHandlers } from "../../functions/api/kv-routes.ts";
+import { kvContract, kvHandlers } from "../../packages/cdk/handlers/api/kv-routes.ts";
 import {
   parseReply,
   type ReplicaInvoker,

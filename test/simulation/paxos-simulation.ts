@@ -17,7 +17,7 @@
 
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
-import { paxosContract, paxosHandlers } from "../../functions/api/paxos-routes.ts";
+import { paxosContract, paxosHandlers } from "../../packages/cdk/handlers/api/paxos-routes.ts";
 import { ApiClient, ApiError, UnknownOutcomeError } from "../../packages/client/src/api-client.ts";
 import { ERROR_STATUS } from "../../packages/core/src/api/contract.ts";
 import { DomainError } from "../../packages/core/src/errors.ts";

@@ -5,8 +5,8 @@
  */
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { describe, expect, it } from "vitest";
-import { kvContract, kvHandlers } from "../../functions/api/kv-routes.ts";
-import { lookupContract, lookupHandlers } from "../../functions/api/lookup-routes.ts";
+import { kvContract, kvHandlers } from "../../packages/cdk/handlers/api/kv-routes.ts";
+import { lookupContract, lookupHandlers } from "../../packages/cdk/handlers/api/lookup-routes.ts";
 import { contractRouter } from "../../packages/core/src/http/router.ts";
 import type { LeaseService } from "../../packages/core/src/leases/service.ts";
 import type { SlotStore } from "../../packages/core/src/mesh/slot-store.ts";

@@ -5,8 +5,8 @@
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { kvContract, kvHandlers } from "../../functions/api/kv-routes.ts";
-import { paxosContract, paxosHandlers } from "../../functions/api/paxos-routes.ts";
+import { kvContract, kvHandlers } from "../../packages/cdk/handlers/api/kv-routes.ts";
+import { paxosContract, paxosHandlers } from "../../packages/cdk/handlers/api/paxos-routes.ts";
 import { contractRouter } from "../../packages/core/src/http/router.ts";
 import { MemoryAcceptor } from "../../packages/core/src/paxos/acceptor.ts";
 import { Proposer, type ReplicaTransport } from "../../packages/core/src/paxos/proposer.ts";

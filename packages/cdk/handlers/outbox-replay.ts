@@ -1,7 +1,7 @@
-/** TransactionalOutbox's replay: failed Relay batches and quarantined records sent again. */
+/** The replay: failed Relay batches and quarantined records sent again (core/outbox). */
+import { Logger } from "@aws-lambda-powertools/logger";
 import { documents, outboxReplayConfig, sqs, streams } from "@serverless-coordination/core/aws";
 import { outboxReplayHandler, Quarantine } from "@serverless-coordination/core/outbox";
-import { logger } from "./logger.ts";
 
 const config = outboxReplayConfig();
 
@@ -13,5 +13,5 @@ export const handler = outboxReplayHandler({
   changesQueueUrl: config.CHANGES_QUEUE_URL,
   relayFailuresQueueUrl: config.RELAY_FAILURES_QUEUE_URL,
   outboxTable: config.OUTBOX_TABLE,
-  logger,
+  logger: new Logger(),
 });

@@ -1,7 +1,8 @@
-/** TransactionalOutbox's Relay: the outbox table's stream → the FIFO queue (core/outbox's relayHandler). */
-import { documents, relayConfig, sqs } from "@serverless-coordination/core/aws";
+/** The Relay: the outbox table's stream → the FIFO queue (core/outbox's relayHandler), with EMF metrics. */
+import { Logger } from "@aws-lambda-powertools/logger";
+import { Metrics } from "@aws-lambda-powertools/metrics";
+import { documents, METRICS_NAMESPACE, relayConfig, sqs } from "@serverless-coordination/core/aws";
 import { Quarantine, relayHandler } from "@serverless-coordination/core/outbox";
-import { logger } from "./logger.ts";
 
 const config = relayConfig();
 
@@ -9,5 +10,6 @@ export const handler = relayHandler({
   sqs,
   queueUrl: config.CHANGES_QUEUE_URL,
   quarantine: new Quarantine(documents, config.QUARANTINE_TABLE),
-  logger,
+  logger: new Logger(),
+  metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName: "Relay" }),
 });

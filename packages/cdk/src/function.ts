@@ -21,7 +21,11 @@ export function ownFunction(
   scope: Construct,
   id: string,
   name: HandlerName,
-  defaults: { timeout: Duration; environment?: Record<string, string> },
+  defaults: {
+    timeout: Duration;
+    environment?: Record<string, string>;
+    reservedConcurrentExecutions?: number;
+  },
   overrides: FunctionOverrides = {},
 ): LambdaFunction {
   const logGroup =
@@ -39,12 +43,19 @@ export function ownFunction(
     architecture: Architecture.ARM_64,
     memorySize: 512,
     timeout: defaults.timeout,
+    reservedConcurrentExecutions: defaults.reservedConcurrentExecutions,
     ...overrides,
     logGroup,
     role,
     code: handlerCode(name),
     handler: "index.handler",
-    environment: { NODE_OPTIONS: "--enable-source-maps", ...defaults.environment, ...overrides.environment },
+    environment: {
+      NODE_OPTIONS: "--enable-source-maps",
+      // The service name in the handlers' structured logs.
+      POWERTOOLS_SERVICE_NAME: id,
+      ...defaults.environment,
+      ...overrides.environment,
+    },
   });
 }
 

@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import { Code } from "aws-cdk-lib/aws-lambda";
 import { BUNDLE_OPTIONS } from "./bundle-options.ts";
 
-export type HandlerName = "relay" | "outbox-replay" | "acceptor";
+export type HandlerName = "relay" | "outbox-replay" | "acceptor" | "api" | "replica" | "replicator";
 
 const built = new Map<HandlerName, string>();
 

@@ -6,6 +6,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { api as contract } from "@serverless-coordination/core/api";
 import { LEASES_BY_SERVER_INDEX as CORE_INDEX } from "@serverless-coordination/core/leases";
 import { App, Duration, RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
 import { Match, Template } from "aws-cdk-lib/assertions";
@@ -16,7 +17,13 @@ import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Queue } from "aws-cdk-lib/aws-sqs";
 import { AwsSolutionsChecks } from "cdk-nag";
 import { describe, expect, it } from "vitest";
-import { IdempotentConsumer, LeaseLookup, PaxosRegister, TransactionalOutbox } from "../src/index.ts";
+import {
+  CoordinationApi,
+  IdempotentConsumer,
+  LeaseLookup,
+  PaxosRegister,
+  TransactionalOutbox,
+} from "../src/index.ts";
 import { LEASES_BY_SERVER_INDEX } from "../src/lease-lookup.ts";
 
 const newStack = () => {
@@ -315,6 +322,101 @@ describe("LeaseLookup", () => {
   });
 });
 
+describe("CoordinationApi", () => {
+  it("by default: three replicas each on its own table, every route of the contract behind IAM but /health, throttled, the Api's concurrency reserved, tables retained", () => {
+    const { stack } = newStack();
+    const coordination = new CoordinationApi(stack, "Coordination");
+    const template = Template.fromStack(stack);
+    expect(coordination.replicas.map((replica) => replica.id)).toEqual(["Replica1", "Replica2", "Replica3"]);
+    const routes = Object.values(template.findResources("AWS::ApiGatewayV2::Route")).map(
+      (route) => `${route.Properties.RouteKey} ${route.Properties.AuthorizationType ?? "NONE"}`,
+    );
+    expect(routes.sort()).toEqual(
+      Object.values(contract)
+        .map((route) => `${route.method} ${route.path} ${route.public ? "NONE" : "AWS_IAM"}`)
+        .sort(),
+    );
+    template.hasResourceProperties("AWS::ApiGatewayV2::Stage", {
+      DefaultRouteSettings: { ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 },
+    });
+    template.hasResourceProperties("AWS::Lambda::Function", {
+      ReservedConcurrentExecutions: 20,
+      Environment: {
+        Variables: Match.objectLike({
+          REPLICA_IDS: "Replica1,Replica2,Replica3",
+          LEASE_DURATION_MS: "10000",
+          IDEMPOTENCY_TABLE: Match.anyValue(),
+          CHANGE_COUNTER_TABLE: Match.anyValue(),
+        }),
+      },
+    });
+    // The changes queue's consumer is the Replicator, with claims; a change is retried for hours.
+    template.hasResourceProperties("AWS::SQS::Queue", {
+      FifoQueue: true,
+      RedrivePolicy: Match.objectLike({ maxReceiveCount: 500 }),
+    });
+    for (const table of Object.values(template.findResources("AWS::DynamoDB::Table")))
+      expect(table.DeletionPolicy).toBe("Retain");
+    // Only the primary replica writes the outbox.
+    const outboxWriters = Object.values(template.findResources("AWS::Lambda::Function")).filter(
+      (fn) =>
+        fn.Properties.Environment?.Variables?.OUTBOX_TABLE && fn.Properties.Environment.Variables.REPLICA_ID,
+    );
+    expect(outboxWriters.map((fn) => fn.Properties.Environment.Variables.REPLICA_ID)).toEqual(["Replica1"]);
+  });
+
+  it("takes overrides: five replicas, open routes, its own throttle, unreserved concurrency, lease settings, deletable tables", () => {
+    const { stack } = newStack();
+    new CoordinationApi(stack, "Coordination", {
+      replicas: 5,
+      auth: "none",
+      throttle: { rateLimit: 5, burstLimit: 10 },
+      apiConcurrency: 0,
+      leaseDuration: Duration.seconds(3),
+      maxClockSkew: Duration.millis(300),
+      removalPolicy: RemovalPolicy.DESTROY,
+      apiProps: { memorySize: 1024 },
+    });
+    const template = Template.fromStack(stack);
+    for (const route of Object.values(template.findResources("AWS::ApiGatewayV2::Route")))
+      expect(route.Properties.AuthorizationType ?? "NONE").toBe("NONE");
+    template.hasResourceProperties("AWS::ApiGatewayV2::Stage", {
+      DefaultRouteSettings: { ThrottlingRateLimit: 5, ThrottlingBurstLimit: 10 },
+    });
+    const api = Object.values(template.findResources("AWS::Lambda::Function")).find(
+      (fn) => fn.Properties.Environment?.Variables?.IDEMPOTENCY_TABLE,
+    )!;
+    expect(api.Properties.ReservedConcurrentExecutions).toBeUndefined();
+    expect(api.Properties.MemorySize).toBe(1024);
+    expect(api.Properties.Environment.Variables).toMatchObject({
+      REPLICA_IDS: "Replica1,Replica2,Replica3,Replica4,Replica5",
+      LEASE_DURATION_MS: "3000",
+      MAX_CLOCK_SKEW_MS: "300",
+    });
+    for (const table of Object.values(template.findResources("AWS::DynamoDB::Table")))
+      expect(table.DeletionPolicy).toBe("Delete");
+  });
+
+  it("refuses a bad prop with a clear synth error", () => {
+    expect(() => new CoordinationApi(newStack().stack, "C", { replicas: 4 })).toThrow(
+      /CoordinationApi .*replicas must be an odd number from 3 to 7, got 4/,
+    );
+    expect(() => new CoordinationApi(newStack().stack, "C", { apiConcurrency: -1 })).toThrow(
+      /apiConcurrency/,
+    );
+    expect(
+      () => new CoordinationApi(newStack().stack, "C", { auth: "none", authorizer: {} as never }),
+    ).toThrow(/auth or authorizer/);
+    expect(
+      () =>
+        new CoordinationApi(newStack().stack, "C", {
+          leaseDuration: Duration.seconds(1),
+          maxClockSkew: Duration.seconds(1),
+        }),
+    ).toThrow(/LeaseLookup/);
+  });
+});
+
 describe("cdk-nag on a user's stack with every construct", () => {
   it("has no finding nobody acknowledged", () => {
     const { app, stack } = newStack();
@@ -325,6 +427,7 @@ describe("cdk-nag on a user's stack with every construct", () => {
     new IdempotentConsumer(stack, "Billing", { queue: outbox.queue, handler: worker });
     new PaxosRegister(stack, "Config").grantPropose(api);
     new LeaseLookup(stack, "Sessions").grantLookup(api);
+    new CoordinationApi(stack, "Coordination");
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
     expect(() => app.synth()).not.toThrow();
   });

@@ -4,6 +4,7 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBStreamsClient } from "@aws-sdk/client-dynamodb-streams";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { CONSOLE_PREFIX, type ConsolePluginFactory, LocalConsole } from "./console/console.ts";
+import { byConstructPath } from "./construct-ids.ts";
 import { type Engines, localCredentials, startEngines } from "./engines.ts";
 import { type MappingConfig, type Poller, QueuePoller, readMappings, StreamPoller } from "./event-sources.ts";
 import { createFunctions, type LocalFunction, RuntimePool } from "./functions.ts";
@@ -76,7 +77,7 @@ export interface LocalCloud {
   outputs: Record<string, string>;
   /** What the local cloud left out of the template, and why. */
   skipped: Skipped[];
-  /** The local resource (a function, table or queue) of a construct id ("Replica1", "Replication/OutboxTable"). */
+  /** The local resource (a function, table or queue) of a construct path below the stack, or a tail of it no other shares ("Replica1", "Outbox/OutboxTable"). */
   byConstruct<T extends { logicalId: string }>(items: T[], constructId: string): T;
   stop(): Promise<void>;
 }
@@ -270,7 +271,11 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       outputs,
       skipped,
       byConstruct(items, constructId) {
-        const item = items.find((candidate) => template.constructPath(candidate.logicalId) === constructId);
+        const item = byConstructPath(
+          items,
+          (candidate) => template.constructPath(candidate.logicalId),
+          constructId,
+        );
         if (!item) throw new Error(`no resource with construct id ${constructId}`);
         return item;
       },

@@ -10,6 +10,7 @@
  *                                                   or {"mode":"delay","delayMs":n,"jitterMs"?:n}
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { byConstructPath } from "./construct-ids.ts";
 import { type FaultDelay, type FaultMode, type LocalFunction, MAX_SYNC_PAYLOAD_BYTES } from "./functions.ts";
 import { serveGracefully } from "./http-server.ts";
 import type { LocalMetrics } from "./metrics.ts";
@@ -53,10 +54,17 @@ export class FunctionRegistry {
     this.functions = functions;
   }
 
-  /** Finds a function by its construct id, its name or its ARN (optionally with a qualifier). */
+  /**
+   * Finds a function by its name, its ARN (optionally with a qualifier) or its construct id (the path
+   * below the stack with "-", or a tail of it no other function shares: "Replica3" for
+   * "Coordination-Replica3").
+   */
   find(nameOrArn: string): LocalFunction | undefined {
-    const name = nameOrArn.startsWith("arn:") ? (nameOrArn.split(":")[6] ?? "") : nameOrArn.split(":")[0];
-    return this.functions.find((fn) => fn.name === name || fn.id === name || fn.arn === nameOrArn);
+    const name = nameOrArn.startsWith("arn:") ? (nameOrArn.split(":")[6] ?? "") : nameOrArn.split(":")[0]!;
+    return (
+      this.functions.find((fn) => fn.name === name || fn.arn === nameOrArn) ??
+      byConstructPath(this.functions, (fn) => fn.id, name, "-")
+    );
   }
 
   /** Finds a function by an integration target or an event source mapping's FunctionName. */

@@ -2,10 +2,12 @@
  * The local cloud's start (through bin.ts): a CDK app's stack on this machine, with no Docker and no AWS
  * account. Its options: cli.ts (`local-cloud --help`).
  */
+
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseStartArgs, USAGE } from "./cli.ts";
+import { byConstructPath } from "./construct-ids.ts";
 import { startEngines, warmEngines } from "./engines.ts";
 
 // Everything else loads while the engines boot (aws-cdk-lib alone takes a second or more): see below.
@@ -137,9 +139,9 @@ const createdAt = Date.now();
 running.push(() => cloud.stop());
 if (options.inspect) {
   const { fn: wanted, port } = options.inspect;
-  const fn = cloud.functions.find((candidate) =>
-    [candidate.id, candidate.logicalId, candidate.name].includes(wanted),
-  );
+  const fn =
+    cloud.functions.find((candidate) => [candidate.logicalId, candidate.name].includes(wanted)) ??
+    byConstructPath(cloud.functions, (candidate) => candidate.id, wanted, "-");
   if (!fn) {
     console.error(
       `local-cloud: --inspect ${wanted} names no function of the stack (its functions: ${cloud.functions.map((candidate) => candidate.id).join(", ")})`,

@@ -2,7 +2,7 @@
  * The HTTP API, defined once. Each route has its method, path, the zod schemas of its query, body and
  * answer, and the error codes it may answer. Everything else is derived from this file:
  *
- * - the Api function's router (functions/commons/http.ts `contractRouter`): it dispatches exactly these
+ * - the Api function's router (core/http's `contractRouter`, in the cdk package's Api handler): it dispatches exactly these
  *   routes and validates path, query and body with these schemas before the handler runs;
  * - the stack's API Gateway routes (infra/stack.ts `stackRoutes`);
  * - docs/openapi.json (`npm run openapi`, packages/core/src/api/openapi.ts; a test fails when the file is stale);

@@ -1,4 +1,4 @@
-/** A replica function: the Paxos acceptor and a copy of the key-value store (see replica.ts). */
+/** A CoordinationApi replica: the Paxos acceptor and a copy of the key-value store, on its own table (the primary also writes the outbox). */
 import { documents, replicaConfig } from "@serverless-coordination/core/aws";
 import { DynamoDBAcceptor } from "@serverless-coordination/core/paxos";
 import { ReplicaStore, replicaHandler } from "@serverless-coordination/core/replication";

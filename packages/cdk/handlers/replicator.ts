@@ -1,4 +1,4 @@
-/** The Replicator function: ChangesQueue → every replica, and the change counter (see the core package's replication entry point). */
+/** The CoordinationApi's Replicator: the changes queue → every follower replica, and the change counter (core/replication). */
 import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import {

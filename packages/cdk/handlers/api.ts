@@ -1,3 +1,4 @@
+/** The CoordinationApi's Api function: the contract's router over the Paxos proposer, the replication coordinator and the lease service. */
 import { randomUUID } from "node:crypto";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
@@ -15,9 +16,9 @@ import { IdempotentRequests } from "@serverless-coordination/core/idempotency";
 import { LeaseService, SlotStore } from "@serverless-coordination/core/leases";
 import { Proposer } from "@serverless-coordination/core/paxos";
 import { ReplicationCoordinator, readChangeCount } from "@serverless-coordination/core/replication";
-import { kvHandlers } from "./kv-routes.ts";
-import { lookupHandlers } from "./lookup-routes.ts";
-import { paxosHandlers } from "./paxos-routes.ts";
+import { kvHandlers } from "./api/kv-routes.ts";
+import { lookupHandlers } from "./api/lookup-routes.ts";
+import { paxosHandlers } from "./api/paxos-routes.ts";
 
 const logger = new Logger();
 const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: "Api" });
