@@ -1,6 +1,6 @@
 import type { SQSRecord } from "aws-lambda";
 import { describe, expect, it } from "vitest";
-import { processFifoGroups } from "../../packages/core/src/idempotency/fifo-batch.ts";
+import { processFifoGroups } from "../../src/idempotency/fifo-batch.ts";
 
 const record = (messageId: string, group: string) =>
   ({ messageId, body: messageId, attributes: { MessageGroupId: group } }) as unknown as SQSRecord;

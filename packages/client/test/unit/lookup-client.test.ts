@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { LookupClient } from "../../packages/client/src/lookup-client.ts";
+import { LookupClient } from "../../src/lookup-client.ts";
 
 /** A fake lookup service: answers are scripted per request, in order. */
 function service(answers: Array<{ status: number; body: unknown }>) {

@@ -12,7 +12,7 @@ import {
   type ServerRecord,
   serverLive,
   takeoverNeedsExpiredRegistration,
-} from "../../packages/core/src/leases/rules.ts";
+} from "../../src/leases/rules.ts";
 
 const config = { leaseDurationMs: 10_000, maxSkewMs: 1_000 };
 const server = (expiresAt: number, epoch = "e1"): ServerRecord => ({ serverId: "a", epoch, expiresAt });

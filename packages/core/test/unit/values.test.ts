@@ -2,11 +2,11 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { ERROR_STATUS } from "../../packages/core/src/api/contract.ts";
-import { DomainError } from "../../packages/core/src/errors.ts";
-import { parseBody } from "../../packages/core/src/http/responses.ts";
-import { changeMessageSchema, messageGroupId, outboxRecord } from "../../packages/core/src/outbox/outbox.ts";
-import { KEY_PATTERN, keySchema, numberProblem, valueSchema } from "../../packages/core/src/validation.ts";
+import { ERROR_STATUS } from "../../src/api/contract.ts";
+import { DomainError } from "../../src/errors.ts";
+import { parseBody } from "../../src/http/responses.ts";
+import { changeMessageSchema, messageGroupId, outboxRecord } from "../../src/outbox/outbox.ts";
+import { KEY_PATTERN, keySchema, numberProblem, valueSchema } from "../../src/validation.ts";
 
 const body = z.object({ value: valueSchema });
 const request = (text: string) => ({ body: text, isBase64Encoded: false }) as Parameters<typeof parseBody>[0];

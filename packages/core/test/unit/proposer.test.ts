@@ -3,17 +3,17 @@
  * test controls: the defects a single scripted interleaving shows (the simulation finds the rest).
  */
 import { describe, expect, it } from "vitest";
-import { DomainError } from "../../packages/core/src/errors.ts";
+import { DomainError } from "../../src/errors.ts";
 import {
   type AcceptorRequest,
   type AcceptRequest,
   MemoryAcceptor,
   type PrepareRequest,
   type RegisterState,
-} from "../../packages/core/src/paxos/acceptor.ts";
-import { nextBallot } from "../../packages/core/src/paxos/ballot.ts";
-import { Proposer, type ReplicaTransport } from "../../packages/core/src/paxos/proposer.ts";
-import { proposeOnce, readRegister, setRegister } from "../../packages/core/src/paxos/register.ts";
+} from "../../src/paxos/acceptor.ts";
+import { nextBallot } from "../../src/paxos/ballot.ts";
+import { Proposer, type ReplicaTransport } from "../../src/paxos/proposer.ts";
+import { proposeOnce, readRegister, setRegister } from "../../src/paxos/register.ts";
 
 const ids = ["r0", "r1", "r2"];
 

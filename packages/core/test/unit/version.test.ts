@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { decodeVersion, encodeVersion, nextVersion, versionTime } from "../../packages/core/src/version.ts";
+import { decodeVersion, encodeVersion, nextVersion, versionTime } from "../../src/version.ts";
 
 describe("hybrid logical clock versions", () => {
   it("follow the wall clock when it moves forward", () => {

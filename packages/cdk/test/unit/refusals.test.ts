@@ -2,15 +2,15 @@
  * Bad input writes nothing (property): every request the write routes refuse with 400 reaches no replica,
  * through the real routes, router, coordinator and proposer, with replica transports that record calls.
  */
+
+import { contractRouter } from "@serverless-coordination/core/http";
+import { MemoryAcceptor, Proposer, type ReplicaTransport } from "@serverless-coordination/core/paxos";
+import { ReplicationCoordinator } from "@serverless-coordination/core/replication";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { kvContract, kvHandlers } from "../../packages/cdk/handlers/api/kv-routes.ts";
-import { paxosContract, paxosHandlers } from "../../packages/cdk/handlers/api/paxos-routes.ts";
-import { contractRouter } from "../../packages/core/src/http/router.ts";
-import { MemoryAcceptor } from "../../packages/core/src/paxos/acceptor.ts";
-import { Proposer, type ReplicaTransport } from "../../packages/core/src/paxos/proposer.ts";
-import { ReplicationCoordinator } from "../../packages/core/src/replication/coordinator.ts";
+import { kvContract, kvHandlers } from "../../handlers/api/kv-routes.ts";
+import { paxosContract, paxosHandlers } from "../../handlers/api/paxos-routes.ts";
 
 const ids = ["Replica1", "Replica2", "Replica3"];
 const calls: string[] = [];

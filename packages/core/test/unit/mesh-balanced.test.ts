@@ -6,14 +6,9 @@ import {
   SubsetPlan,
   slotSubset,
   slotSubsetter,
-} from "../../packages/core/src/mesh/balanced.ts";
-import {
-  churnRatio,
-  connectionsPerBackend,
-  type ResizeScore,
-  replay,
-} from "../../packages/core/src/mesh/churn.ts";
-import { seededRandom } from "../../packages/core/src/mesh/random.ts";
+} from "../../src/mesh/balanced.ts";
+import { churnRatio, connectionsPerBackend, type ResizeScore, replay } from "../../src/mesh/churn.ts";
+import { seededRandom } from "../../src/mesh/random.ts";
 
 /** Churn bound of the issue: a resize changes at most twice the connections it must. */
 const CHURN_BOUND = 2;

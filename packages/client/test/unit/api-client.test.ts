@@ -1,12 +1,8 @@
 /** The typed client's rules: what it retries, what "unknown" means, and that it covers every route. */
+
+import { api, type RouteName, routeKey } from "@serverless-coordination/core/api";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import {
-  ApiClient,
-  ApiError,
-  ContractError,
-  UnknownOutcomeError,
-} from "../../packages/client/src/api-client.ts";
-import { api, type RouteName, routeKey } from "../../packages/core/src/api/contract.ts";
+import { ApiClient, ApiError, ContractError, UnknownOutcomeError } from "../../src/api-client.ts";
 
 type Answer = { status: number; body?: unknown; headers?: Record<string, string> } | "network-error" | "hang";
 

@@ -3,14 +3,14 @@
  * query string are, and a body whose bytes are not UTF-8. Through the real router and routes; the lease
  * and slot stores are in memory (only their live-server list is read).
  */
+
+import { contractRouter } from "@serverless-coordination/core/http";
+import type { LeaseService, SlotStore } from "@serverless-coordination/core/leases";
+import { ReplicationCoordinator } from "@serverless-coordination/core/replication";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { describe, expect, it } from "vitest";
-import { kvContract, kvHandlers } from "../../packages/cdk/handlers/api/kv-routes.ts";
-import { lookupContract, lookupHandlers } from "../../packages/cdk/handlers/api/lookup-routes.ts";
-import { contractRouter } from "../../packages/core/src/http/router.ts";
-import type { LeaseService } from "../../packages/core/src/leases/service.ts";
-import type { SlotStore } from "../../packages/core/src/mesh/slot-store.ts";
-import { ReplicationCoordinator } from "../../packages/core/src/replication/coordinator.ts";
+import { kvContract, kvHandlers } from "../../handlers/api/kv-routes.ts";
+import { lookupContract, lookupHandlers } from "../../handlers/api/lookup-routes.ts";
 
 const servers = ["a", "b", "c"];
 const leases = {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { moduloHash, rendezvous } from "../../packages/core/src/mesh/hashing.ts";
-import { seededRandom } from "../../packages/core/src/mesh/random.ts";
-import { deterministicSubset, randomSubset } from "../../packages/core/src/mesh/subsetting.ts";
+import { moduloHash, rendezvous } from "../../src/mesh/hashing.ts";
+import { seededRandom } from "../../src/mesh/random.ts";
+import { deterministicSubset, randomSubset } from "../../src/mesh/subsetting.ts";
 
 const names = (n: number, prefix = "b") => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
 
