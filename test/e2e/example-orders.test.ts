@@ -5,8 +5,8 @@
  * one message, applied once; a duplicate delivery of it is applied once; an order written twice is
  * refused and publishes nothing; the register answers a compare-and-set. Loopback only.
  */
-import { execFileSync } from "node:child_process";
-import { cpSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
@@ -15,9 +15,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fromRoot } from "../../infra/paths.ts";
 import { type AppProcess, runStart } from "../support/app-process.ts";
 import { eventually } from "../support/local-cloud.ts";
-import { pack } from "../support/packages.ts";
+import { pack, strictTsconfig, TSC, tarballFiles, undeclaredImports } from "../support/packages.ts";
 
 let dir: string;
+let project: string;
+let cdkTarball: string;
 let app: AppProcess;
 let documents: DynamoDBDocumentClient;
 
@@ -28,7 +30,8 @@ beforeAll(async () => {
     "@serverless-coordination/cdk",
     "@serverless-coordination/local-cloud",
   ]);
-  const project = join(dir, "orders");
+  cdkTarball = tarballs[1]!;
+  project = join(dir, "orders");
   cpSync(fromRoot("examples/orders"), project, {
     recursive: true,
     filter: (path) => !path.includes("node_modules"),
@@ -71,6 +74,52 @@ const scan = async (table: string) =>
 const charges = async (order: string) =>
   (await documents.send(new GetCommand({ TableName: app.outputs.BillingTableName, Key: { pk: order } })))
     .Item;
+
+describe("the cdk package, as the example installed it from its tarball", () => {
+  it("holds its compiled constructs and pre-built handlers, and nothing else", () => {
+    const files = tarballFiles(cdkTarball);
+    for (const file of files)
+      expect(file).toMatch(
+        /^(dist\/.+\.(js|d\.ts)|dist\/handlers\/[a-z-]+\/index\.mjs(\.map)?|package\.json|README\.md|CHANGELOG\.md|LICENSE)$/,
+      );
+    for (const handler of ["api", "replica", "replicator", "relay", "outbox-replay", "acceptor"])
+      expect(files).toContain(`dist/handlers/${handler}/index.mjs`);
+  });
+
+  it("imports only its own files and what it declares; its entry point loads in plain Node and type-checks strictly", () => {
+    const installed = join(project, "node_modules", "@serverless-coordination", "cdk");
+    // The handler bundles leave only the AWS SDK v3 to Lambda's runtime, which provides it.
+    const fromRuntime = (line: string) => /^dist\/handlers\/[a-z-]+\/index\.mjs: @aws-sdk\//.test(line);
+    const undeclared = undeclaredImports(installed);
+    expect(undeclared.filter((line) => !fromRuntime(line))).toEqual([]);
+    expect(undeclared.length).toBeGreaterThan(0);
+    const load = spawnSync(
+      process.execPath,
+      [
+        "--input-type=module",
+        "-e",
+        'const m = await import("@serverless-coordination/cdk"); console.log(Object.keys(m).sort().join(" "));',
+      ],
+      { cwd: project, encoding: "utf8", timeout: 60_000 },
+    );
+    expect(load.stderr).toBe("");
+    expect(load.stdout.trim()).toBe(
+      "CoordinationApi IdempotentConsumer LeaseLookup PaxosRegister TransactionalOutbox",
+    );
+    writeFileSync(
+      join(project, "entries.ts"),
+      'import { CoordinationApi } from "@serverless-coordination/cdk";\nexport type Props = ConstructorParameters<typeof CoordinationApi>[2];\n',
+    );
+    writeFileSync(join(project, "tsconfig.strict.json"), strictTsconfig(["entries.ts"]));
+    const tsc = spawnSync(process.execPath, [TSC, "-p", "tsconfig.strict.json"], {
+      cwd: project,
+      encoding: "utf8",
+      timeout: 240_000,
+    });
+    expect(tsc.stdout + tsc.stderr).toBe("");
+    expect(tsc.status).toBe(0);
+  }, 300_000);
+});
 
 describe("the orders example, installed from the packed packages", () => {
   it("is under 80 lines of CDK", () => {
