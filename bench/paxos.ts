@@ -204,7 +204,7 @@ export async function benchPaxos(cloud: BenchCloud, scale: number) {
       }),
     );
   const sharedKeys = await shared("(f) 8 writers, 4 shared keys", "shared");
-  const down = cloud.functions.find((fn) => fn.id === "Replica3")!;
+  const down = cloud.byConstruct(cloud.functions, "Replica3");
   down.setFault("error");
   let oneDown: Stats;
   try {
