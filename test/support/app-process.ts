@@ -49,7 +49,8 @@ export async function runStart(
     bin = SOURCE_BIN,
     cwd = fromRoot("."),
     env = {},
-  }: { bin?: string; cwd?: string; env?: Record<string, string> } = {},
+    quiet = true,
+  }: { bin?: string; cwd?: string; env?: Record<string, string>; quiet?: boolean } = {},
 ): Promise<AppProcess> {
   const ports = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
   const child: ChildProcess = spawn(
@@ -60,7 +61,7 @@ export async function runStart(
       bin,
       ...args,
       "--in-memory",
-      "--quiet",
+      ...(quiet ? ["--quiet"] : []),
       "--port",
       String(ports[0]),
       "--lambda-port",

@@ -7,7 +7,7 @@ import { CONSOLE_PREFIX, type ConsolePluginFactory, LocalConsole } from "./conso
 import { byConstructPath } from "./construct-ids.ts";
 import { type Engines, localCredentials, startEngines } from "./engines.ts";
 import { type MappingConfig, type Poller, QueuePoller, readMappings, StreamPoller } from "./event-sources.ts";
-import { createFunctions, type LocalFunction, RuntimePool } from "./functions.ts";
+import { createFunctions, type LocalFunction, pythonVersion, RuntimePool } from "./functions.ts";
 import { INTEGRATION_TIMEOUT_MS, type LocalRoute, readCors, readRoutes, startHttpApi } from "./http-api.ts";
 import { closeGracefully } from "./http-server.ts";
 import { FunctionRegistry, startLambdaApi } from "./lambda-api.ts";
@@ -59,6 +59,8 @@ export interface LocalCloudOptions {
    * engines start; by default the cloud boots them itself as it starts.
    */
   runtimes?: RuntimePool;
+  /** The Python that runs Python functions (default: $LOCAL_CLOUD_PYTHON, else `python3` on PATH). */
+  python?: string;
 }
 
 export interface LocalCloud {
@@ -86,6 +88,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
   const host = options.host ?? "127.0.0.1";
   const log = options.log ?? (() => {});
   const accessKeyId = options.accessKeyId ?? "local";
+  const python = options.python ?? process.env.LOCAL_CLOUD_PYTHON ?? "python3";
   // Environments boot (their SDK loaded) while the engines start; the functions take them later.
   const runtimes = options.runtimes ?? new RuntimePool();
   if (!options.runtimes) runtimes.bootFor(options.stack.template, options.stack.assemblyDir);
@@ -162,11 +165,13 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         metrics,
         runtimes,
         workDir: options.workDir ?? join(tmpdir(), "serverless-coordination", "local-cloud"),
+        python,
       },
       skip,
     );
     stoppers.push(() => Promise.all(functions.map((fn) => fn.stop())));
-    for (const warning of runtimeMismatches(template, functions)) log(`warning: ${warning}`);
+    for (const warning of runtimeMismatches(template, functions, undefined, python))
+      log(`warning: ${warning}`);
     const registry = new FunctionRegistry(functions);
 
     const routes = readRoutes(template, registry, skip);
@@ -295,17 +300,26 @@ export function runtimeMismatches(
   template: Template,
   functions: LocalFunction[],
   nodeMajor = Number(process.versions.node.split(".")[0]),
+  python = "python3",
 ): string[] {
   const byRuntime = new Map<string, string[]>();
+  const here = new Map<string, string>();
   for (const fn of functions) {
     const runtime = String(template.resource(fn.logicalId).Properties?.Runtime ?? "");
     const major = Number(/^nodejs(\d+)/.exec(runtime)?.[1]);
-    if (Number.isInteger(major) && major !== nodeMajor)
+    if (Number.isInteger(major) && major !== nodeMajor) {
+      here.set(runtime, `Node.js ${nodeMajor}: install Node.js ${major}`);
       byRuntime.set(runtime, [...(byRuntime.get(runtime) ?? []), fn.id]);
+    }
+    const wanted = /^python(3\.\d+)$/.exec(runtime)?.[1];
+    if (wanted && pythonVersion(python) !== wanted) {
+      here.set(runtime, `Python ${pythonVersion(python)} (${python}): set LOCAL_CLOUD_PYTHON to a Python ${wanted}`);
+      byRuntime.set(runtime, [...(byRuntime.get(runtime) ?? []), fn.id]);
+    }
   }
   return [...byRuntime].map(
     ([runtime, ids]) =>
-      `${ids.join(", ")} deploy${ids.length === 1 ? "s" : ""} to Lambda's ${runtime} but run${ids.length === 1 ? "s" : ""} here on Node.js ${nodeMajor}: install Node.js ${/\d+/.exec(runtime)?.[0]} to test what deploys`,
+      `${ids.join(", ")} deploy${ids.length === 1 ? "s" : ""} to Lambda's ${runtime} but run${ids.length === 1 ? "s" : ""} here on ${here.get(runtime)} to test what deploys`,
   );
 }
 

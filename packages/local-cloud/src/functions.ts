@@ -4,6 +4,7 @@
  * time; a function has at most `concurrency` of them. A timed-out environment is discarded, as Lambda
  * does. Fault injection makes every invocation fail or hang until it is reset.
  */
+import { execFileSync } from "node:child_process";
 import { createHash, randomUUID } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { getCompileCacheDir } from "node:module";
@@ -11,6 +12,7 @@ import { join, resolve } from "node:path";
 import type { Readable } from "node:stream";
 import { Worker } from "node:worker_threads";
 import type { LocalMetrics } from "./metrics.ts";
+import { bootstrapCommand, type ExecutionEnvironment, ProcessEnvironment } from "./runtime-api.ts";
 import type { Skipped } from "./support.ts";
 import type { CfnResource, Template } from "./template.ts";
 
@@ -33,7 +35,8 @@ export type InvokeResult =
   | { ok: false; error: { errorType: string; errorMessage: string; trace?: string[] } };
 
 interface Environment {
-  worker: Worker;
+  /** A worker thread (Node.js runtimes) or a process on the Runtime API (runtime-api.ts). */
+  worker: ExecutionEnvironment;
   busy: boolean;
   /** The invocation this environment is running, if any. */
   requestId?: string;
@@ -64,6 +67,8 @@ export interface FunctionOptions {
   runtimes?: RuntimePool;
   /** The local cloud's own directory: inline code is written out here, never into the user's assembly. */
   workDir: string;
+  /** The Python that runs Python functions (default: `python3` on PATH). */
+  python?: string;
 }
 
 export interface InvocationRecord {
@@ -91,6 +96,7 @@ interface LocalFunctionConfig {
   log?: (functionId: string, line: string) => void;
   metrics?: LocalMetrics;
   runtimes?: RuntimePool;
+  python?: string;
 }
 
 /** A worker thread running an execution environment (runtime/worker.mjs). */
@@ -175,7 +181,7 @@ export class LocalFunction {
   private readonly waiting: Array<() => void> = [];
   private readonly inFlight = new Map<string, Pending>();
   /** Environments still loading their module: called once the module is loaded (or failed to). */
-  private readonly initialized = new Map<Worker, (ok: boolean) => void>();
+  private readonly initialized = new Map<ExecutionEnvironment, (ok: boolean) => void>();
   private fault: FaultMode = "none";
   private faultDelay: FaultDelay = { delayMs: 0, jitterMs: 0 };
   private stopped = false;
@@ -463,8 +469,8 @@ export class LocalFunction {
     void environment.worker.terminate();
   }
 
-  private spawn(): Worker {
-    const { codeDir, handler, env, memoryMb, log, metrics, runtimes } = this.config;
+  private spawn(): ExecutionEnvironment {
+    const { codeDir, handler, env, memoryMb, log, metrics, runtimes, runtime } = this.config;
     const definition = {
       codeDir,
       handler,
@@ -474,10 +480,15 @@ export class LocalFunction {
       logGroupName: `/aws/lambda/${this.name}`,
       inspectPort: this.config.inspectPort,
     };
-    // One booted ahead for this bundle (its SDK loaded) is given the function, else a new one starts.
-    const booted = runtimes?.take(codeDir, handler);
-    booted?.postMessage({ assign: { function: definition, env } });
-    const worker = booted ?? startEnvironment(env, { function: definition });
+    let worker: ExecutionEnvironment;
+    if (runtime.startsWith("nodejs")) {
+      // One booted ahead for this bundle (its SDK loaded) is given the function, else a new one starts.
+      const booted = runtimes?.take(codeDir, handler);
+      booted?.postMessage({ assign: { function: definition, env } });
+      worker = booted ?? startEnvironment(env, { function: definition });
+    } else {
+      worker = new ProcessEnvironment({ ...definition, runtime }, env, this.config.python);
+    }
     for (const stream of [worker.stdout, worker.stderr])
       pipeLines(stream, (line) => {
         metrics?.observe(this.id, line);
@@ -500,7 +511,7 @@ export class LocalFunction {
     return worker;
   }
 
-  private failEnvironment(worker: Worker, error: Error): void {
+  private failEnvironment(worker: ExecutionEnvironment, error: Error): void {
     const environment = this.environments.find((candidate) => candidate.worker === worker);
     if (!environment) return;
     this.environments.splice(this.environments.indexOf(environment), 1);
@@ -574,6 +585,13 @@ export function createFunctions(
         (props.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {},
       ) as Record<string, unknown>;
       const memoryMb = Number(template.resolve(props.MemorySize) ?? 128);
+      const runtime = String(template.resolve(props.Runtime) ?? "");
+      const handler = String(template.resolve(props.Handler) ?? "index.handler");
+      // A runtime that needs what this machine lacks (a python3, an asset's bootstrap) is skipped now.
+      if (!runtime.startsWith("nodejs")) {
+        bootstrapCommand(runtime, codeDir, options.python ?? "python3");
+        if (runtime.startsWith("python")) pythonVersion(options.python ?? "python3");
+      }
       const env: Record<string, string> = {
         ...baseEnv,
         ...Object.fromEntries(Object.entries(variables).map(([key, value]) => [key, String(value)])),
@@ -588,8 +606,8 @@ export function createFunctions(
       functions.push(
         new LocalFunction(id, logicalId, name, arn, {
           codeDir,
-          handler: String(template.resolve(props.Handler) ?? "index.handler"),
-          runtime: String(template.resolve(props.Runtime) ?? ""),
+          handler,
+          runtime,
           env,
           timeoutMs: Number(template.resolve(props.Timeout) ?? 3) * 1000,
           memoryMb,
@@ -601,6 +619,7 @@ export function createFunctions(
           log: options.log,
           metrics: options.metrics,
           runtimes: options.runtimes,
+          python: options.python,
         }),
       );
     } catch (error) {
@@ -608,6 +627,25 @@ export function createFunctions(
     }
   }
   return functions;
+}
+
+const pythonVersions = new Map<string, string>();
+
+/** The version of this Python (`3.11`), asked once; throws when there is no such executable. */
+export function pythonVersion(python: string): string {
+  let version = pythonVersions.get(python);
+  if (version === undefined) {
+    try {
+      version = execFileSync(python, ["-c", "import sys; print('%d.%d' % sys.version_info[:2])"], {
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "ignore"],
+      }).trim();
+    } catch {
+      throw new Error(`Python functions run on ${python}, which this machine does not have`);
+    }
+    pythonVersions.set(python, version);
+  }
+  return version;
 }
 
 /** The directory of a function's code: its bundled asset, or its inline code written out as index.js. */
@@ -619,19 +657,24 @@ export function codeOf(
   workDir: string,
 ): string {
   const runtime = String(props.Runtime ?? "");
-  if (!runtime.startsWith("nodejs"))
-    throw new Error(`runtime ${runtime || "(container image)"} does not run locally (Node.js runtimes do)`);
+  const python = /^python3\.\d+$/.test(runtime);
+  if (!runtime.startsWith("nodejs") && !python && !/^provided(\.al2|\.al2023)?$/.test(runtime))
+    throw new Error(
+      `runtime ${runtime || "(container image)"} does not run locally (Node.js, Python 3 and provided runtimes do)`,
+    );
   const inline = (props.Code as { ZipFile?: unknown } | undefined)?.ZipFile;
   if (typeof inline === "string") {
-    // Lambda saves inline Node.js code as index.js. One directory per assembly, so that clouds of other
-    // assemblies sharing the work directory do not overwrite each other's code.
+    if (!runtime.startsWith("nodejs") && !python)
+      throw new Error(`runtime ${runtime} takes no inline code (Lambda neither)`);
+    // Lambda saves inline code as index.js or index.py. One directory per assembly, so that clouds of
+    // other assemblies sharing the work directory do not overwrite each other's code.
     const assembly = createHash("sha256").update(resolve(assemblyDir)).digest("hex").slice(0, 12);
     const dir = join(workDir, "inline-code", assembly, logicalId);
     mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, "index.js"), inline);
+    writeFileSync(join(dir, python ? "index.py" : "index.js"), inline);
     // On Lambda it is CommonJS (no package.json beside it); here a package.json above the work
     // directory must not make it a module.
-    writeFileSync(join(dir, "package.json"), '{ "type": "commonjs" }\n');
+    if (!python) writeFileSync(join(dir, "package.json"), '{ "type": "commonjs" }\n');
     return dir;
   }
   const assetPath = metadata?.["aws:asset:path"];
