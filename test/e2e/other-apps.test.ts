@@ -170,9 +170,7 @@ describe("an app with parameters, mappings, conditions, inline code and what the
       expect.arrayContaining([
         expect.stringMatching(/^AuditTable\w+ \(AWS::DynamoDB::Table\): its condition IsProd is false/),
         expect.stringMatching(/^Alerts\w+ \(AWS::SNS::Topic\): AWS::SNS::Topic is not emulated/),
-        expect.stringMatching(
-          /^Report\w+ \(AWS::Lambda::Function\): runtime python3.12 does not run locally/,
-        ),
+        expect.stringMatching(/^Report\w+ \(AWS::Lambda::Function\): runtime ruby3.3 does not run locally/),
       ]),
     );
     expect(app.skipped).toHaveLength(3);

@@ -48,7 +48,10 @@ describe("a Python 3.12 function behind an HTTP API, writing DynamoDB through bo
   afterAll(() => app?.stop());
 
   it("writes and reads a note in DynamoDB Local, with a boto3 that ignores AWS_ENDPOINT_URL_*", async () => {
-    const written = await fetch(`${base}/notes/first`, { method: "PUT", body: JSON.stringify({ text: "hi" }) });
+    const written = await fetch(`${base}/notes/first`, {
+      method: "PUT",
+      body: JSON.stringify({ text: "hi" }),
+    });
     expect(await json(written)).toEqual({ status: 200, body: { id: "first", text: "hi" } });
     expect(await json(await fetch(`${base}/notes/first`))).toEqual({
       status: 200,
@@ -80,11 +83,10 @@ describe("a Python 3.12 function behind an HTTP API, writing DynamoDB through bo
 
   it("answers a handler's exception with 500, and the Lambda API names it as Lambda does", async () => {
     expect((await fetch(`${base}/fail`)).status).toBe(500);
-    const { functionError, payload } = await invoke(
-      lambdaOf(app),
-      "NotesFunction",
-      { rawPath: "/fail", requestContext: { http: { method: "GET" } } },
-    );
+    const { functionError, payload } = await invoke(lambdaOf(app), "NotesFunction", {
+      rawPath: "/fail",
+      requestContext: { http: { method: "GET" } },
+    });
     expect(functionError).toBe("Unhandled");
     expect(payload).toMatchObject({ errorType: "ValueError", errorMessage: "this route always fails" });
   });

@@ -313,7 +313,10 @@ export function runtimeMismatches(
     }
     const wanted = /^python(3\.\d+)$/.exec(runtime)?.[1];
     if (wanted && pythonVersion(python) !== wanted) {
-      here.set(runtime, `Python ${pythonVersion(python)} (${python}): set LOCAL_CLOUD_PYTHON to a Python ${wanted}`);
+      here.set(
+        runtime,
+        `Python ${pythonVersion(python)} (${python}): set LOCAL_CLOUD_PYTHON to a Python ${wanted}`,
+      );
       byRuntime.set(runtime, [...(byRuntime.get(runtime) ?? []), fn.id]);
     }
   }

@@ -188,7 +188,10 @@ export class ProcessEnvironment extends EventEmitter implements ExecutionEnviron
       if (this.current?.requestId !== requestId) {
         response.writeHead(400, { "content-type": "application/json" });
         response.end(
-          JSON.stringify({ errorType: "InvalidRequestID", errorMessage: `no invocation ${requestId} is running` }),
+          JSON.stringify({
+            errorType: "InvalidRequestID",
+            errorMessage: `no invocation ${requestId} is running`,
+          }),
         );
         return;
       }
