@@ -158,7 +158,7 @@ describe("an app with parameters, mappings, conditions, inline code and what the
         greeting: "hello",
         mode: "development",
         memory: "256",
-        topic: expect.stringMatching(/^Alerts/),
+        topic: expect.stringMatching(/^arn:aws:sns:us-east-1:000000000000:TemplateFeatures-Alerts/),
         path: "/hello",
         requestId,
       },
@@ -169,8 +169,12 @@ describe("an app with parameters, mappings, conditions, inline code and what the
     expect(app.skipped).toEqual(
       expect.arrayContaining([
         expect.stringMatching(/^AuditTable\w+ \(AWS::DynamoDB::Table\): its condition IsProd is false/),
-        expect.stringMatching(/^Alerts\w+ \(AWS::SNS::Topic\): AWS::SNS::Topic is not emulated/),
-        expect.stringMatching(/^Report\w+ \(AWS::Lambda::Function\): runtime ruby3.3 does not run locally/),
+        expect.stringMatching(
+          /^Alerts\w+ \(AWS::SNS::Subscription\): SNS https subscriptions are not emulated \(only sqs and lambda\): nothing is delivered to https:\/\/hooks\.example\.com\/alerts$/,
+        ),
+        expect.stringMatching(
+          /^Report\w+ \(AWS::Lambda::Function\): runtime \(container image\) does not run locally/,
+        ),
       ]),
     );
     expect(app.skipped).toHaveLength(3);

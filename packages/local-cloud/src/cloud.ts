@@ -2,6 +2,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBStreamsClient } from "@aws-sdk/client-dynamodb-streams";
+import { SNSClient } from "@aws-sdk/client-sns";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { CONSOLE_PREFIX, type ConsolePluginFactory, LocalConsole } from "./console/console.ts";
 import { byConstructPath } from "./construct-ids.ts";
@@ -15,6 +16,13 @@ import { LocalMetrics } from "./metrics.ts";
 import { LOCAL_REGION } from "./names.ts";
 import { createQueues, createTables, type LocalQueue, type LocalTable } from "./resources.ts";
 import { restApiBases } from "./rest-api.ts";
+import {
+  createSubscriptions,
+  createTopics,
+  type LocalSubscription,
+  type LocalTopic,
+  SnsDelivery,
+} from "./sns.ts";
 import { type Skipped, unemulated } from "./support.ts";
 import { type CfnTemplate, Template } from "./template.ts";
 
@@ -73,6 +81,9 @@ export interface LocalCloud {
   functions: LocalFunction[];
   tables: LocalTable[];
   queues: LocalQueue[];
+  topics: LocalTopic[];
+  /** The SNS subscriptions it delivers (SQS by the emulator, Lambda by the local cloud). */
+  subscriptions: LocalSubscription[];
   routes: LocalRoute[];
   mappings: MappingConfig[];
   /** Resolved stack outputs. */
@@ -118,10 +129,13 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     const dynamodb = new DynamoDBClient({ ...clientConfig, endpoint: engines.dynamodbEndpoint });
     const streams = new DynamoDBStreamsClient({ ...clientConfig, endpoint: engines.dynamodbEndpoint });
     const sqs = new SQSClient({ ...clientConfig, endpoint: engines.sqsEndpoint });
+    // The emulator's SNS shares the SQS endpoint.
+    const sns = new SNSClient({ ...clientConfig, endpoint: engines.sqsEndpoint });
     stoppers.push(async () => {
       dynamodb.destroy();
       streams.destroy();
       sqs.destroy();
+      sns.destroy();
     });
 
     const { stack } = options;
@@ -137,9 +151,10 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       log(`skipped ${item.logicalId} (${item.type}): ${item.reason}`);
     };
     for (const item of skipped) log(`skipped ${item.logicalId} (${item.type}): ${item.reason}`);
-    const [tables, queues] = await Promise.all([
+    const [tables, queues, topics] = await Promise.all([
       createTables(template, dynamodb, skip),
       createQueues(template, sqs, skip),
+      createTopics(template, sns, skip),
     ]);
 
     const functions = createFunctions(
@@ -154,6 +169,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         AWS_ENDPOINT_URL_DYNAMODB: engines.dynamodbEndpoint,
         AWS_ENDPOINT_URL_DYNAMODB_STREAMS: engines.dynamodbEndpoint,
         AWS_ENDPOINT_URL_SQS: engines.sqsEndpoint,
+        AWS_ENDPOINT_URL_SNS: engines.sqsEndpoint,
         AWS_ENDPOINT_URL_LAMBDA: lambdaEndpoint,
         AWS_XRAY_CONTEXT_MISSING: "IGNORE_ERROR",
         AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
@@ -175,7 +191,23 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     const registry = new FunctionRegistry(functions);
 
     const routes = readRoutes(template, registry, skip);
-    const lambdaServer = await startLambdaApi(registry, lambdaPort, host, metrics, log);
+    const { subscriptions, lambdas: lambdaSubscriptions } = await createSubscriptions(
+      template,
+      topics,
+      sns,
+      sqs,
+      registry,
+      skip,
+    );
+    const deliveries = lambdaSubscriptions.map(
+      (subscription) =>
+        new SnsDelivery(subscription, sqs, log, deadLetterQueue(template, subscription.fn, queues)),
+    );
+    stoppers.push(() => Promise.all(deliveries.map((delivery) => delivery.stop())));
+    const lambdaServer = await startLambdaApi(registry, lambdaPort, host, metrics, log, (fn) => {
+      const queue = deadLetterQueue(template, fn, queues);
+      return queue && { queue, sqs };
+    });
     // By now the HTTP API has answered its requests; what is left are the pollers' invocations.
     stoppers.push(() => closeGracefully(lambdaServer, LAMBDA_DRAIN_MS));
     // The console (local only): a live page of the protocols at /_console on the HTTP API's port.
@@ -271,6 +303,8 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       functions,
       tables,
       queues,
+      topics,
+      subscriptions,
       routes,
       mappings,
       outputs,
@@ -324,6 +358,20 @@ export function runtimeMismatches(
     ([runtime, ids]) =>
       `${ids.join(", ")} deploy${ids.length === 1 ? "s" : ""} to Lambda's ${runtime} but run${ids.length === 1 ? "s" : ""} here on ${here.get(runtime)} to test what deploys`,
   );
+}
+
+/** The queue of a function's DeadLetterConfig (its failed asynchronous events), when it is one of the stack's. */
+function deadLetterQueue(
+  template: Template,
+  fn: LocalFunction,
+  queues: LocalQueue[],
+): LocalQueue | undefined {
+  const config = template.resource(fn.logicalId).Properties?.DeadLetterConfig as
+    | { TargetArn?: unknown }
+    | undefined;
+  if (config?.TargetArn === undefined) return undefined;
+  const arn = template.resolveString(config.TargetArn);
+  return queues.find((queue) => queue.arn === arn);
 }
 
 /** How long a stop lets the Lambda API's invocations in flight finish before it cuts them. */

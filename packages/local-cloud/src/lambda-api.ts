@@ -10,6 +10,7 @@
  *                                                   or {"mode":"delay","delayMs":n,"jitterMs"?:n}
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { type AsyncInvokeOptions, invokeAsync } from "./async-invoke.ts";
 import { byConstructPath } from "./construct-ids.ts";
 import { type FaultDelay, type FaultMode, type LocalFunction, MAX_SYNC_PAYLOAD_BYTES } from "./functions.ts";
 import { serveGracefully } from "./http-server.ts";
@@ -143,10 +144,11 @@ export function startLambdaApi(
   host = "127.0.0.1",
   metrics?: LocalMetrics,
   log: (line: string) => void = () => {},
+  deadLetterOf: (fn: LocalFunction) => AsyncInvokeOptions["deadLetter"] = () => undefined,
 ): Promise<Server> {
   const server = createServer(async (request, response) => {
     try {
-      await handle(registry, request, response, metrics, log);
+      await handle(registry, request, response, metrics, log, deadLetterOf);
     } catch (error) {
       send(
         response,
@@ -169,6 +171,7 @@ async function handle(
   response: ServerResponse,
   metrics?: LocalMetrics,
   log: (line: string) => void = () => {},
+  deadLetterOf: (fn: LocalFunction) => AsyncInvokeOptions["deadLetter"] = () => undefined,
 ) {
   const url = new URL(request.url ?? "/", "http://localhost");
   let body: Buffer;
@@ -262,11 +265,14 @@ async function handle(
     const type = request.headers["x-amz-invocation-type"] ?? "RequestResponse";
     if (type === "DryRun") return send(response, 204, "");
     if (type === "Event") {
-      // Nobody waits for the answer: a failure is only seen in the log, as in CloudWatch.
-      void fn.invoke(event, undefined, body.length ? body.toString("utf8") : "{}").then((result) => {
-        if (!result.ok)
-          log(`event invoke of ${fn.id} failed: ${result.error.errorType}: ${result.error.errorMessage}`);
-      });
+      // Nobody waits for the answer: retried as Lambda retries, a failure is seen in the log (as in
+      // CloudWatch) and in the function's dead-letter queue.
+      void invokeAsync(
+        fn,
+        event,
+        { log, what: "event invoke", deadLetter: deadLetterOf(fn) },
+        body.length ? body.toString("utf8") : "{}",
+      );
       return send(response, 202, "");
     }
     // A caller that gives up (a proxy's per-call timeout) should not keep a faulted "hang" alive.

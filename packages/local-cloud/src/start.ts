@@ -212,6 +212,17 @@ list(
   cloud.queues.map((queue) => queue.url),
 );
 list(
+  "topics",
+  cloud.topics.map((topic) => topic.arn),
+);
+list(
+  "SNS subscriptions",
+  cloud.subscriptions.map(
+    (subscription) =>
+      `${subscription.topicArn.split(":").at(-1)} -> ${subscription.protocol} ${subscription.protocol === "sqs" ? subscription.target.split(":").at(-1) : subscription.target}${subscription.raw ? " (raw)" : ""}${subscription.filterPolicy ? ` filter ${subscription.filterPolicy}` : ""}`,
+  ),
+);
+list(
   "event source mappings",
   cloud.mappings.map((mapping) => `${mapping.kind.padEnd(8)} ${mapping.sourceArn} -> ${mapping.fn.id}`),
 );
@@ -247,7 +258,7 @@ ready in ${elapsed()}
   console          ${cloud.apiUrl}/_console   (watch the protocols; local only)
   Lambda API       ${cloud.lambdaEndpoint}   (AWS_ENDPOINT_URL_LAMBDA; faults: PUT /_local/faults/{functionId})
   DynamoDB Local   ${cloud.dynamodbEndpoint}   (access key id "${cloud.accessKeyId}")
-  SQS emulator     ${cloud.sqsEndpoint}
+  SQS and SNS      ${cloud.sqsEndpoint}   (AWS_ENDPOINT_URL_SQS, AWS_ENDPOINT_URL_SNS)
   data             ${options.inMemory ? "in memory" : join(localDir, "dynamodb")}${
     options.inspect
       ? `

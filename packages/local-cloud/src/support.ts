@@ -25,6 +25,8 @@ const EMULATED = new Set([
   "AWS::ApiGateway::Method",
   "AWS::ApiGateway::Stage",
   "AWS::ApiGateway::Deployment",
+  "AWS::SNS::Topic",
+  "AWS::SNS::Subscription",
 ]);
 
 /** Types with nothing to run locally, and why that is fine. */
@@ -34,6 +36,7 @@ export const NOT_NEEDED: Record<string, string> = {
   "AWS::IAM::ManagedPolicy": "IAM is not enforced locally",
   "AWS::Lambda::Permission": "invoke permissions are not enforced locally",
   "AWS::SQS::QueuePolicy": "queue policies are not enforced locally",
+  "AWS::SNS::TopicPolicy": "topic policies are not enforced locally",
   "AWS::Logs::LogGroup": "function logs go to the terminal",
   "AWS::CDK::Metadata": "CDK metadata",
   "AWS::ApiGatewayV2::Stage": "the local HTTP API serves one $default stage",
