@@ -25,6 +25,7 @@ import {
 } from "./sns.ts";
 import { type Skipped, unemulated } from "./support.ts";
 import { type CfnTemplate, Template } from "./template.ts";
+import { readWebSocketApis, WebSocketApis, webSocketStages } from "./websocket-api.ts";
 
 export interface SynthesizedStack {
   stackName: string;
@@ -85,6 +86,12 @@ export interface LocalCloud {
   /** The SNS subscriptions it delivers (SQS by the emulator, Lambda by the local cloud). */
   subscriptions: LocalSubscription[];
   routes: LocalRoute[];
+  /** The WebSocket APIs: where a client connects (ws://host:port/{stage}) and their routes. */
+  webSocketApis: Array<{
+    logicalId: string;
+    url: string;
+    routes: Array<{ routeKey: string; fn: LocalFunction }>;
+  }>;
   mappings: MappingConfig[];
   /** Resolved stack outputs. */
   outputs: Record<string, string>;
@@ -157,6 +164,23 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       createTopics(template, sns, skip),
     ]);
 
+    // An output or a function's variable that points at an API's execute-api URL is given the local
+    // one, path and all: a WebSocket API's wss:// URL becomes ws:// on the same port (its https://
+    // callback URL, the @connections API, is served there too).
+    const bases = restApiBases(template);
+    const local = (value: string) => {
+      const api = /^(https|wss):\/\/([^./]+)\.execute-api\.[^/]+(\/.*)?$/.exec(value);
+      if (!api) return value;
+      // No path, no slash: an HTTP API's endpoint (`apiEndpoint`) has none, and callers append "/route".
+      const [, scheme, apiId = "", path = ""] = api;
+      if (scheme === "wss") return `${apiUrl.replace(/^http/, "ws")}${path}`;
+      const base = bases.get(`${apiId}#short`) ?? bases.get(apiId);
+      return base && path.startsWith(`/${base.split("/").at(-1)}`)
+        ? `${apiUrl}${base.slice(0, base.lastIndexOf("/"))}${path}`
+        : `${apiUrl}${path}`;
+    };
+    // With one WebSocket stage, a management API client made without an endpoint reaches it.
+    const stages = webSocketStages(template);
     const functions = createFunctions(
       template,
       stack.assemblyDir,
@@ -171,6 +195,9 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         AWS_ENDPOINT_URL_SQS: engines.sqsEndpoint,
         AWS_ENDPOINT_URL_SNS: engines.sqsEndpoint,
         AWS_ENDPOINT_URL_LAMBDA: lambdaEndpoint,
+        ...(stages.length === 1
+          ? { AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI: `${apiUrl}/${stages[0]}` }
+          : {}),
         AWS_XRAY_CONTEXT_MISSING: "IGNORE_ERROR",
         AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
         TZ: "UTC",
@@ -182,6 +209,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         runtimes,
         workDir: options.workDir ?? join(tmpdir(), "serverless-coordination", "local-cloud"),
         python,
+        localize: local,
       },
       skip,
     );
@@ -191,6 +219,8 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     const registry = new FunctionRegistry(functions);
 
     const routes = readRoutes(template, registry, skip);
+    const webSocketApis = readWebSocketApis(template, registry, skip);
+    const sockets = new WebSocketApis(webSocketApis, `${host}:${httpPort}`, log);
     const { subscriptions, lambdas: lambdaSubscriptions } = await createSubscriptions(
       template,
       topics,
@@ -234,8 +264,10 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
           handle: (request, response, url) => localConsole.handle(request, response, url),
         },
         onAnswer: (record) => localConsole.record(record),
+        before: (request, response, url) => sockets.handleManagement(request, response, url),
       },
     );
+    sockets.attach(httpServer);
 
     const mappings = readMappings(template, registry, skip);
     const onError = (mapping: MappingConfig) => (error: unknown) =>
@@ -264,19 +296,9 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     // in flight finish, while the functions and the Lambda API they call are still up.
     // Every request it read is answered: none outlasts the integration timeout.
     stoppers.push(() => closeGracefully(httpServer, INTEGRATION_TIMEOUT_MS + 1_000));
+    // Before that: WebSocket connections are closed (going away), or the server would wait for them.
+    stoppers.push(() => sockets.stop());
 
-    // An output that points at an API's execute-api URL is given the local one, path and all.
-    const bases = restApiBases(template);
-    const local = (value: string) => {
-      const api = /^https:\/\/([^./]+)\.execute-api\.[^/]+(\/.*)?$/.exec(value);
-      if (!api) return value;
-      // No path, no slash: an HTTP API's endpoint (`apiEndpoint`) has none, and callers append "/route".
-      const [, apiId = "", path = ""] = api;
-      const base = bases.get(`${apiId}#short`) ?? bases.get(apiId);
-      return base && path.startsWith(`/${base.split("/").at(-1)}`)
-        ? `${apiUrl}${base.slice(0, base.lastIndexOf("/"))}${path}`
-        : `${apiUrl}${path}`;
-    };
     const outputs = Object.fromEntries(
       Object.entries(stack.template.Outputs ?? {})
         .filter(([, output]) => template.exists(output))
@@ -306,6 +328,11 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       topics,
       subscriptions,
       routes,
+      webSocketApis: webSocketApis.map((api) => ({
+        logicalId: api.logicalId,
+        url: `${apiUrl.replace(/^http/, "ws")}/${api.stage}`,
+        routes: [...api.routes.values()].map((route) => ({ routeKey: route.routeKey, fn: route.fn })),
+      })),
       mappings,
       outputs,
       skipped,

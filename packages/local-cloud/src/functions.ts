@@ -69,6 +69,8 @@ export interface FunctionOptions {
   workDir: string;
   /** The Python that runs Python functions (default: `python3` on PATH). */
   python?: string;
+  /** Gives a variable's value its local form (an API's execute-api URL becomes the local one). */
+  localize?: (value: string) => string;
 }
 
 export interface InvocationRecord {
@@ -594,7 +596,9 @@ export function createFunctions(
       }
       const env: Record<string, string> = {
         ...baseEnv,
-        ...Object.fromEntries(Object.entries(variables).map(([key, value]) => [key, String(value)])),
+        ...Object.fromEntries(
+          Object.entries(variables).map(([key, value]) => [key, (options.localize ?? String)(String(value))]),
+        ),
         AWS_LAMBDA_FUNCTION_NAME: name,
         AWS_LAMBDA_FUNCTION_VERSION: "$LATEST",
         AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(memoryMb),

@@ -46,10 +46,11 @@ export function readRoutes(
       const props = resource.Properties ?? {};
       const routeKey = template.resolveString(props.RouteKey);
       try {
-        // A WebSocket API's routes are not HTTP routes: served as such, `$default` would answer any path.
+        // A WebSocket API's routes are not HTTP routes (served as such, `$default` would answer any
+        // path): websocket-api.ts serves them.
         const apiId = (props.ApiId as { Ref?: unknown } | undefined)?.Ref;
         if (typeof apiId === "string" && template.resource(apiId).Properties?.ProtocolType === "WEBSOCKET")
-          throw new Error("a WebSocket API's route: WebSocket APIs are not served locally");
+          return [];
         const api = template.resolveString(props.ApiId);
         const integrationId = template.resolveString(props.Target).replace(/^integrations\//, "");
         const integration = template.resource(integrationId).Properties ?? {};
@@ -344,6 +345,8 @@ export interface HttpApiExtras {
   };
   /** Told of every answered request of a route. */
   onAnswer?: (record: RequestRecord) => void;
+  /** Consulted before the routes (the WebSocket APIs' @connections): answers whether it handled it. */
+  before?: (request: IncomingMessage, response: ServerResponse, url: URL) => Promise<boolean>;
 }
 
 /** API Gateway HTTP API's quota: the request line and the header values together, in bytes. */
@@ -400,6 +403,7 @@ export function startHttpApi(
       const local = extras.local;
       if (local && (url.pathname === local.prefix || url.pathname.startsWith(`${local.prefix}/`)))
         return await local.handle(request, response, url);
+      if (extras.before && (await extras.before(request, response, url))) return;
       let body: Buffer;
       try {
         body = await readBody(request, MAX_REQUEST_BYTES);

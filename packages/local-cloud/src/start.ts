@@ -200,6 +200,13 @@ list(
   ),
 );
 list(
+  "WebSocket APIs",
+  cloud.webSocketApis.map(
+    (api) =>
+      `${api.url.padEnd(40)} ${api.routes.map((route) => `${route.routeKey} -> ${route.fn.id}`).join(", ")}`,
+  ),
+);
+list(
   "functions",
   cloud.functions.map((fn) => `${fn.id.padEnd(24)} ${fn.name} (at most ${fn.concurrency} environments)`),
 );
@@ -255,7 +262,7 @@ ready in ${elapsed()}
                    curl --aws-sigv4 aws:amz:us-east-1:execute-api --user ${cloud.accessKeyId}:local ${cloud.apiUrl}${examplePath(iamRoute)}`
       : ""
   }
-  console          ${cloud.apiUrl}/_console   (watch the protocols; local only)
+${cloud.webSocketApis.map((api) => `  WebSocket API    ${api.url}   (@connections: ${api.url.replace(/^ws/, "http")}/@connections/{connectionId})\n`).join("")}  console          ${cloud.apiUrl}/_console   (watch the protocols; local only)
   Lambda API       ${cloud.lambdaEndpoint}   (AWS_ENDPOINT_URL_LAMBDA; faults: PUT /_local/faults/{functionId})
   DynamoDB Local   ${cloud.dynamodbEndpoint}   (access key id "${cloud.accessKeyId}")
   SQS and SNS      ${cloud.sqsEndpoint}   (AWS_ENDPOINT_URL_SQS, AWS_ENDPOINT_URL_SNS)

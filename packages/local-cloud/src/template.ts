@@ -144,8 +144,14 @@ export class Template {
         };
       case "AWS::Logs::LogGroup":
         return { ref: name, attributes: { Arn: this.arn("logs", `log-group:${name}:*`) } };
-      case "AWS::ApiGatewayV2::Api":
-        return { ref: logicalId, attributes: { ApiEndpoint: this.apiEndpoint, ApiId: logicalId } };
+      case "AWS::ApiGatewayV2::Api": {
+        // A WebSocket API's endpoint is ws:// on the same port (wss:// on AWS).
+        const endpoint =
+          resource.Properties?.ProtocolType === "WEBSOCKET"
+            ? this.apiEndpoint.replace(/^http/, "ws")
+            : this.apiEndpoint;
+        return { ref: logicalId, attributes: { ApiEndpoint: endpoint, ApiId: logicalId } };
+      }
       case "AWS::ApiGateway::RestApi":
         return { ref: logicalId, attributes: { RootResourceId: `${logicalId}-root` } };
       case "AWS::ApiGateway::Stage":

@@ -1,6 +1,6 @@
 /**
  * A WebSocket API's routes are never served as HTTP routes (its `$default` would answer any path with
- * 200), whatever their integration's target: skipped, with the reason, beside an HTTP API's routes.
+ * 200), whatever their integration's target: they are the WebSocket API's, beside an HTTP API's routes.
  */
 import { describe, expect, it } from "vitest";
 import type { LocalFunction } from "../../src/functions.ts";
@@ -8,6 +8,7 @@ import { readRoutes } from "../../src/http-api.ts";
 import { FunctionRegistry } from "../../src/lambda-api.ts";
 import type { Skipped } from "../../src/support.ts";
 import { Template } from "../../src/template.ts";
+import { readWebSocketApis } from "../../src/websocket-api.ts";
 
 const ARN = "arn:aws:lambda:us-east-1:000000000000:function:echo";
 const integration = (api: string) => ({
@@ -21,7 +22,7 @@ const integration = (api: string) => ({
 });
 
 describe("a template with a WebSocket API whose integrations target a plain function ARN", () => {
-  it("serves only the HTTP API's routes and skips the WebSocket routes with their reason", () => {
+  it("serves only the HTTP API's routes as HTTP; the WebSocket routes go to the WebSocket API", () => {
     const template = new Template(
       {
         Resources: {
@@ -34,6 +35,10 @@ describe("a template with a WebSocket API whose integrations target a plain func
             },
           },
           SocketsIntegration: integration("Sockets"),
+          SocketsStage: {
+            Type: "AWS::ApiGatewayV2::Stage",
+            Properties: { ApiId: { Ref: "Sockets" }, StageName: "dev", AutoDeploy: true },
+          },
           SocketsDefault: {
             Type: "AWS::ApiGatewayV2::Route",
             Properties: {
@@ -72,7 +77,13 @@ describe("a template with a WebSocket API whose integrations target a plain func
     const skipped: Skipped[] = [];
     const routes = readRoutes(template, new FunctionRegistry([echo]), (item) => skipped.push(item));
     expect(routes.map((route) => route.routeKey)).toEqual(["GET /hello"]);
-    expect(skipped.map((item) => item.logicalId).sort()).toEqual(["SocketsConnect", "SocketsDefault"]);
-    for (const item of skipped) expect(item.reason).toMatch(/WebSocket APIs are not served locally/);
+    const [sockets, ...others] = readWebSocketApis(template, new FunctionRegistry([echo]), (item) =>
+      skipped.push(item),
+    );
+    expect(others).toEqual([]);
+    expect(sockets).toMatchObject({ logicalId: "Sockets", stage: "dev", selection: ["action"] });
+    expect([...sockets!.routes.keys()].sort()).toEqual(["$connect", "$default"]);
+    expect(sockets!.routes.get("$default")?.fn).toBe(echo);
+    expect(skipped).toEqual([]);
   });
 });
