@@ -83,7 +83,7 @@ describe("Template parameters, mappings and conditions", () => {
         Always: { Type: "AWS::SQS::Queue" },
         ProdOnly: { Type: "AWS::SQS::Queue", Condition: "IsProd" },
         Unknowable: { Type: "AWS::SQS::Queue", Condition: "Odd" },
-        Topic: { Type: "AWS::SNS::Topic" },
+        Machine: { Type: "AWS::StepFunctions::StateMachine" },
       },
     },
     "Stack",
@@ -124,13 +124,17 @@ describe("Template parameters, mappings and conditions", () => {
         type: "AWS::SQS::Queue",
         reason: expect.stringMatching(/cannot be evaluated/),
       },
-      { logicalId: "Topic", type: "AWS::SNS::Topic", reason: expect.stringMatching(/not emulated/) },
+      {
+        logicalId: "Machine",
+        type: "AWS::StepFunctions::StateMachine",
+        reason: expect.stringMatching(/not emulated/),
+      },
     ]);
     // What refers to a resource that is not emulated still resolves.
-    expect(template.resolve({ "Fn::GetAtt": ["Topic", "Arn"] })).toBe(
-      "arn:aws:sns:us-east-1:000000000000:Stack-Topic",
+    expect(template.resolve({ "Fn::GetAtt": ["Machine", "Arn"] })).toBe(
+      "arn:aws:stepfunctions:us-east-1:000000000000:Stack-Machine",
     );
-    expect(template.resolve({ Ref: "Topic" })).toBe("Topic");
+    expect(template.resolve({ Ref: "Machine" })).toBe("Machine");
   });
 });
 
