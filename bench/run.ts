@@ -2,7 +2,8 @@
  * `npm run bench [-- <suite>...] [--scale F]`: runs benchmark suites against the stack on a fresh local
  * cloud and writes docs/benchmarks.md and docs/bench/<suite>.json (and .svg charts). Suites: paxos,
  * replication, lookup, load (32 clients, mixed), peers (Powertools idempotency and dynamodb-lock-client
- * beside ours), and startup (npm start itself, in child processes)
+ * beside ours), startup (npm start itself, in child processes) and runtimes (worker threads beside the
+ * Runtime API's processes)
  * (default: all).
  * `--scale 0.25` runs a quarter of the operations, for a quick look (its report goes to .local/bench/, and
  * the committed docs are left as they were).
@@ -14,6 +15,7 @@ import { benchLookup } from "./lookup.ts";
 import { benchPaxos } from "./paxos.ts";
 import { benchPeers } from "./peers.ts";
 import { benchReplication } from "./replication.ts";
+import { benchRuntimes } from "./runtimes.ts";
 import { benchStartup } from "./startup.ts";
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
@@ -31,6 +33,7 @@ const suites: Record<
 const standalone: Record<string, (scale: number) => Promise<unknown>> = {
   startup: benchStartup,
   load: benchLoad,
+  runtimes: benchRuntimes,
 };
 
 let parsed: { positionals: string[]; values: { scale: string } };

@@ -7,9 +7,10 @@ import { parseArgs } from "node:util";
 
 export const USAGE = `usage: local-cloud [options]        (npx @serverless-coordination/local-cloud [options])
 
-Runs a CDK app's Lambda functions, API Gateway APIs, DynamoDB tables, streams and SQS queues on this
-machine: no Docker, no AWS account. Without --app or --assembly it runs the CDK app in the current
-directory (the one whose cdk.json is there).
+Runs a CDK app's Lambda functions (Node.js, Python, custom runtimes), API Gateway HTTP, REST and
+WebSocket APIs, DynamoDB tables and streams, SQS queues and SNS topics on this machine: no Docker, no AWS
+account. Without --app or --assembly it runs the CDK app in the current directory (the one whose
+cdk.json is there).
 
 options:
   -h, --help                 print this and exit
@@ -36,6 +37,7 @@ options:
 
 environment:
   PORT, LAMBDA_PORT, DYNAMODB_PORT, SQS_PORT   the ports' defaults (an option wins)
+  LOCAL_CLOUD_PYTHON                           the Python that runs Python functions (default: python3)
 
 exit status: 0 after SIGTERM, 130 after Ctrl-C (SIGINT), 2 for a bad option, 1 for a start that failed`;
 

@@ -209,6 +209,15 @@ export class LocalFunction {
     return this.config.timeoutMs;
   }
 
+  /** The directory of the code it runs now (its bundle or asset). */
+  get codeDir(): string {
+    return this.config.codeDir;
+  }
+
+  get handler(): string {
+    return this.config.handler;
+  }
+
   setFault(mode: FaultMode, delay: FaultDelay = { delayMs: 0, jitterMs: 0 }): void {
     this.fault = mode;
     this.faultDelay = delay;

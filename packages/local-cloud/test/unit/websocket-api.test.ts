@@ -139,9 +139,9 @@ describe("what a template's WebSocket API cannot serve", () => {
       found: [],
       reasons: ["the API has no stage: a client has nowhere to connect"],
     });
-    expect(read(template({ RouteSelectionExpression: "${request.body.action}" }, true))).toEqual({
+    expect(read(template({ RouteSelectionExpression: "$request.header.kind" }, true))).toEqual({
       found: [],
-      reasons: ["route selection ${request.body.action} is not evaluated locally ($request.body.<field> is)"],
+      reasons: ["route selection $request.header.kind is not evaluated locally ($request.body.<field> is)"],
     });
     expect(read(template({ RouteSelectionExpression: "$request.body.message.kind" }, true)).found).toEqual([
       expect.objectContaining({ stage: "dev", selection: ["message", "kind"] }),
