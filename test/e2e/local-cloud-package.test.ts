@@ -44,9 +44,15 @@ describe("the local cloud's package, installed from its tarball", () => {
     const files = tarballFiles(tarball);
     for (const file of files)
       expect(file).toMatch(
-        /^(dist\/.+\.(js|d\.ts|mjs|html)|dist\/shims\/npx|package\.json|README\.md|CHANGELOG\.md|LICENSE)$/,
+        /^(dist\/.+\.(js|d\.ts|mjs|html)|dist\/runtime\/python-bootstrap\.py|dist\/shims\/npx|package\.json|README\.md|CHANGELOG\.md|LICENSE)$/,
       );
-    for (const wanted of ["dist/bin.js", "dist/index.d.ts", "LICENSE", "CHANGELOG.md"])
+    for (const wanted of [
+      "dist/bin.js",
+      "dist/index.d.ts",
+      "dist/runtime/python-bootstrap.py",
+      "LICENSE",
+      "CHANGELOG.md",
+    ])
       expect(files).toContain(wanted);
   });
 
