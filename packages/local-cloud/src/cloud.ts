@@ -8,7 +8,7 @@ import { CONSOLE_PREFIX, type ConsolePluginFactory, LocalConsole } from "./conso
 import { byConstructPath } from "./construct-ids.ts";
 import { type Engines, localCredentials, startEngines } from "./engines.ts";
 import { type MappingConfig, type Poller, QueuePoller, readMappings, StreamPoller } from "./event-sources.ts";
-import { createFunctions, type LocalFunction, pythonVersion, RuntimePool } from "./functions.ts";
+import { createFunctions, type LocalFunction, pythonInfo, RuntimePool } from "./functions.ts";
 import { INTEGRATION_TIMEOUT_MS, type LocalRoute, readCors, readRoutes, startHttpApi } from "./http-api.ts";
 import { closeGracefully } from "./http-server.ts";
 import { FunctionRegistry, startLambdaApi } from "./lambda-api.ts";
@@ -365,6 +365,7 @@ export function runtimeMismatches(
 ): string[] {
   const byRuntime = new Map<string, string[]>();
   const here = new Map<string, string>();
+  const pythonFunctions: string[] = [];
   for (const fn of functions) {
     const runtime = String(template.resource(fn.logicalId).Properties?.Runtime ?? "");
     const major = Number(/^nodejs(\d+)/.exec(runtime)?.[1]);
@@ -373,18 +374,27 @@ export function runtimeMismatches(
       byRuntime.set(runtime, [...(byRuntime.get(runtime) ?? []), fn.id]);
     }
     const wanted = /^python(3\.\d+)$/.exec(runtime)?.[1];
-    if (wanted && pythonVersion(python) !== wanted) {
+    if (wanted && pythonInfo(python).version !== wanted) {
       here.set(
         runtime,
-        `Python ${pythonVersion(python)} (${python}): set LOCAL_CLOUD_PYTHON to a Python ${wanted}`,
+        `Python ${pythonInfo(python).version} (${python}): set LOCAL_CLOUD_PYTHON to a Python ${wanted}`,
       );
       byRuntime.set(runtime, [...(byRuntime.get(runtime) ?? []), fn.id]);
     }
+    if (wanted) pythonFunctions.push(fn.id);
   }
-  return [...byRuntime].map(
-    ([runtime, ids]) =>
-      `${ids.join(", ")} deploy${ids.length === 1 ? "s" : ""} to Lambda's ${runtime} but run${ids.length === 1 ? "s" : ""} here on ${here.get(runtime)} to test what deploys`,
-  );
+  const noBoto3 =
+    pythonFunctions.length > 0 && !pythonInfo(python).boto3
+      ? [
+          `${pythonFunctions.join(", ")} run${pythonFunctions.length === 1 ? "s" : ""} on ${python}, which cannot import boto3 (Lambda's Python runtimes provide it): install it there (pip install boto3, or Debian's python3-boto3) or set LOCAL_CLOUD_PYTHON`,
+        ]
+      : [];
+  return [...byRuntime]
+    .map(
+      ([runtime, ids]) =>
+        `${ids.join(", ")} deploy${ids.length === 1 ? "s" : ""} to Lambda's ${runtime} but run${ids.length === 1 ? "s" : ""} here on ${here.get(runtime)} to test what deploys`,
+    )
+    .concat(noBoto3);
 }
 
 /** The queue of a function's DeadLetterConfig (its failed asynchronous events), when it is one of the stack's. */

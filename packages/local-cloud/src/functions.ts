@@ -601,7 +601,7 @@ export function createFunctions(
       // A runtime that needs what this machine lacks (a python3, an asset's bootstrap) is skipped now.
       if (!runtime.startsWith("nodejs")) {
         bootstrapCommand(runtime, codeDir, options.python ?? "python3");
-        if (runtime.startsWith("python")) pythonVersion(options.python ?? "python3");
+        if (runtime.startsWith("python")) pythonInfo(options.python ?? "python3");
       }
       const env: Record<string, string> = {
         ...baseEnv,
@@ -642,23 +642,33 @@ export function createFunctions(
   return functions;
 }
 
-const pythonVersions = new Map<string, string>();
+const pythons = new Map<string, { version: string; boto3: boolean }>();
 
-/** The version of this Python (`3.11`), asked once; throws when there is no such executable. */
-export function pythonVersion(python: string): string {
-  let version = pythonVersions.get(python);
-  if (version === undefined) {
+/**
+ * This Python's version (`3.11`) and whether it can import boto3 (Lambda's Python runtimes provide it),
+ * asked once; throws when there is no such executable.
+ */
+export function pythonInfo(python: string): { version: string; boto3: boolean } {
+  let info = pythons.get(python);
+  if (info === undefined) {
+    let text: string;
     try {
-      version = execFileSync(python, ["-c", "import sys; print('%d.%d' % sys.version_info[:2])"], {
-        encoding: "utf8",
-        stdio: ["ignore", "pipe", "ignore"],
-      }).trim();
+      text = execFileSync(
+        python,
+        [
+          "-c",
+          "import sys, importlib.util; print('%d.%d' % sys.version_info[:2], importlib.util.find_spec('boto3') is not None)",
+        ],
+        { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] },
+      );
     } catch {
       throw new Error(`Python functions run on ${python}, which this machine does not have`);
     }
-    pythonVersions.set(python, version);
+    const [version = "", boto3] = text.trim().split(" ");
+    info = { version, boto3: boto3 === "True" };
+    pythons.set(python, info);
   }
-  return version;
+  return info;
 }
 
 /** The directory of a function's code: its bundled asset, or its inline code written out as index.js. */

@@ -1,3 +1,6 @@
+import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { runtimeMismatches } from "../../src/cloud.ts";
 import type { LocalFunction } from "../../src/functions.ts";
@@ -157,5 +160,34 @@ describe("the Node.js that runs the functions", () => {
     expect(runtimeMismatches(template, functions, 24)).toEqual([
       "C deploys to Lambda's nodejs20.x but runs here on Node.js 24: install Node.js 20 to test what deploys",
     ]);
+  });
+});
+
+describe("the Python that runs the functions", () => {
+  /** A stand-in Python that answers the local cloud's one question (version, boto3) as told. */
+  const fakePython = (answer: string) => {
+    const path = join(mkdtempSync(join(tmpdir(), "fake-python-")), "python3");
+    writeFileSync(path, `#!/bin/sh\necho "${answer}"\n`);
+    chmodSync(path, 0o755);
+    return path;
+  };
+  const template = new Template(
+    {
+      Resources: {
+        P: { Type: "AWS::Lambda::Function", Properties: { Runtime: "python3.12" } },
+        Q: { Type: "AWS::Lambda::Function", Properties: { Runtime: "python3.13" } },
+      },
+    },
+    "Stack",
+  );
+  const functions = ["P", "Q"].map((id) => ({ id, logicalId: id }) as LocalFunction);
+
+  it("warns per runtime whose version is not this Python's, and when it cannot import boto3", () => {
+    const python = fakePython("3.12 False");
+    expect(runtimeMismatches(template, functions, 24, python)).toEqual([
+      `Q deploys to Lambda's python3.13 but runs here on Python 3.12 (${python}): set LOCAL_CLOUD_PYTHON to a Python 3.13 to test what deploys`,
+      `P, Q run on ${python}, which cannot import boto3 (Lambda's Python runtimes provide it): install it there (pip install boto3, or Debian's python3-boto3) or set LOCAL_CLOUD_PYTHON`,
+    ]);
+    expect(runtimeMismatches(template, [functions[0]!], 24, fakePython("3.12 True"))).toEqual([]);
   });
 });
