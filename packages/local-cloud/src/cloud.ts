@@ -97,6 +97,14 @@ export interface LocalCloud {
   outputs: Record<string, string>;
   /** What the local cloud left out of the template, and why. */
   skipped: Skipped[];
+  /**
+   * What it has served so far, counted where it happens: API requests answered by a route, and each
+   * function's invocations with their billed duration and memory (see LocalFunction.usage).
+   */
+  usage(): {
+    apiRequests: number;
+    functions: Array<{ id: string; invocations: number; durationMs: number; memoryMb: number }>;
+  };
   /** The local resource (a function, table or queue) of a construct path below the stack, or a tail of it no other shares ("Replica1", "Outbox/OutboxTable"). */
   byConstruct<T extends { logicalId: string }>(items: T[], constructId: string): T;
   stop(): Promise<void>;
@@ -219,6 +227,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     const registry = new FunctionRegistry(functions);
 
     const routes = readRoutes(template, registry, skip);
+    let apiRequests = 0;
     const webSocketApis = readWebSocketApis(template, registry, skip);
     const sockets = new WebSocketApis(webSocketApis, `${host}:${httpPort}`, log);
     const { subscriptions, lambdas: lambdaSubscriptions } = await createSubscriptions(
@@ -263,7 +272,10 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
           prefix: CONSOLE_PREFIX,
           handle: (request, response, url) => localConsole.handle(request, response, url),
         },
-        onAnswer: (record) => localConsole.record(record),
+        onAnswer: (record) => {
+          apiRequests++;
+          localConsole.record(record);
+        },
         before: (request, response, url) => sockets.handleManagement(request, response, url),
       },
     );
@@ -336,6 +348,10 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       mappings,
       outputs,
       skipped,
+      usage: () => ({
+        apiRequests,
+        functions: functions.map((fn) => ({ id: fn.id, ...fn.usage() })),
+      }),
       byConstruct(items, constructId) {
         const item = byConstructPath(
           items,

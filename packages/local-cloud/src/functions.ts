@@ -185,6 +185,7 @@ export class LocalFunction {
   /** Environments still loading their module: called once the module is loaded (or failed to). */
   private readonly initialized = new Map<ExecutionEnvironment, (ok: boolean) => void>();
   private fault: FaultMode = "none";
+  private readonly totals = { invocations: 0, durationMs: 0 };
   private faultDelay: FaultDelay = { delayMs: 0, jitterMs: 0 };
   private stopped = false;
   /** The function's last log lines, newest last (the console shows them). */
@@ -340,6 +341,8 @@ export class LocalFunction {
       };
     const environment = await this.acquire();
     const requestId = randomUUID();
+    // Billed as Lambda bills: from the environment taking the event until its answer (or its timeout).
+    const began = performance.now();
     const deadline = Date.now() + this.config.timeoutMs;
     try {
       return await new Promise<InvokeResult>((resolve) => {
@@ -374,8 +377,19 @@ export class LocalFunction {
         }
       });
     } finally {
+      this.totals.invocations++;
+      this.totals.durationMs += Math.ceil(performance.now() - began);
       this.release(environment);
     }
+  }
+
+  /**
+   * What it ran so far, as Lambda would bill it: invocations that reached an environment, and their
+   * durations rounded up to the millisecond (at its memory size). Injected `error` and `timeout` faults
+   * never reach one and are not counted.
+   */
+  usage(): { invocations: number; durationMs: number; memoryMb: number } {
+    return { ...this.totals, memoryMb: this.config.memoryMb };
   }
 
   /**
