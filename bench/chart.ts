@@ -67,11 +67,12 @@ export function latencyChart(
   return svg(width, height, title, `${legend(series, label).markup}${parts.join("")}`);
 }
 
-/** One stacked bar per row: the stages' milliseconds side by side, on a linear axis. */
+/** One stacked bar per row: the stages' values (milliseconds unless `unit` says) side by side, on a linear axis. */
 export function stageChart(
   title: string,
   stages: string[],
   rows: Array<{ name: string; values: number[] }>,
+  unit = "ms",
 ): string {
   const label = Math.max(80, ...rows.map((r) => textWidth(r.name, 12))) + 16;
   const plot = 600;
@@ -101,7 +102,7 @@ export function stageChart(
       at += w;
     });
     parts.push(
-      `<text x="${at + 4}" y="${y + bar / 2 + 4}" font-size="11">${format(row.values.reduce((a, b) => a + b, 0))} ms</text>`,
+      `<text x="${at + 4}" y="${y + bar / 2 + 4}" font-size="11">${format(row.values.reduce((a, b) => a + b, 0))} ${unit}</text>`,
     );
   });
   return svg(width, height, title, `${key.markup}${parts.join("")}`);

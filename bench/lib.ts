@@ -38,7 +38,14 @@ export interface BenchCloud extends LocalCloud {
 }
 
 /** The project's stack on a local cloud of its own; `context` sets CDK context (e.g. short leases). */
-export async function startBenchCloud(context: Record<string, unknown> = {}): Promise<BenchCloud> {
+export async function startBenchCloud(
+  context: Record<string, unknown> = {},
+  /** Where the cloud reaches the engines instead of their own endpoints (the cost suite's meters). */
+  reach?: (engines: Awaited<ReturnType<typeof startEngines>>) => Promise<{
+    dynamodbEndpoint: string;
+    sqsEndpoint: string;
+  }>,
+): Promise<BenchCloud> {
   const engines = await startEngines({ dynamodbPort: await freePort(), sqsPort: await freePort() });
   const stack = synthesizeStack((app) => {
     for (const [key, value] of Object.entries(context)) app.node.setContext(key, value);
@@ -46,7 +53,7 @@ export async function startBenchCloud(context: Record<string, unknown> = {}): Pr
   }, fromRoot(".local/bench-assembly"));
   const cloud = await startLocalCloud({
     stack,
-    engines,
+    engines: reach ? await reach(engines) : engines,
     httpPort: await freePort(),
     lambdaPort: await freePort(),
     log: (line) => console.error(`[local] ${line}`),

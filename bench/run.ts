@@ -3,12 +3,13 @@
  * cloud and writes docs/benchmarks.md and docs/bench/<suite>.json (and .svg charts). Suites: paxos,
  * replication, lookup, load (32 clients, mixed), peers (Powertools idempotency and dynamodb-lock-client
  * beside ours), startup (npm start itself, in child processes) and runtimes (worker threads beside the
- * Runtime API's processes)
+ * Runtime API's processes) and cost (requests, capacity units and dollars per operation)
  * (default: all).
  * `--scale 0.25` runs a quarter of the operations, for a quick look (its report goes to .local/bench/, and
  * the committed docs are left as they were).
  */
 import { parseArgs } from "node:util";
+import { benchCost } from "./cost.ts";
 import { markScaledRun, startBenchCloud } from "./lib.ts";
 import { benchLoad } from "./load.ts";
 import { benchLookup } from "./lookup.ts";
@@ -34,6 +35,7 @@ const standalone: Record<string, (scale: number) => Promise<unknown>> = {
   startup: benchStartup,
   load: benchLoad,
   runtimes: benchRuntimes,
+  cost: benchCost,
 };
 
 let parsed: { positionals: string[]; values: { scale: string } };
