@@ -6,7 +6,7 @@
  * A key is of one kind for good: the kind of its first chosen state. A write-once key (POST) is never
  * overwritten; a set (PUT) on it answers 409 KeyKindConflict, and so does a POST on a rewritable key.
  */
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { DomainError, type ErrorCode, fail } from "../errors.ts";
 import type { RegisterState } from "./acceptor.ts";
 import type { Proposer } from "./proposer.ts";
@@ -51,6 +51,16 @@ export async function proposeOnce(
 export const REGISTER_HISTORY = 32;
 
 /**
+ * What a register state keeps of a write's origin: 72 bits of its SHA-256 (12 base64url characters), not
+ * the origin itself (an Idempotency-Key's fingerprint, a UUID): the history is kept in every acceptor's
+ * item, and an item's size is what each write to it costs. Two origins among a key's last writes share a
+ * mark with a chance of about 2^-62.
+ */
+export function originMark(origin: string): string {
+  return createHash("sha256").update(origin).digest("base64url").slice(0, 12);
+}
+
+/**
  * Sets the register, optionally only if its version is `ifVersion` (0: never written).
  *
  * An attempt whose accept did not reach a majority may still have reached one acceptor, and a later
@@ -84,24 +94,27 @@ export async function setRegister(
   const attempts: number[] = options.rerun ? [1] : [];
   let lastWasAttempt = false;
   let tookEffect: { version: number } | undefined;
+  const mark = originMark(origin);
+  // States written before marks were kept hold the origin itself.
+  const ours = (stored: string | undefined) => stored === mark || stored === origin;
   const changed = proposer.change(key, (current, round) => {
     if (lastWasAttempt && round.previousAttemptVoid) attempts.pop();
     lastWasAttempt = false;
     // Only the round that ends the change decides: a state that carried our write in an earlier round
     // may have lost to another chain since.
     tookEffect = undefined;
-    if (current?.origin === origin) return current;
+    if (ours(current?.origin)) return current;
     // A retry of a write that took effect (an earlier request with the same origin) finds it here.
-    const earlier = current?.recent?.find((write) => write.origin === origin);
+    const earlier = current?.recent?.find((write) => ours(write.origin));
     if (earlier && attempts.length === 0) {
       tookEffect = earlier;
       return current;
     }
     const firstAttempt = attempts.length > 0 ? Math.min(...attempts) : undefined;
     if (firstAttempt !== undefined && current) {
-      const ours = current.recent?.find((write) => write.origin === origin);
-      if (ours) {
-        tookEffect = ours;
+      const found = current.recent?.find((write) => ours(write.origin));
+      if (found) {
+        tookEffect = found;
         return current;
       }
       // Every version from our first attempt's up to the current one is in the history: our write is
@@ -124,8 +137,8 @@ export async function setRegister(
     return {
       version,
       value,
-      origin,
-      recent: [...(current?.recent ?? []), { version, origin }].slice(-REGISTER_HISTORY),
+      origin: mark,
+      recent: [...(current?.recent ?? []), { version, origin: mark }].slice(-REGISTER_HISTORY),
     } satisfies RegisterState;
   });
   const { after } = await changed.catch((error: unknown) => {
@@ -137,7 +150,7 @@ export async function setRegister(
   });
   if (tookEffect) return { key, value, version: tookEffect.version };
   if (after?.writeOnce) throw kindConflict(key, true);
-  if (after?.origin !== origin) {
+  if (!after || !ours(after.origin)) {
     throw fail("VersionConflict", `version is ${after?.version ?? 0}, not ${ifVersion}`, {
       key,
       value: after?.value ?? null,

@@ -12,8 +12,9 @@ import {
   type RegisterState,
 } from "../../src/paxos/acceptor.ts";
 import { nextBallot } from "../../src/paxos/ballot.ts";
+import { decodeState, encodeState } from "../../src/paxos/dynamodb-acceptor.ts";
 import { Proposer, type ReplicaTransport } from "../../src/paxos/proposer.ts";
-import { proposeOnce, readRegister, setRegister } from "../../src/paxos/register.ts";
+import { originMark, proposeOnce, readRegister, setRegister } from "../../src/paxos/register.ts";
 
 const ids = ["r0", "r1", "r2"];
 
@@ -555,5 +556,67 @@ describe("write-once and rewritable keys", () => {
     await setRegister(other, "once", "overwritten").catch(() => {});
     resume();
     expect(await pending).toMatchObject({ value: "mine", version: 1, won: true });
+  });
+});
+
+describe("what a register state keeps of a write's origin", () => {
+  it("keeps a 12-character mark of the origin, and a retry with that origin finds its write", async () => {
+    const acceptors = fresh();
+    const proposer = new Proposer({ proposerId: "p", transport: immediate(acceptors), sleep: noSleep });
+    const origin = "idem-a-long-idempotency-key-fingerprint-of-some-64-characters-0123456789";
+    await setRegister(proposer, "k", "first", undefined, origin);
+    await setRegister(proposer, "k", "second");
+    const { after } = await proposer.change("k", (current) => current);
+    expect(after!.recent!.map((write) => write.origin)).toEqual([originMark(origin), expect.any(String)]);
+    expect(originMark(origin)).toMatch(/^[A-Za-z0-9_-]{12}$/);
+    // The retry of the first write took effect at version 1: answered so, not applied again.
+    expect(await setRegister(proposer, "k", "first", undefined, origin)).toEqual({
+      key: "k",
+      value: "first",
+      version: 1,
+    });
+    expect((await readRegister(proposer, "k")).version).toBe(2);
+  });
+
+  it("still finds a write in a state stored before marks were kept (the origin itself)", async () => {
+    const acceptors = fresh();
+    const proposer = new Proposer({ proposerId: "p", transport: immediate(acceptors), sleep: noSleep });
+    const origin = "an-origin-stored-whole";
+    await proposer.change("k", () => ({
+      version: 1,
+      value: "old",
+      origin,
+      recent: [{ version: 1, origin }],
+    }));
+    await setRegister(proposer, "k", "newer");
+    expect(await setRegister(proposer, "k", "old", undefined, origin)).toEqual({
+      key: "k",
+      value: "old",
+      version: 1,
+    });
+    expect((await readRegister(proposer, "k")).version).toBe(2);
+  });
+});
+
+describe("the DynamoDB acceptor's stored form of a state", () => {
+  const state = {
+    version: 3,
+    value: { r: ["not", "the", "history"] },
+    origin: "m3",
+    recent: [
+      { version: 2, origin: "m2" },
+      { version: 3, origin: "with:colon" },
+    ],
+  };
+  it("round-trips, with the history as version:origin strings, a fraction of the object form", () => {
+    const stored = encodeState(state);
+    expect(JSON.parse(stored).r).toEqual(["2:m2", "3:with:colon"]);
+    expect(decodeState(stored)).toEqual(state);
+    expect(stored.length).toBeLessThan(JSON.stringify(state).length);
+  });
+  it("reads a state stored in the object form, and a state without history, as they are", () => {
+    expect(decodeState(JSON.stringify(state))).toEqual(state);
+    const plain = { version: 1, value: 1, origin: "o", writeOnce: true as const };
+    expect(decodeState(encodeState(plain))).toEqual(plain);
   });
 });
