@@ -9,6 +9,7 @@ import { randomUUID } from "node:crypto";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient, ScanCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { LookupClient } from "@serverless-coordination/client";
 import {
   freePort,
   LOCAL_REGION,
@@ -102,6 +103,40 @@ const FLOORS: Record<string, Floor> = {
     waiting: 1,
   },
   "KV read": { api: 1, invocations: 2, writeUnits: 0, readUnits: 1, sqsFifo: 0, apiRounds: 1 },
+  // The Api makes the lease operations' requests itself: a quarter round (5 ms) per request.
+  "lookup, cached by the client": {
+    api: 0,
+    invocations: 0,
+    writeUnits: 0,
+    readUnits: 0,
+    sqsFifo: 0,
+    apiRounds: 0,
+  },
+  "lookup, uncached, of a held session": {
+    api: 1,
+    invocations: 1,
+    writeUnits: 0,
+    readUnits: 2,
+    sqsFifo: 0,
+    apiRounds: 0.5,
+  },
+  "assignment (a session without a lease)": {
+    api: 1,
+    invocations: 1,
+    writeUnits: 1,
+    readUnits: 2.5,
+    sqsFifo: 0,
+    apiRounds: 1,
+  },
+  "heartbeat, per server": { api: 1, invocations: 1, writeUnits: 3, readUnits: 1, sqsFifo: 0, apiRounds: 1 },
+  "heartbeat, per session held, each beat": {
+    api: 0,
+    invocations: 0,
+    writeUnits: 0,
+    readUnits: 0.0125,
+    sqsFifo: 0,
+    apiRounds: 0,
+  },
 };
 
 const GB = (memoryMb: number) => memoryMb / 1024;
@@ -187,11 +222,13 @@ function perOperation(
 
 /** The floor as requests and typical durations (memory as the stack's functions': 1024 MB Api, 512 MB others, read from the run). */
 function floorUsage(floor: Floor, memory: { api: number; other: number }): PerOperation {
-  const others = floor.invocations - 1 - (floor.waiting ?? 0);
+  const others = Math.max(0, floor.invocations - 1 - (floor.waiting ?? 0));
   const gbTypical =
-    ((TYPICAL_MS.own + TYPICAL_MS.perRound * floor.apiRounds) / 1000) * GB(memory.api) +
-    (floor.waiting ?? 0) * ((TYPICAL_MS.own + TYPICAL_MS.perRound) / 1000) * GB(memory.other) +
-    others * (TYPICAL_MS.oneRequest / 1000) * GB(memory.other);
+    floor.invocations === 0
+      ? 0
+      : ((TYPICAL_MS.own + TYPICAL_MS.perRound * floor.apiRounds) / 1000) * GB(memory.api) +
+        (floor.waiting ?? 0) * ((TYPICAL_MS.own + TYPICAL_MS.perRound) / 1000) * GB(memory.other) +
+        others * (TYPICAL_MS.oneRequest / 1000) * GB(memory.other);
   return {
     api: floor.api,
     invocations: floor.invocations,
@@ -347,6 +384,68 @@ export async function benchCost(scale: number) {
     }
     await measureOperation("KV read", n, (i) => call("GET", `/kv/kv-primary-${run}-${i % 10}`));
 
+    // Leases: one server, its sessions assigned by their first lookup.
+    const server = `cost-server-${run}`;
+    const beat = () => call("POST", `/servers/${server}/heartbeat`, {});
+    await beat();
+    await measureOperation("heartbeat, per server", n, () => beat());
+    const sessions = Array.from({ length: n }, (_, i) => `cost-session-${run}-${i}`);
+    // The server beats (unmeasured) before each measurement, as a live server keeps doing: its
+    // sessions' leases ride on its registration.
+    await beat();
+    await measureOperation("assignment (a session without a lease)", n, (i) =>
+      call("GET", `/sessions/${sessions[i]}`),
+    );
+    await beat();
+    await measureOperation("lookup, uncached, of a held session", n, (i) =>
+      call("GET", `/sessions/${sessions[i]}`),
+    );
+    await beat();
+    const client = new LookupClient({ endpoint: cloud.apiUrl, maxSkewMs: 1_000, fetch: cloud.fetch });
+    for (const session of sessions) await client.lookup(session);
+    await measureOperation(
+      "lookup, cached by the client",
+      n,
+      (i) => client.lookup(sessions[i]!),
+      undefined,
+      "the client's cache: nothing leaves the caller",
+    );
+    // A session held costs each heartbeat what a beat with its sessions costs over one without any.
+    {
+      console.log("cost: heartbeat, per session held, each beat");
+      const idle = `cost-idle-${run}`;
+      await call("POST", `/servers/${idle}/heartbeat`, {});
+      const beats = Math.max(5, Math.round(n / 10));
+      const measureBeats = async (serverId: string) => {
+        await quiesce(cloud);
+        const before = counters(ddb!, sqsMeter!, clouds);
+        for (let i = 0; i < beats; i++) await call("POST", `/servers/${serverId}/heartbeat`, {});
+        await quiesce(cloud);
+        return perOperation(before, counters(ddb!, sqsMeter!, clouds), beats, 1);
+      };
+      const withSessions = await measureBeats(server);
+      const without = await measureBeats(idle);
+      const perSession = Object.fromEntries(
+        Object.entries(withSessions).map(([field, value]) => [
+          field,
+          typeof value === "number" ? (value - (without[field as keyof PerOperation] as number)) / n : value,
+        ]),
+      ) as unknown as PerOperation;
+      perSession.breakdown = Object.fromEntries(
+        Object.entries(withSessions.breakdown ?? {}).map(([what, count]) => [
+          what,
+          round((count - (without.breakdown?.[what] ?? 0)) / n),
+        ]),
+      );
+      const floor = FLOORS["heartbeat, per session held, each beat"]!;
+      rows.push({
+        name: "heartbeat, per session held, each beat",
+        measured: perSession,
+        floor: floorUsage(floor, memory),
+        note: `a beat of a server holding ${n} sessions against one holding none, divided by ${n}`,
+      });
+    }
+
     // Alternatives, through the same meters.
     const documents = cloud.documents;
     const direct = cloud.tableName("Replica1Table");
@@ -461,16 +560,23 @@ export async function benchCost(scale: number) {
         fmt(row.measured.sqsFifo),
         fmt(typicalTotal),
         fmt(total(row.here)),
-        `${Math.round((row.typical.lambdaDuration / typicalTotal) * 100)}%`,
+        typicalTotal > 0 ? `${Math.round((row.typical.lambdaDuration / typicalTotal) * 100)}%` : "—",
         row.floorDollars ? fmt(total(row.floorDollars)) : "—",
-        row.floorDollars ? fmt(typicalTotal / total(row.floorDollars)) : "—",
+        row.floorDollars && total(row.floorDollars) > 0 ? fmt(typicalTotal / total(row.floorDollars)) : "—",
       ];
     }),
   );
   const verdicts = priced
     .filter((row) => row.floorDollars)
     .map((row) => {
-      const ratio = total(row.typical) / total(row.floorDollars!);
+      const floorTotal = total(row.floorDollars!);
+      // A floor of nothing (the client's cache) is met only by nothing.
+      const ratio =
+        floorTotal > 0
+          ? total(row.typical) / floorTotal
+          : total(row.typical) > 0
+            ? Number.POSITIVE_INFINITY
+            : 1;
       const over = [
         row.measured.invocations > (FLOORS[row.name]?.invocations ?? 0) + 0.05
           ? `${fmt(row.measured.invocations - FLOORS[row.name]!.invocations)} invocations`
