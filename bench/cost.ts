@@ -6,10 +6,20 @@
  * in the same run.
  */
 import { randomUUID } from "node:crypto";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { IdempotencyConfig, makeIdempotent } from "@aws-lambda-powertools/idempotency";
+import { DynamoDBPersistenceLayer } from "@aws-lambda-powertools/idempotency/dynamodb";
+import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
-import { DynamoDBDocumentClient, ScanCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import {
+  DeleteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  ScanCommand,
+  UpdateCommand,
+} from "@aws-sdk/lib-dynamodb";
 import { LookupClient } from "@serverless-coordination/client";
+import { Claims } from "@serverless-coordination/core/idempotency";
 import {
   freePort,
   LOCAL_REGION,
@@ -17,6 +27,8 @@ import {
   startLocalCloud,
 } from "@serverless-coordination/local-cloud";
 import { synthesizeStack } from "@serverless-coordination/local-cloud/synthesize";
+// @ts-expect-error: the package ships no types.
+import DynamoDBLockClient from "dynamodb-lock-client";
 import { fromRoot } from "../infra/paths.ts";
 import { stageChart } from "./chart.ts";
 import { DynamoDBMeter, SqsMeter } from "./cost-meter.ts";
@@ -129,6 +141,14 @@ const FLOORS: Record<string, Floor> = {
     apiRounds: 1,
   },
   "heartbeat, per server": { api: 1, invocations: 1, writeUnits: 3, readUnits: 1, sqsFifo: 0, apiRounds: 1 },
+  "idempotent consumer, per message": {
+    api: 0,
+    invocations: 0,
+    writeUnits: 5,
+    readUnits: 0,
+    sqsFifo: 0,
+    apiRounds: 0,
+  },
   "heartbeat, per session held, each beat": {
     api: 0,
     invocations: 0,
@@ -266,9 +286,8 @@ export async function benchCost(scale: number) {
   });
   // The bench's own reads (is everything counted yet?) go to the engines directly: never metered.
   const config = { region: LOCAL_REGION, credentials: localCredentials(cloud.accessKeyId) };
-  const raw = DynamoDBDocumentClient.from(
-    new DynamoDBClient({ ...config, endpoint: cloud.engines.dynamodbEndpoint }),
-  );
+  const rawClient = new DynamoDBClient({ ...config, endpoint: cloud.engines.dynamodbEndpoint });
+  const raw = DynamoDBDocumentClient.from(rawClient);
   const rawSqs = new SQSClient({ ...config, endpoint: cloud.engines.sqsEndpoint });
   const run = Date.now().toString(36);
   const rows: Array<{ name: string; measured: PerOperation; floor?: PerOperation; note?: string }> = [];
@@ -467,6 +486,115 @@ export async function benchCost(scale: number) {
       "a single-region register: one conditional UpdateItem, no Lambda, no API",
     );
 
+    // The idempotent consumer (in the consumer's own process, through the metered client) beside
+    // Powertools idempotency around the same effect; dynamodb-lock-client beside our leases.
+    {
+      const createTable = async (name: string, key: string) => {
+        await rawClient.send(
+          new CreateTableCommand({
+            TableName: name,
+            AttributeDefinitions: [{ AttributeName: key, AttributeType: "S" }],
+            KeySchema: [{ AttributeName: key, KeyType: "HASH" }],
+            BillingMode: "PAY_PER_REQUEST",
+          }),
+        );
+        return name;
+      };
+      const [powertoolsTable, claimTable, lockTable, resourceTable] = await Promise.all([
+        createTable(`cost-powertools-${run}`, "id"),
+        createTable(`cost-claims-${run}`, "pk"),
+        createTable(`cost-locks-${run}`, "id"),
+        createTable(`cost-resource-${run}`, "pk"),
+      ]);
+      const metered = new DynamoDBClient({ ...config, endpoint: ddb!.endpoint });
+      const claims = new Claims(documents, claimTable, { leaseMs: 30_000, maxSkewMs: 0 });
+      await measureOperation("idempotent consumer, per message", n, async (i) => {
+        const id = `msg-${run}-${i}`;
+        const claim = await claims.claim(id);
+        if (claim.status !== "claimed") throw new Error(`not claimed: ${claim.status}`);
+        await claims.complete(claim, [{ Put: { TableName: resourceTable, Item: { pk: id, by: "ours" } } }]);
+      });
+      const powertools = makeIdempotent(
+        async (message: { id: string }, _context: unknown) => {
+          await documents.send(
+            new PutCommand({ TableName: resourceTable, Item: { pk: message.id, by: "pt" } }),
+          );
+          return { ok: true };
+        },
+        {
+          persistenceStore: new DynamoDBPersistenceLayer({
+            tableName: powertoolsTable,
+            awsSdkV3Client: metered,
+          }),
+          config: new IdempotencyConfig({ eventKeyJmesPath: "id" }),
+        },
+      );
+      await measureOperation(
+        "alternative: Powertools idempotency, per message",
+        n,
+        (i) => powertools({ id: `pt-${run}-${i}` }, { getRemainingTimeInMillis: () => 30_000 } as never),
+        undefined,
+        "the in-progress record, the effect, the record's completion: the effect is not in one transaction with the record, so a worker paused past its expiry writes its effect after another worker's (the peers bench's fault)",
+      );
+      const lockStore = (renewals: { count: number }) => {
+        const call =
+          (make: (params: Record<string, unknown>) => unknown) =>
+          (params: Record<string, unknown>, callback: (error: unknown, data?: unknown) => void) => {
+            if (String(params.ConditionExpression ?? "").includes("guid = :guid")) renewals.count++;
+            documents.send(make(params) as never).then(
+              (data) => callback(null, data),
+              (error: Error) => {
+                (error as { code?: string }).code = error.name;
+                callback(error);
+              },
+            );
+          };
+        return {
+          get: call((params) => new GetCommand(params as never)),
+          put: call((params) => new PutCommand(params as never)),
+          delete: call((params) => new DeleteCommand(params as never)),
+        };
+      };
+      type Lock = { release(cb: (error?: unknown) => void): void };
+      const renewals = { count: 0 };
+      const locks = new DynamoDBLockClient.FailOpen({
+        dynamodb: lockStore(renewals),
+        lockTable,
+        partitionKey: "id",
+        heartbeatPeriodMs: 500,
+        leaseDurationMs: 2_000,
+        trustLocalTime: true,
+      });
+      const acquire = (id: string) =>
+        new Promise<Lock>((resolve, reject) =>
+          locks.acquireLock(id, (error: unknown, lock: Lock) => (error ? reject(error) : resolve(lock))),
+        );
+      const release = (lock: Lock) => new Promise<void>((resolve) => lock.release(() => resolve()));
+      await measureOperation(
+        "alternative: dynamodb-lock-client acquire and release",
+        n,
+        async (i) => release(await acquire(`lock-${run}-${i}`)),
+        undefined,
+        "a lock with a fencing token the protected store must check itself: a holder paused past its lease writes through a store that does not (the peers bench's fault)",
+      );
+      {
+        console.log("cost: alternative: dynamodb-lock-client, per lock held, each heartbeat");
+        const held = await acquire(`held-${run}`);
+        const before = counters(ddb!, sqsMeter!, clouds);
+        renewals.count = 0;
+        await new Promise((resolve) => setTimeout(resolve, 3_000));
+        const beats = renewals.count;
+        const after = counters(ddb!, sqsMeter!, clouds);
+        await release(held);
+        rows.push({
+          name: "alternative: dynamodb-lock-client, per lock held, each heartbeat",
+          measured: perOperation(before, after, Math.max(1, beats), 0),
+          note: `${beats} heartbeats in 3 s, each a conditional put of the lock`,
+        });
+      }
+      metered.destroy();
+    }
+
     // The naive outbox: its own stack on the same engines, through the same meters.
     const naive = await startLocalCloud({
       stack: synthesizeStack(naiveOutboxStack, fromRoot(".local/bench-naive-assembly")),
@@ -595,7 +723,13 @@ export async function benchCost(scale: number) {
         ? `; ${fmt(total(row.typical) / total(naiveRow.typical))}× the naive outbox (target ≤ 2×: ${total(row.typical) / total(naiveRow.typical) <= 2 ? "met" : "missed"}), which sends what was never committed when its write and its send are not one transaction, and applies and counts nothing`
         : row.name.startsWith("Paxos") || row.name.startsWith("write-once")
           ? `; ${fmt(total(row.typical) / total(register.typical))}× one conditional write from the caller, which is one region's register with no agreement among replicas: it has no copy to survive a replica's loss, and its callers' retries are not idempotent`
-          : "";
+          : row.name.startsWith("idempotent consumer")
+            ? `; ${fmt(total(row.typical) / total(find("alternative: Powertools idempotency, per message").typical))}× Powertools idempotency, whose effect is not in one transaction with its record: in the peers bench a worker paused past its in-progress expiry still wrote its effect after the worker that took over, where ours wrote nothing (StaleClaim)`
+            : row.name.startsWith("assignment")
+              ? `; ${fmt(total(row.typical) / total(find("alternative: dynamodb-lock-client acquire and release").typical))}× a dynamodb-lock-client acquire and release (no API, no Lambda), which leaves fencing to the protected store: in the peers bench a holder paused past its lease wrote through; ours refuse a write with an older token inside the service`
+              : row.name.startsWith("heartbeat, per session held")
+                ? `; ${fmt(total(row.typical) / total(find("alternative: dynamodb-lock-client, per lock held, each heartbeat").typical))}× dynamodb-lock-client's renewal of one lock (a conditional put per lock per heartbeat)`
+                : "";
       return `- ${row.name}: ${fmt(ratio)}× its floor (target ≤ 1.25×: ${ratio <= 1.25 ? "met" : "missed"})${over.length ? `, above it by ${over.join(", ")} per operation` : ""}${alternative}${row.note ? `. ${row.note}` : ""}.`;
     });
   const series = ["API Gateway", "Lambda requests", "Lambda duration (typical)", "DynamoDB", "SQS"];
