@@ -7,7 +7,8 @@
  * the caller did not ask; the answer is then given back without it), and the engine's own figure is
  * counted: write units by item size (1 KB steps, the larger of the item before and after), read units
  * by 4 KB (half for eventually consistent reads), transactions at twice the units, as DynamoDB bills
- * on-demand tables. DynamoDB Local reports nothing for a write whose condition failed, which AWS bills
+ * on-demand tables (a transaction over several tables once: DynamoDB Local names each of its tables
+ * with the whole transaction's units). DynamoDB Local reports nothing for a write whose condition failed, which AWS bills
  * too: counted as one write unit (items here are under 1 KB), and a cancelled transaction as two per
  * item. DynamoDB Streams reads are counted apart (free when Lambda reads them).
  *
@@ -131,7 +132,16 @@ export class DynamoDBMeter {
       this.usage.requests++;
       this.usage.byOperation[operation] = (this.usage.byOperation[operation] ?? 0) + 1;
       const parsed = JSON.parse(text || "{}") as Record<string, unknown>;
-      let consumed = units(parsed.ConsumedCapacity);
+      // DynamoDB Local names every table of a transaction with the whole transaction's units (AWS gives
+      // each table its share): a transaction counts its largest entry, which is its total.
+      let consumed = operation.startsWith("Transact")
+        ? Math.max(
+            0,
+            ...(Array.isArray(parsed.ConsumedCapacity) ? parsed.ConsumedCapacity : []).map(
+              (entry: { CapacityUnits?: number }) => entry.CapacityUnits ?? 0,
+            ),
+          )
+        : units(parsed.ConsumedCapacity);
       if (answer.status === 400) {
         const type = String(parsed.__type ?? "");
         if (type.endsWith("ConditionalCheckFailedException")) consumed = 1;

@@ -29,17 +29,19 @@ describe("the DynamoDB meter", () => {
   let meter: DynamoDBMeter;
   let db: DynamoDBClient;
   const TableName = `meter-${run}`;
+  const OtherTable = `meter-other-${run}`;
   beforeAll(async () => {
     meter = await DynamoDBMeter.start(inject("dynamodbEndpoint"));
     db = new DynamoDBClient({ ...config, endpoint: meter.endpoint });
-    await db.send(
-      new CreateTableCommand({
-        TableName,
-        KeySchema: [{ AttributeName: "pk", KeyType: "HASH" }],
-        AttributeDefinitions: [{ AttributeName: "pk", AttributeType: "S" }],
-        BillingMode: "PAY_PER_REQUEST",
-      }),
-    );
+    for (const name of [TableName, OtherTable])
+      await db.send(
+        new CreateTableCommand({
+          TableName: name,
+          KeySchema: [{ AttributeName: "pk", KeyType: "HASH" }],
+          AttributeDefinitions: [{ AttributeName: "pk", AttributeType: "S" }],
+          BillingMode: "PAY_PER_REQUEST",
+        }),
+      );
   });
   afterAll(async () => {
     db.destroy();
@@ -59,6 +61,15 @@ describe("the DynamoDB meter", () => {
         TransactItems: [
           { Put: { TableName, Item: { pk: { S: "t1" } } } },
           { Put: { TableName, Item: { pk: { S: "t2" } } } },
+        ],
+      }),
+    );
+    // A two-item transaction over two tables: 2 × 2 units too (DynamoDB Local names each table with 4).
+    await db.send(
+      new TransactWriteItemsCommand({
+        TransactItems: [
+          { Put: { TableName, Item: { pk: { S: "t3" } } } },
+          { Put: { TableName: OtherTable, Item: { pk: { S: "t4" } } } },
         ],
       }),
     );
@@ -87,10 +98,10 @@ describe("the DynamoDB meter", () => {
     expect(asked.ConsumedCapacity?.CapacityUnits).toBe(1);
 
     const after = meter.snapshot();
-    expect(after.writeUnits - before.writeUnits).toBe(3 + 3 + 4 + 1 + 1);
+    expect(after.writeUnits - before.writeUnits).toBe(3 + 3 + 4 + 4 + 1 + 1);
     expect(after.readUnits - before.readUnits).toBe(1.5);
-    expect(after.requests - before.requests).toBe(9);
-    expect(after.byOperation.TransactWriteItems! - (before.byOperation.TransactWriteItems ?? 0)).toBe(1);
+    expect(after.requests - before.requests).toBe(10);
+    expect(after.byOperation.TransactWriteItems! - (before.byOperation.TransactWriteItems ?? 0)).toBe(2);
   });
 });
 
