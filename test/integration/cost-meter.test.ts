@@ -64,12 +64,22 @@ describe("the DynamoDB meter", () => {
         ],
       }),
     );
-    // A two-item transaction over two tables: 2 × 2 units too (DynamoDB Local names each table with 4).
+    // Transactions over two tables (which DynamoDB Local misreports): two small items, 2 × 2 units; two
+    // small items and a 2.5 KB one, 2 × (1 + 1 + 3).
     await db.send(
       new TransactWriteItemsCommand({
         TransactItems: [
           { Put: { TableName, Item: { pk: { S: "t3" } } } },
           { Put: { TableName: OtherTable, Item: { pk: { S: "t4" } } } },
+        ],
+      }),
+    );
+    await db.send(
+      new TransactWriteItemsCommand({
+        TransactItems: [
+          { Put: { TableName, Item: { pk: { S: "t5" } } } },
+          { Put: { TableName, Item: { pk: { S: "t6" }, v: { S: "x".repeat(2500) } } } },
+          { Put: { TableName: OtherTable, Item: { pk: { S: "t7" } } } },
         ],
       }),
     );
@@ -98,10 +108,10 @@ describe("the DynamoDB meter", () => {
     expect(asked.ConsumedCapacity?.CapacityUnits).toBe(1);
 
     const after = meter.snapshot();
-    expect(after.writeUnits - before.writeUnits).toBe(3 + 3 + 4 + 4 + 1 + 1);
+    expect(after.writeUnits - before.writeUnits).toBe(3 + 3 + 4 + 4 + 10 + 1 + 1);
     expect(after.readUnits - before.readUnits).toBe(1.5);
-    expect(after.requests - before.requests).toBe(10);
-    expect(after.byOperation.TransactWriteItems! - (before.byOperation.TransactWriteItems ?? 0)).toBe(2);
+    expect(after.requests - before.requests).toBe(11);
+    expect(after.byOperation.TransactWriteItems! - (before.byOperation.TransactWriteItems ?? 0)).toBe(3);
   });
 });
 
