@@ -10,12 +10,10 @@
  * them happen at most once per claim lifetime; a crash between the effect and `complete` repeats the
  * effect after the claim expires, the unavoidable window of any external side effect.
  *
- * A consumer that handles a batch claims and completes it together (`claimAll`, `completeAll`): one
- * transaction each in the usual case instead of two writes per message. Every claim in it keeps its own
- * condition, so the guarantees are the single claim's; an id whose claim cannot be taken at once (done
- * before, held, or expired and taken over) drops out of the transaction and goes through `claim` alone.
- * (A transactional write costs twice the capacity of a single one on AWS: fewer round trips, not fewer
- * capacity units.)
+ * A consumer that handles a batch claims it id by id, all at once (`claimAll`: a conditional write each,
+ * since a transactional write costs twice the capacity of a plain one on AWS and no claim needs another),
+ * and completes it together (`completeAll`: one transaction, which also carries the effects that are
+ * DynamoDB writes). Every claim keeps its own condition, so the guarantees are the single claim's.
  *
  * Expiry and the clock: a claim records its expiry by the claimer's clock; another worker takes it over
  * only when its own clock is past that expiry plus `maxSkewMs`, so clocks that disagree by less than the
@@ -122,56 +120,13 @@ export class Claims {
   }
 
   /**
-   * Claims several ids, answering in their order. The fresh ones (never claimed) are claimed in one
-   * transaction; an id whose item exists already fails its condition there, leaves the transaction, and
-   * goes through `claim`, which tells done, held and expired (taken over) apart. Ids must be distinct.
+   * Claims several ids, answering in their order: each through `claim`, all at once. Not one transaction:
+   * a transactional write costs twice the write units of a plain one (on-demand tables bill units, not
+   * requests), and no claim needs the others' (measured by `npm run bench -- cost`). Ids must be distinct.
    */
   async claimAll(ids: string[]): Promise<ClaimResult[]> {
     if (new Set(ids).size !== ids.length) throw new Error("claimAll: the ids must be distinct");
-    const results = new Map<string, Promise<ClaimResult>>();
-    const alone = (id: string) => {
-      const result = this.claim(id);
-      // Awaited below, with the rest; until then a failure must not count as unhandled.
-      result.catch(() => {});
-      results.set(id, result);
-    };
-    let pending = ids;
-    for (let attempt = 0; pending.length > 0 && attempt < 6; attempt++) {
-      if (pending.length === 1) break;
-      const now = this.now();
-      const expiresAt = now + this.options.leaseMs;
-      const tokens = pending.map(() => randomUUID());
-      const outcome = await transact(
-        this.documents,
-        pending.map((id, index) => ({
-          Put: {
-            TableName: this.tableName,
-            Item: {
-              pk: id,
-              status: "IN_PROGRESS",
-              owner: tokens[index]!,
-              expiresAt,
-              ttl: Math.floor(now / 1000) + (this.options.retentionSeconds ?? 86_400),
-            } satisfies ClaimItem,
-            ConditionExpression: "attribute_not_exists(pk)",
-          },
-        })),
-        tokens[0],
-      );
-      if (outcome.ok) {
-        for (const [index, id] of pending.entries())
-          results.set(id, Promise.resolve({ status: "claimed", id, token: tokens[index]!, expiresAt }));
-        pending = [];
-        break;
-      }
-      const failed = new Set(outcome.failedConditions);
-      for (const index of failed) alone(pending[index]!);
-      pending = pending.filter((_, index) => !failed.has(index));
-      // A conflicting transaction cancelled ours without applying anything: send it again after a pause.
-      if (failed.size === 0) await this.sleep(5 * 2 ** attempt * (this.options.random ?? Math.random)());
-    }
-    for (const id of pending) alone(id);
-    return Promise.all(ids.map((id) => results.get(id)!));
+    return Promise.all(ids.map((id) => this.claim(id)));
   }
 
   /**
