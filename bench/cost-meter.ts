@@ -7,8 +7,8 @@
  * the caller did not ask; the answer is then given back without it), and the engine's own figure is
  * counted: write units by item size (1 KB steps, the larger of the item before and after), read units
  * by 4 KB (half for eventually consistent reads), transactions at twice the units, as DynamoDB bills
- * on-demand tables (a transaction over several tables once: DynamoDB Local names each of its tables
- * with the whole transaction's units). DynamoDB Local reports nothing for a write whose condition failed, which AWS bills
+ * on-demand tables (a write transaction is counted here from its items, since DynamoDB Local's figure
+ * for it is wrong: see `transaction`). DynamoDB Local reports nothing for a write whose condition failed, which AWS bills
  * too: counted as one write unit (items here are under 1 KB), and a cancelled transaction as two per
  * item. DynamoDB Streams reads are counted apart (free when Lambda reads them).
  *
@@ -58,7 +58,7 @@ async function proxy(handler: Handler): Promise<{ server: Server; endpoint: stri
 /** Passes a request on to `target` and answers with what came back (headers filtered by `keep`). */
 async function forward(
   target: string,
-  request: IncomingMessage,
+  request: Pick<IncomingMessage, "url" | "method" | "headers">,
   body: Buffer,
 ): Promise<{ status: number; headers: Record<string, string>; text: string }> {
   const headers: Record<string, string> = {};
@@ -108,13 +108,12 @@ function valueSize(value: unknown): number {
 const itemSize = (item: Record<string, unknown>) =>
   Object.entries(item).reduce((sum, [name, value]) => sum + Buffer.byteLength(name) + valueSize(value), 0);
 
-/** A write transaction's units: two per KB of each action's item (at least one KB). */
-function transactionUnits(actions: Array<Record<string, { Item?: Record<string, unknown> }>>): number {
-  return actions.reduce((sum, action) => {
-    const item = action.Put?.Item;
-    return sum + 2 * Math.max(1, Math.ceil((item ? itemSize(item) : 0) / 1024));
-  }, 0);
-}
+type TransactAction = Record<
+  string,
+  { TableName: string; Key?: Record<string, unknown>; Item?: Record<string, unknown> } | undefined
+>;
+
+const kilobytes = (bytes: number) => Math.max(1, Math.ceil(bytes / 1024));
 
 export class DynamoDBMeter {
   private usage: DynamoDBUsage = {
@@ -126,10 +125,77 @@ export class DynamoDBMeter {
   };
   readonly endpoint: string;
   private readonly server: Server;
+  private readonly keys = new Map<string, Promise<string[]>>();
 
   private constructor(server: Server, endpoint: string) {
     this.server = server;
     this.endpoint = endpoint;
+  }
+
+  /** A request of our own to the engine, in the caller's account (its headers), not counted. */
+  private async aside(target: string, request: IncomingMessage, operation: string, input: unknown) {
+    const headers = { ...request.headers, "x-amz-target": `DynamoDB_20120810.${operation}` };
+    const answer = await forward(
+      target,
+      { url: request.url, method: request.method, headers },
+      Buffer.from(JSON.stringify(input)),
+    );
+    return JSON.parse(answer.text || "{}") as Record<string, unknown>;
+  }
+
+  /** The size in bytes of the item a transaction's action names, as it is now (0 when there is none). */
+  private async sizeNow(
+    target: string,
+    request: IncomingMessage,
+    action: { TableName: string; Key?: Record<string, unknown>; Item?: Record<string, unknown> },
+  ) {
+    let key = action.Key;
+    if (!key && action.Item) {
+      let names = this.keys.get(action.TableName);
+      if (!names) {
+        names = this.aside(target, request, "DescribeTable", { TableName: action.TableName }).then((answer) =>
+          (
+            (answer.Table as { KeySchema?: Array<{ AttributeName: string }> } | undefined)?.KeySchema ?? []
+          ).map((element) => element.AttributeName),
+        );
+        this.keys.set(action.TableName, names);
+      }
+      key = Object.fromEntries((await names).map((name) => [name, action.Item![name]]));
+    }
+    const answer = await this.aside(target, request, "GetItem", {
+      TableName: action.TableName,
+      Key: key,
+      ConsistentRead: true,
+    });
+    return answer.Item ? itemSize(answer.Item as Record<string, unknown>) : 0;
+  }
+
+  /**
+   * A write transaction's units, as DynamoDB bills them: two per KB of each action's item, the larger of
+   * the item before and after it (a Put's item is in its request; an Update's, a Delete's and a
+   * ConditionCheck's is read from the engine, before and after). DynamoDB Local's own figure is wrong for
+   * any write transaction: over one table it gives four units per KB of its largest item whatever the
+   * number of items, over several each table's entry is off by a factor that depends on the others.
+   */
+  private async transaction(target: string, request: IncomingMessage, body: Buffer) {
+    const actions = (JSON.parse(body.toString("utf8")).TransactItems ?? []) as TransactAction[];
+    const named = actions.map((action) => Object.entries(action)[0]!);
+    const before = await Promise.all(named.map(([, action]) => this.sizeNow(target, request, action!)));
+    const forwarded = await forward(target, request, body);
+    const after = await Promise.all(
+      named.map(([kind, action]) =>
+        kind === "Put"
+          ? itemSize(action!.Item ?? {})
+          : kind === "Update" && forwarded.status === 200
+            ? this.sizeNow(target, request, action!)
+            : 0,
+      ),
+    );
+    const consumed = before.reduce(
+      (sum, size, index) => sum + 2 * kilobytes(Math.max(size, after[index]!)),
+      0,
+    );
+    return { forwarded, consumed };
   }
 
   static async start(target: string): Promise<DynamoDBMeter> {
@@ -158,21 +224,15 @@ export class DynamoDBMeter {
       asked = parsed.ReturnConsumedCapacity !== undefined && parsed.ReturnConsumedCapacity !== "NONE";
       if (!asked) sent = Buffer.from(JSON.stringify({ ...parsed, ReturnConsumedCapacity: "TOTAL" }));
     }
-    const answer = await forward(target, request, sent);
+    const transaction =
+      operation === "TransactWriteItems" ? await this.transaction(target, request, sent) : undefined;
+    const answer = transaction?.forwarded ?? (await forward(target, request, sent));
     let text = answer.text;
     if (metered) {
       this.usage.requests++;
       this.usage.byOperation[operation] = (this.usage.byOperation[operation] ?? 0) + 1;
       const parsed = JSON.parse(text || "{}") as Record<string, unknown>;
-      const entries = Array.isArray(parsed.ConsumedCapacity) ? parsed.ConsumedCapacity : [];
-      // DynamoDB Local misreports a write transaction over several tables (each table's entry is off by
-      // a factor that depends on the others); over one table it is right. Over several, each action is
-      // counted as DynamoDB bills it, two units per KB of the item it sends (at least one KB: the items
-      // an Update or a ConditionCheck touches here are under 1 KB).
-      let consumed =
-        operation === "TransactWriteItems" && entries.length > 1
-          ? transactionUnits(JSON.parse(body.toString("utf8")).TransactItems ?? [])
-          : units(parsed.ConsumedCapacity);
+      let consumed = transaction?.consumed ?? units(parsed.ConsumedCapacity);
       if (answer.status === 400) {
         const type = String(parsed.__type ?? "");
         if (type.endsWith("ConditionalCheckFailedException")) consumed = 1;

@@ -83,6 +83,52 @@ describe("the DynamoDB meter", () => {
         ],
       }),
     );
+    // Transactions over one table, which DynamoDB Local reports as four units per KB of its largest item
+    // whatever the number of items: one small item, 2 units; four small items, 4 × 2.
+    await db.send(
+      new TransactWriteItemsCommand({ TransactItems: [{ Put: { TableName, Item: { pk: { S: "u1" } } } }] }),
+    );
+    await db.send(
+      new TransactWriteItemsCommand({
+        TransactItems: ["u2", "u3", "u4", "u5"].map((pk) => ({
+          Put: { TableName, Item: { pk: { S: pk } }, ConditionExpression: "attribute_not_exists(pk)" },
+        })),
+      }),
+    );
+    // An Update and a ConditionCheck in a transaction are billed by the item they touch (the 2.5 KB one:
+    // 2 × 3 units each, though the request carries none of it); a Put that replaces it, by the larger of
+    // the two (2 × 3), beside a small Put on the other table (2).
+    await db.send(
+      new TransactWriteItemsCommand({
+        TransactItems: [
+          {
+            Update: {
+              TableName,
+              Key: { pk: { S: "big" } },
+              UpdateExpression: "SET w = :w",
+              ExpressionAttributeValues: { ":w": { S: "1" } },
+            },
+          },
+        ],
+      }),
+    );
+    await db.send(
+      new TransactWriteItemsCommand({
+        TransactItems: [
+          {
+            ConditionCheck: {
+              TableName,
+              Key: { pk: { S: "big" } },
+              ConditionExpression: "attribute_exists(pk)",
+            },
+          },
+          { Put: { TableName: OtherTable, Item: { pk: { S: "u6" } } } },
+        ],
+      }),
+    );
+    await db.send(
+      new TransactWriteItemsCommand({ TransactItems: [{ Put: { TableName, Item: { pk: { S: "big" } } } }] }),
+    );
     // A conditional write that fails: still 1 unit.
     await expect(
       db.send(
@@ -108,10 +154,10 @@ describe("the DynamoDB meter", () => {
     expect(asked.ConsumedCapacity?.CapacityUnits).toBe(1);
 
     const after = meter.snapshot();
-    expect(after.writeUnits - before.writeUnits).toBe(3 + 3 + 4 + 4 + 10 + 1 + 1);
+    expect(after.writeUnits - before.writeUnits).toBe(3 + 3 + 4 + 4 + 10 + 2 + 8 + 6 + 8 + 6 + 1 + 1);
     expect(after.readUnits - before.readUnits).toBe(1.5);
-    expect(after.requests - before.requests).toBe(11);
-    expect(after.byOperation.TransactWriteItems! - (before.byOperation.TransactWriteItems ?? 0)).toBe(3);
+    expect(after.requests - before.requests).toBe(16);
+    expect(after.byOperation.TransactWriteItems! - (before.byOperation.TransactWriteItems ?? 0)).toBe(8);
   });
 });
 

@@ -2,7 +2,7 @@
  * The per-key change counter: a consumer of ChangesQueue counts each change once, however often and in
  * whatever order the queue delivers it. An increment is the classic effect that is not idempotent, so
  * the count goes through a claim on the change (key and version identify it) and commits with the
- * claim's completion in one transaction. A batch's changes are claimed together and counted together.
+ * claim's completion in one transaction. A batch's changes are claimed at once and counted together.
  */
 import { type DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
 import type { Claims } from "../idempotency/claims.ts";
@@ -37,8 +37,8 @@ export class ChangeCounter {
   }
 
   /**
-   * Counts a batch of changes, answering in their order: the fresh ones claimed in one transaction and
-   * completed in another together with the counters' increments (one per key, by how many of its changes
+   * Counts a batch of changes, answering in their order: each claimed by a write of its own, all at
+   * once, and the fresh ones completed in one transaction together with the counters' increments (one per key, by how many of its changes
    * it counts), so each change is counted exactly once as with `count`. A change repeated in the batch
    * is a duplicate of its first occurrence; one whose claim went stale before completion is `busy` (the
    * worker that took it over counts it).
