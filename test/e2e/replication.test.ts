@@ -614,6 +614,12 @@ describe.runIf(!process.env.E2E_BASE_URL)("the console (local cloud, real browse
     );
     await waitFor(() => page.locator("#mesh").innerText(), new RegExp(server));
 
+    // Every function's row is whole on a laptop's screen, its logs column included: nothing scrolled away.
+    const functions = await page
+      .locator("#functions")
+      .evaluate((section) => ({ scroll: section.scrollWidth, client: section.clientWidth }));
+    expect(functions.scroll).toBeLessThanOrEqual(functions.client);
+
     const docs = process.env.CONSOLE_SCREENSHOT === "docs";
     mkdirSync(fromRoot(".local/console"), { recursive: true });
     await page.screenshot({
